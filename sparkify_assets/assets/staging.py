@@ -1,0 +1,80 @@
+"""Staging assets: raw JSON from the source into staging_events (per day) and staging_songs.
+
+How a day is loaded depends on the target (streamed COPY FROM STDIN, or Redshift COPY FROM S3);
+the asset only decides which days to load and reports what happened.
+"""
+
+
+from dagster import (
+    AssetExecutionContext,
+    BackfillPolicy,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+
+from ..partitions import DAILY
+from ..resources import SparkifySource
+from ..sql.tables import STAGING_EVENTS, STAGING_SONGS
+from ..warehouse.base import RejectThresholdExceeded, StagingResult, Warehouse
+from .common import asset_args, partition_days
+
+
+def _summary(results: list[StagingResult]) -> dict:
+    return {
+        "records_read": sum(r.records for r in results),
+        "rows_loaded": sum(r.loaded for r in results),
+        "records_rejected": sum(r.rejected for r in results),
+        "load_seconds": round(sum(r.seconds for r in results), 3),
+    }
+
+
+@asset(
+    partitions_def=DAILY,
+    # A backfill of many days is one run whose step loads each day in its own transaction.
+    backfill_policy=BackfillPolicy.single_run(),
+    **asset_args(STAGING_EVENTS, "staging", ("json",)),
+)
+def staging_events(
+    context: AssetExecutionContext, warehouse: Warehouse, source: SparkifySource
+) -> MaterializeResult:
+    days = partition_days(context)
+    raw = source.open()
+    files_by_day = raw.event_files()
+    results: list[StagingResult] = []
+    failures: list[str] = []
+    for day in days:
+        files = files_by_day.get(day, [])
+        if not files:
+            if len(days) == 1:
+                raise Failure(f"no log file for {day} under {raw.uri}/log_data")
+            context.log.warning(f"no log file for {day}: its staging rows are cleared")
+        try:
+            result = warehouse.stage_events_day(raw, day, files)
+        except RejectThresholdExceeded as err:
+            failures.append(str(err))
+            continue
+        if result.rejected:
+            context.log.warning(f"{day}: {result.rejected} record(s) quarantined in load_rejects")
+        results.append(result)
+    if failures:
+        raise Failure("\n".join(failures), metadata=_summary(results))
+    metadata = _summary(results) | {
+        "days": len(days),
+        "files": sum(len(r.files) for r in results),
+        "dagster/partition_row_count": sum(r.loaded for r in results),
+    }
+    return MaterializeResult(metadata=metadata)
+
+
+@asset(**asset_args(STAGING_SONGS, "staging", ("json",)))
+def staging_songs(warehouse: Warehouse, source: SparkifySource) -> MaterializeResult:
+    try:
+        result = warehouse.stage_songs(source.open())
+    except RejectThresholdExceeded as err:
+        raise Failure(str(err)) from None
+    return MaterializeResult(
+        metadata=_summary([result])
+        | {"dagster/row_count": result.loaded, "files": MetadataValue.int(result.records)}
+    )

@@ -1,0 +1,94 @@
+"""Where the raw JSON comes from: a local folder (S3 arrives through the same interface).
+
+A source knows the Sparkify layout: ``log_data/YYYY/MM/YYYY-MM-DD-events.json`` day files and
+``song_data/A/B/C/TR*.json`` song files. It hands out file names and byte streams; it knows
+nothing about parsing or the warehouse.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Protocol
+
+DAY_FILE = re.compile(r"(\d{4})-(\d{2})-(\d{2})-events\.json$")
+
+
+class SourceError(RuntimeError):
+    """The source is unreachable or not laid out as expected; the message names the URI."""
+
+
+@dataclass(frozen=True, order=True)
+class SourceFile:
+    key: str  # path relative to the source root, with forward slashes: what rejects record
+    size: int = 0
+
+
+def day_of(key: str) -> date | None:
+    match = DAY_FILE.search(key)
+    if not match:
+        return None
+    try:
+        return date(*map(int, match.groups()))
+    except ValueError:
+        return None  # e.g. 2018-02-30: not a day file, the listing warns about it
+
+
+class Source(Protocol):
+    uri: str
+
+    def event_files(self) -> dict[date, list[SourceFile]]: ...
+
+    def song_files(self) -> Iterator[SourceFile]: ...
+
+    def lines(self, file: SourceFile) -> Iterator[bytes]: ...
+
+    def read_all(self, files: Iterator[SourceFile]) -> Iterator[tuple[SourceFile, bytes]]: ...
+
+
+class LocalSource:
+    def __init__(self, root: str | Path):
+        self.root = Path(root).expanduser().resolve()
+        self.uri = str(self.root)
+        if not self.root.is_dir():
+            raise SourceError(f"data folder {self.uri} does not exist (SPARKIFY_DATA_URI)")
+
+    def _walk(self, prefix: str) -> Iterator[Path]:
+        folder = self.root / prefix
+        if not folder.is_dir():
+            raise SourceError(f"{self.uri} has no {prefix}/ folder")
+        yield from sorted(folder.rglob("*.json"))
+
+    def _file(self, path: Path) -> SourceFile:
+        return SourceFile(path.relative_to(self.root).as_posix(), path.stat().st_size)
+
+    def event_files(self) -> dict[date, list[SourceFile]]:
+        days: dict[date, list[SourceFile]] = {}
+        for path in self._walk("log_data"):
+            day = day_of(path.name)
+            if day is not None:
+                days.setdefault(day, []).append(self._file(path))
+        return days
+
+    def song_files(self) -> Iterator[SourceFile]:
+        for path in self._walk("song_data"):
+            yield self._file(path)
+
+    def lines(self, file: SourceFile) -> Iterator[bytes]:
+        with open(self.root / file.key, "rb") as handle:
+            yield from handle
+
+    def read_all(self, files: Iterator[SourceFile]) -> Iterator[tuple[SourceFile, bytes]]:
+        for file in files:
+            yield file, (self.root / file.key).read_bytes()
+
+
+def open_source(uri: str) -> Source:
+    if uri.startswith("s3://"):
+        from .s3_source import S3Source  # only imported when S3 is the source
+
+        return S3Source.from_uri(uri)
+    return LocalSource(uri)

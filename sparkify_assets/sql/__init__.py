@@ -1,0 +1,1 @@
+"""SQL shared by both targets: table definitions (``tables``) and their rendering (``render``)."""

@@ -1,0 +1,129 @@
+"""Turns the table definitions into executable statements for one target dialect.
+
+Statements are ``psycopg2.sql.Composed`` objects: table names are ``sql.Identifier`` and values are
+``sql.Literal``, so nothing from configuration is ever pasted into SQL text. ``to_text`` renders a
+statement without a connection, for ``sparkify sql`` and for SQL parsers in tests.
+
+The only dialect differences live here: Redshift gets DISTSTYLE/DISTKEY/SORTKEY; PostgreSQL gets
+nothing extra. Both declare primary keys, which PostgreSQL enforces and Redshift only uses for
+planning; the asset checks verify uniqueness on both.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from psycopg2 import sql
+
+from .tables import TABLES, Table
+
+DIALECTS = ("postgres", "redshift")
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def check_identifier(name: str, what: str = "identifier") -> str:
+    """Schema and table names come from configuration, so refuse anything but plain names."""
+    if not _IDENTIFIER.match(name or ""):
+        raise ValueError(f"invalid {what} {name!r}: use lower-case letters, digits and _")
+    return name
+
+
+def table_ref(schema: str, name: str) -> sql.Identifier:
+    return sql.Identifier(check_identifier(schema, "schema"), check_identifier(name, "table"))
+
+
+def _table_refs(schema: str) -> dict[str, sql.Identifier]:
+    return {name: table_ref(schema, name) for name in TABLES}
+
+
+def _layout(table: Table) -> str:
+    parts = [f"DISTSTYLE {table.diststyle}"]
+    if table.distkey:
+        parts.append(f"DISTKEY({table.distkey})")
+    if table.sortkey:
+        parts.append(f"SORTKEY({', '.join(table.sortkey)})")
+    return "\n" + "\n".join(parts)
+
+
+def create_schema(schema: str) -> sql.Composed:
+    return sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
+        sql.Identifier(check_identifier(schema, "schema"))
+    )
+
+
+def create_table(table: Table, schema: str, dialect: str) -> sql.Composed:
+    definitions = [
+        sql.SQL("{} {}{}").format(
+            sql.Identifier(column.name),
+            sql.SQL(column.type),
+            sql.SQL("" if column.nullable else " NOT NULL"),
+        )
+        for column in table.columns
+    ]
+    if table.primary_key:
+        definitions.append(
+            sql.SQL("PRIMARY KEY ({})").format(
+                sql.SQL(", ").join(map(sql.Identifier, table.primary_key))
+            )
+        )
+    layout = _layout(table) if dialect == "redshift" else ""
+    return sql.SQL("CREATE TABLE IF NOT EXISTS {} (\n    {}\n){}").format(
+        table_ref(schema, table.name), sql.SQL(",\n    ").join(definitions), sql.SQL(layout)
+    )
+
+
+def delete_window(table: Table, schema: str, start: date, end: date) -> sql.Composed:
+    return sql.SQL("DELETE FROM {} WHERE {} >= {} AND {} < {}").format(
+        table_ref(schema, table.name),
+        sql.Identifier(table.window_column), sql.Literal(start.isoformat()),
+        sql.Identifier(table.window_column), sql.Literal(end.isoformat()),
+    )
+
+
+def rebuild(table: Table, schema: str, window: tuple[date, date] | None = None) -> list:
+    """The statements that replace a star table's rows (all of them, or one window's)."""
+    if table.build is None:
+        raise ValueError(f"{table.name} is loaded by COPY, not built")
+    values = dict(_table_refs(schema))
+    if table.window_column:
+        if window is None:
+            raise ValueError(f"{table.name} is partitioned: a window is required")
+        start, end = window
+        values.update(window_start=sql.Literal(start.isoformat()),
+                      window_end=sql.Literal(end.isoformat()))
+        delete = delete_window(table, schema, start, end)
+    else:
+        delete = sql.SQL("DELETE FROM {}").format(table_ref(schema, table.name))
+    insert = sql.SQL("INSERT INTO {} ({})\n").format(
+        table_ref(schema, table.name),
+        sql.SQL(", ").join(map(sql.Identifier, table.column_names)),
+    ) + sql.SQL(table.build.strip()).format(**values)
+    return [delete, insert]
+
+
+def _quote_identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _quote_literal(value: object) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def to_text(statement: sql.Composable) -> str:
+    """Render a statement offline (psycopg2 needs a live connection for ``as_string``)."""
+    if isinstance(statement, sql.Composed):
+        return "".join(to_text(part) for part in statement.seq)
+    if isinstance(statement, sql.Identifier):
+        return ".".join(_quote_identifier(part) for part in statement.strings)
+    if isinstance(statement, sql.Literal):
+        return _quote_literal(statement.wrapped)
+    if isinstance(statement, sql.SQL):
+        return statement.string
+    raise TypeError(f"cannot render {type(statement).__name__}")

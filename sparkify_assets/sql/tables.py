@@ -1,0 +1,285 @@
+"""Every warehouse table: its columns, keys, Redshift layout and the SQL that fills it.
+
+This is the one SQL definition both targets share. ``{name}`` placeholders are table identifiers
+(quoted and schema-qualified by ``sql.render``); ``{window_start}`` / ``{window_end}`` bound a
+partitioned build to the UTC days being materialized. Constructs are kept to the intersection of
+PostgreSQL and Redshift: window functions instead of DISTINCT ON, CTEs in INSERT ... SELECT, and
+``TIMESTAMP 'epoch' + ms / 1000.0 * INTERVAL '1 second'`` for millisecond timestamps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..records import EVENT_FIELDS, SONG_FIELDS, Field
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    description: str = ""
+    nullable: bool = True
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    description: str
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...] = ()
+    # Redshift physical layout. ALL copies small dimensions to every node; KEY co-locates rows.
+    diststyle: str = "EVEN"
+    distkey: str | None = None
+    sortkey: tuple[str, ...] = ()
+    # SELECT (optionally WITH ...) producing the rows; None for tables filled by COPY.
+    build: str | None = None
+    # Partitioned tables replace only the rows whose time column lies in the window.
+    window_column: str | None = None
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(column.name for column in self.columns)
+
+
+def _from_fields(fields: tuple[Field, ...]) -> tuple[Column, ...]:
+    return tuple(
+        Column(f.column, f.sql_type, f.description or f"JSON key {f.key!r}", not f.required)
+        for f in fields
+    )
+
+
+STAGING_EVENTS = Table(
+    name="staging_events",
+    description=(
+        "Every app event exactly as logged, one row per JSON line of log_data/YYYY/MM/"
+        "YYYY-MM-DD-events.json, in snake_case columns. Daily partitioned by the file's date "
+        "(event_date), which is the events' UTC date. user_id stays text; '' is a logged-out "
+        "event."
+    ),
+    columns=_from_fields(EVENT_FIELDS)
+    + (
+        Column("event_date", "DATE", "Partition: the UTC day of the source file", False),
+        Column("source", "VARCHAR(1024)", "File path or S3 key the row came from"),
+        Column("line_number", "INTEGER", "1-based line in the source file"),
+    ),
+    # Events are joined and windowed by session; distributing on it keeps those steps local.
+    diststyle="KEY",
+    distkey="session_id",
+    sortkey=("event_date",),
+)
+
+STAGING_SONGS = Table(
+    name="staging_songs",
+    description=(
+        "Every song record exactly as published, one row per song_data/A/B/C/TR*.json file "
+        "(a subset of the Million Song Dataset)."
+    ),
+    columns=_from_fields(SONG_FIELDS)
+    + (Column("source", "VARCHAR(1024)", "File path or S3 key the row came from"),),
+    # Replicated so the play-to-song match never redistributes the (large) event side.
+    diststyle="ALL",
+)
+
+SONGPLAYS = Table(
+    name="songplays",
+    description=(
+        "Fact: one row per NextSong event with a non-empty userId. songplay_id is derived from "
+        "(session_id, item_in_session), so a re-load gives the same ids. song_id/artist_id come "
+        "from the song with the same title and artist name, nearest duration first; NULL when "
+        "none matches; never fans out. Daily partitioned by start_time's UTC day."
+    ),
+    columns=(
+        Column("songplay_id", "BIGINT", "session_id * 2^32 + item_in_session", False),
+        Column("start_time", "TIMESTAMP", "Event time, UTC, millisecond precision", False),
+        Column("user_id", "INTEGER", "The listener", False),
+        Column("level", "VARCHAR(16)", "'free' or 'paid' at the time of the play"),
+        Column("song_id", "VARCHAR(32)", "Matched song, NULL when unmatched"),
+        Column("artist_id", "VARCHAR(32)", "Matched artist, NULL when unmatched"),
+        Column("session_id", "INTEGER", "App session", False),
+        Column("location", "VARCHAR(512)", "Listener's location"),
+        Column("user_agent", "VARCHAR(512)", "Listener's user agent, as logged"),
+    ),
+    primary_key=("songplay_id",),
+    # start_time has high cardinality (even spread) and is the join key to `time`, which shares
+    # it; it is also the range every partition rebuild and most analyses filter on.
+    diststyle="KEY",
+    distkey="start_time",
+    sortkey=("start_time",),
+    window_column="start_time",
+    build="""
+WITH plays AS (
+    SELECT e.*,
+           ROW_NUMBER() OVER (
+               PARTITION BY e.session_id, e.item_in_session ORDER BY e.ts, e.line_number
+           ) AS copy_rank
+    FROM {staging_events} e
+    WHERE e.page = 'NextSong' AND e.user_id <> ''
+      AND e.event_date >= {window_start} AND e.event_date < {window_end}
+),
+matches AS (
+    SELECT p.session_id, p.item_in_session, s.song_id, s.artist_id,
+           ROW_NUMBER() OVER (
+               PARTITION BY p.session_id, p.item_in_session
+               ORDER BY ABS(s.duration - p.length), s.song_id
+           ) AS match_rank
+    FROM plays p
+    JOIN {staging_songs} s ON s.title = p.song AND s.artist_name = p.artist
+    WHERE p.copy_rank = 1
+)
+SELECT CAST(p.session_id AS BIGINT) * 4294967296 + p.item_in_session AS songplay_id,
+       TIMESTAMP 'epoch' + p.ts / 1000.0 * INTERVAL '1 second' AS start_time,
+       CAST(p.user_id AS INTEGER) AS user_id,
+       p.level, m.song_id, m.artist_id, p.session_id, p.location, p.user_agent
+FROM plays p
+LEFT JOIN matches m
+       ON m.session_id = p.session_id AND m.item_in_session = p.item_in_session
+      AND m.match_rank = 1
+WHERE p.copy_rank = 1
+""",
+)
+
+USERS = Table(
+    name="users",
+    description=(
+        "Dimension: one row per user_id over all events with a non-empty userId. Name, gender "
+        "and level come from the user's latest event by ts (users change level)."
+    ),
+    columns=(
+        Column("user_id", "INTEGER", "", False),
+        Column("first_name", "VARCHAR(256)"),
+        Column("last_name", "VARCHAR(256)"),
+        Column("gender", "VARCHAR(16)"),
+        Column("level", "VARCHAR(16)", "Level at the user's latest event"),
+    ),
+    primary_key=("user_id",),
+    diststyle="ALL",
+    sortkey=("user_id",),
+    build="""
+SELECT user_id, first_name, last_name, gender, level
+FROM (
+    SELECT CAST(e.user_id AS INTEGER) AS user_id, e.first_name, e.last_name, e.gender, e.level,
+           ROW_NUMBER() OVER (
+               PARTITION BY CAST(e.user_id AS INTEGER)
+               ORDER BY e.ts DESC, e.session_id DESC, e.item_in_session DESC
+           ) AS recency
+    FROM {staging_events} e
+    WHERE e.user_id <> ''
+) latest
+WHERE recency = 1
+""",
+)
+
+SONGS = Table(
+    name="songs",
+    description="Dimension: one row per song_id from staging_songs.",
+    columns=(
+        Column("song_id", "VARCHAR(32)", "", False),
+        Column("title", "VARCHAR(512)"),
+        Column("artist_id", "VARCHAR(32)"),
+        Column("year", "INTEGER", "0 when unknown"),
+        Column("duration", "DOUBLE PRECISION", "Seconds"),
+    ),
+    primary_key=("song_id",),
+    diststyle="ALL",
+    sortkey=("song_id",),
+    build="""
+SELECT song_id, title, artist_id, year, duration
+FROM (
+    SELECT s.*,
+           ROW_NUMBER() OVER (PARTITION BY s.song_id ORDER BY s.source, s.title) AS pick
+    FROM {staging_songs} s
+) ranked
+WHERE pick = 1
+""",
+)
+
+ARTISTS = Table(
+    name="artists",
+    description=(
+        "Dimension: one row per artist_id. When an artist appears with differing details, the "
+        "most complete record wins (with coordinates, then with a location), then the smallest "
+        "name, then the smallest song_id: deterministic on any load order."
+    ),
+    columns=(
+        Column("artist_id", "VARCHAR(32)", "", False),
+        Column("name", "VARCHAR(512)"),
+        Column("location", "VARCHAR(512)", "'' when unknown, as published"),
+        Column("latitude", "DOUBLE PRECISION"),
+        Column("longitude", "DOUBLE PRECISION"),
+    ),
+    primary_key=("artist_id",),
+    diststyle="ALL",
+    sortkey=("artist_id",),
+    build="""
+SELECT artist_id, artist_name AS name, artist_location AS location,
+       artist_latitude AS latitude, artist_longitude AS longitude
+FROM (
+    SELECT s.*,
+           ROW_NUMBER() OVER (
+               PARTITION BY s.artist_id
+               ORDER BY CASE WHEN s.artist_latitude IS NULL THEN 1 ELSE 0 END,
+                        CASE WHEN COALESCE(s.artist_location, '') = '' THEN 1 ELSE 0 END,
+                        s.artist_name, s.song_id
+           ) AS pick
+    FROM {staging_songs} s
+) ranked
+WHERE pick = 1
+""",
+)
+
+TIME = Table(
+    name="time",
+    description=(
+        "Dimension: one row per distinct songplays.start_time, broken into units. week is the "
+        "ISO week; weekday is 0 for Sunday through 6 (DOW)."
+    ),
+    columns=(
+        Column("start_time", "TIMESTAMP", "", False),
+        Column("hour", "INTEGER"),
+        Column("day", "INTEGER"),
+        Column("week", "INTEGER", "ISO week"),
+        Column("month", "INTEGER"),
+        Column("year", "INTEGER"),
+        Column("weekday", "INTEGER", "0 = Sunday ... 6 = Saturday"),
+    ),
+    primary_key=("start_time",),
+    # Same key as songplays so the fact-to-time join is node-local.
+    diststyle="KEY",
+    distkey="start_time",
+    sortkey=("start_time",),
+    build="""
+SELECT start_time,
+       CAST(EXTRACT(hour FROM start_time) AS INTEGER) AS hour,
+       CAST(EXTRACT(day FROM start_time) AS INTEGER) AS day,
+       CAST(EXTRACT(week FROM start_time) AS INTEGER) AS week,
+       CAST(EXTRACT(month FROM start_time) AS INTEGER) AS month,
+       CAST(EXTRACT(year FROM start_time) AS INTEGER) AS year,
+       CAST(EXTRACT(dow FROM start_time) AS INTEGER) AS weekday
+FROM (SELECT DISTINCT start_time FROM {songplays}) played
+""",
+)
+
+LOAD_REJECTS = Table(
+    name="load_rejects",
+    description=(
+        "Quarantine: every source record that could not be loaded, with where it was and why. "
+        "Re-loading a partition replaces its rejects."
+    ),
+    columns=(
+        Column("asset", "VARCHAR(64)", "Staging asset the record was meant for", False),
+        Column("partition_key", "VARCHAR(32)", "Day for staging_events, '' otherwise", False),
+        Column("source", "VARCHAR(1024)", "File path or S3 key"),
+        Column("line_number", "INTEGER", "1-based line in the file; a song file is line 1"),
+        Column("raw_record", "VARCHAR(65535)", "The record as far as it could be decoded"),
+        Column("reason", "VARCHAR(256)", "Why it was rejected"),
+        Column("loaded_at", "TIMESTAMP", "When the load that rejected it ran (UTC)"),
+    ),
+    diststyle="EVEN",
+    sortkey=("asset", "partition_key"),
+)
+
+STAGING_TABLES = (STAGING_EVENTS, STAGING_SONGS)
+STAR_TABLES = (SONGPLAYS, USERS, SONGS, ARTISTS, TIME)
+ALL_TABLES = (*STAGING_TABLES, *STAR_TABLES, LOAD_REJECTS)
+TABLES = {table.name: table for table in ALL_TABLES}

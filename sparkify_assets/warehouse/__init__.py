@@ -1,0 +1,1 @@
+"""Where the star schema is built: the embedded/any PostgreSQL, or Amazon Redshift."""
