@@ -1,9 +1,9 @@
 """The record contract: which JSON keys become which staging columns, and what makes a record bad.
 
-A record travels file -> ``parse_events`` / ``parse_song`` -> one line of PostgreSQL COPY text ->
-staging table. A record that cannot be decoded, is not a JSON object, or has a typed field that does
-not convert goes to the quarantine (``load_rejects``) instead, with a short reason. Nothing is dropped
-silently: for every file, records read = rows loaded + rows rejected.
+A record travels file -> ``parse_events`` / ``parse_song`` -> one line of PostgreSQL COPY
+text -> staging table. A record that cannot be decoded, is not a JSON object, or has a typed field
+that does not convert goes to the quarantine (``load_rejects``) instead, with a short reason.
+Nothing is dropped silently: for every file, records read = rows loaded + rows rejected.
 
 The same contract drives the staging DDL (``sql.tables``) so column names, types and sizes cannot
 drift apart. Sizes are in bytes because Redshift's VARCHAR(n) counts bytes.

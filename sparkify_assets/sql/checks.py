@@ -1,4 +1,4 @@
-"""Data-quality rules as SQL. Each rule is a query for *violations*: it passes when it returns no row.
+"""Data-quality rules as SQL: each rule is a query for *violations*, passing when it returns none.
 
 Because every rule has that one shape, the Dagster checks can count violations and show a few
 offending keys the same way for all of them, and ``sparkify sql`` can print them for Redshift.

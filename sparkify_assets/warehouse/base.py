@@ -107,8 +107,8 @@ class Warehouse(ConfigurableResource):
 
     # --- schema -----------------------------------------------------------------------------
     def ddl(self) -> list:
-        statements = [render.create_schema(self.schema_name)] if self.schema_name != "public" else []
-        return statements + [
+        schema = [render.create_schema(self.schema_name)] if self.schema_name != "public" else []
+        return schema + [
             render.create_table(table, self.schema_name, self.dialect) for table in ALL_TABLES
         ]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import signal
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,8 @@ DATABASE = "sparkify"
 READY_TIMEOUT_SECONDS = 60
 # pgserver logs every pg_ctl call at INFO; that is noise in a Dagster run log.
 logging.getLogger("pgserver").setLevel(logging.WARNING)
+# pgserver keeps its start-up lock under XDG_RUNTIME_DIR and warns when it falls back to /tmp.
+warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 
 class EmbeddedWarehouseError(RuntimeError):

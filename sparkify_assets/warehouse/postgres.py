@@ -131,7 +131,8 @@ class PostgresWarehouse(Warehouse):
                 self._replace_rejects(cursor, spool, table.name, partition)
             return result
         except psycopg2.Error as err:
-            raise WarehouseError(f"loading {table.name} {partition}: {describe_error(err)}") from None
+            message = f"loading {table.name} {partition}: {describe_error(err)}"
+            raise WarehouseError(message) from None
         except Exception:
             # The staging rows were rolled back, but operators still need to see the rejects
             # that made the partition fail.
@@ -148,7 +149,7 @@ class PostgresWarehouse(Warehouse):
         result = StagingResult(partition, [FileTally(file.key) for file in files])
         rows = chain.from_iterable(
             parse_events(source.lines(file), file.key, day, tally, spool)
-            for file, tally in zip(files, result.files)
+            for file, tally in zip(files, result.files, strict=True)
         )
         delete = sql.SQL("DELETE FROM {} WHERE event_date = %s").format(
             self.table(STAGING_EVENTS.name)
