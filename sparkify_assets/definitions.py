@@ -8,24 +8,17 @@ only the ``warehouse`` resource changes.
 from __future__ import annotations
 
 import os
-import warnings
 
-from dagster import AssetSelection, BetaWarning, Definitions, EnvVar, define_asset_job
+from dagster import AssetSelection, Definitions, EnvVar, define_asset_job
 
 from . import settings
 from .assets import ALL_ASSETS
 from .checks import STAR_CHECKS
-from .partitions import DAILY
 from .resources import SparkifySource
 from .warehouse.postgres import PostgresWarehouse
 
-# backfill_policy is beta in Dagster; we rely on it knowingly for one-run backfills.
-warnings.filterwarnings("ignore", category=BetaWarning, message=".*backfill_policy.*")
-
 # Everything, for a range of days: what `sparkify load` runs and what a backfill looks like.
-load_everything = define_asset_job(
-    "load_everything", selection=AssetSelection.all(), partitions_def=DAILY
-)
+load_everything = define_asset_job("load_everything", selection=AssetSelection.all())
 
 
 def local_warehouse() -> PostgresWarehouse:

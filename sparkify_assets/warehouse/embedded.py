@@ -93,7 +93,7 @@ def _wait_until_ready(pgdata: Path) -> list[str]:
 
 def _prepare_home(pgdata: Path) -> None:
     try:
-        pgdata.parent.mkdir(parents=True, exist_ok=True)
+        pgdata.mkdir(parents=True, exist_ok=True)
         probe = pgdata.parent / ".write-test"
         probe.write_text("ok")
         probe.unlink()
@@ -109,11 +109,16 @@ def _start(pgdata: Path) -> None:
 
     _clear_stale_pid_file(pgdata)
     try:
-        pgserver.get_server(pgdata, cleanup_mode=None)
+        # The constructor, not get_server(): get_server caches a handle per process, which would
+        # hide a server that died since (e.g. killed) and skip restarting it.
+        pgserver.PostgresServer(pgdata, cleanup_mode=None)
     except AssertionError:
         # pgserver asserts the server is 'ready' right after pg_ctl; a slow start (e.g. crash
         # recovery after kill -9) only needs more time, which _wait_until_ready gives it.
-        pass
+        if _postmaster(pgdata)[0] is None:
+            raise EmbeddedWarehouseError(
+                f"the embedded PostgreSQL in {pgdata} did not start; see {pgdata / 'log'}"
+            ) from None
     except Exception as err:  # pgserver raises CalledProcessError/TimeoutExpired/OSError
         raise EmbeddedWarehouseError(
             f"cannot start the embedded PostgreSQL in {pgdata}: {err}; see {pgdata / 'log'}"
