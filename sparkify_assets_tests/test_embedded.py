@@ -1,5 +1,6 @@
 """The embedded PostgreSQL: a DSN psql accepts, persistence, stop, and recovery after kill -9."""
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -60,9 +61,13 @@ def test_restarts_cleanly_after_kill_9_and_keeps_data(home):
     with psycopg2.connect(dsn) as connection, connection.cursor() as cursor:
         cursor.execute("CREATE TABLE kept (x int); INSERT INTO kept VALUES (42)")
     postmaster = psutil.Process(embedded.status(home).pid)
-    for process in [*postmaster.children(recursive=True), postmaster]:
-        process.send_signal(signal.SIGKILL)
-    postmaster.wait(timeout=10)
+    # Postmaster first, so it cannot restart children; then every child still alive.
+    children = postmaster.children(recursive=True)
+    postmaster.send_signal(signal.SIGKILL)
+    for process in children:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.send_signal(signal.SIGKILL)
+    psutil.wait_procs([postmaster, *children], timeout=10)
 
     assert not embedded.status(home).running
     dsn = embedded.ensure_running(home)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import subprocess
 import time
 import warnings
 from dataclasses import dataclass
@@ -50,9 +51,11 @@ def _postmaster(pgdata: Path) -> tuple[int | None, list[str]]:
     except FileNotFoundError:
         return None, []
     try:
-        return int(lines[0]), lines
+        pid = int(lines[0])
     except (IndexError, ValueError):
         return None, lines
+    # A negative pid marks a single-user backend (e.g. initdb's bootstrap), never a server.
+    return (pid if pid > 0 else None), lines
 
 
 def _is_our_postgres(pid: int, pgdata: Path) -> bool:
@@ -112,9 +115,10 @@ def _start(pgdata: Path) -> None:
         # The constructor, not get_server(): get_server caches a handle per process, which would
         # hide a server that died since (e.g. killed) and skip restarting it.
         pgserver.PostgresServer(pgdata, cleanup_mode=None)
-    except AssertionError:
-        # pgserver asserts the server is 'ready' right after pg_ctl; a slow start (e.g. crash
-        # recovery after kill -9) only needs more time, which _wait_until_ready gives it.
+    except (AssertionError, subprocess.TimeoutExpired):
+        # pgserver asserts the server is 'ready' right after pg_ctl and gives pg_ctl only 10 s;
+        # a slow start (crash recovery after kill -9, a busy machine) only needs more time,
+        # which _wait_until_ready gives it.
         if _postmaster(pgdata)[0] is None:
             raise EmbeddedWarehouseError(
                 f"the embedded PostgreSQL in {pgdata} did not start; see {pgdata / 'log'}"
