@@ -50,8 +50,8 @@ class Field:
 # Sizes are bytes (Redshift's VARCHAR(n) counts bytes) and are set here only: the staging DDL and
 # the star columns copied from staging take them from these fields. Free text written by people
 # (artist names, song titles, locations) gets 1024 bytes, i.e. 256 characters in any script:
-# VARCHAR(256) rejects real Million Song Dataset names once accents or non-Latin scripts double
-# their byte length. Oversized values are quarantined, never truncated.
+# VARCHAR(256) is too small for real Million Song Dataset names, all the more as accented or
+# non-Latin text takes 2-4 bytes a character. Oversized values are quarantined, never truncated.
 FREE_TEXT_BYTES = 1024
 
 EVENT_FIELDS: tuple[Field, ...] = (
