@@ -173,9 +173,11 @@ def test_one_partition_is_delete_then_copy_in_one_transaction(script: Script) ->
     assert kinds == [
         "BEGIN", "LOCK", "SET timezone", "SELECT pg_backend_pid", "DELETE FROM",
         "DELETE FROM", "CREATE TEMP", "COPY", "INSERT INTO", "INSERT INTO", "INSERT INTO",
-        "DROP TABLE", "COMMIT",
+        "DROP TABLE", "ANALYZE", "COMMIT",
     ]
-    lock, _, _, delete_day, delete_rejects, _, copy, move, rules, errors, drop, _ = transaction[1:]
+    lock, _, _, delete_day, delete_rejects, _, copy, move, rules, errors, drop, analyze, _ = (
+        transaction[1:]
+    )
     assert lock == 'LOCK "public"."load_rejects", "public"."staging_events"'
     assert delete_day == "DELETE FROM \"public\".\"staging_events\" WHERE event_date = '2018-11-15'"
     assert delete_rejects.endswith("asset = 'staging_events' AND partition_key = '2018-11-15'")
@@ -193,6 +195,7 @@ def test_one_partition_is_delete_then_copy_in_one_transaction(script: Script) ->
         f"AND TRIM(\"file_name\") = '{DATA}/{KEY}'"
     )
     assert drop == 'DROP TABLE "staging_events_copy"'
+    assert analyze == 'ANALYZE "public"."staging_events"'
     assert (result.records, result.loaded, result.rejected) == (123, 120, 3)
     (connect,) = script.connects
     assert connect["sslmode"] == "require" and connect["password"] == PASSWORD
@@ -277,7 +280,9 @@ def test_star_rebuild_locks_its_table_and_runs_the_shared_sql(script: Script) ->
     shared = [render.to_text(s) for s in render.rebuild(SONGPLAYS, "public", window)]
     assert transaction[1] == 'LOCK "public"."songplays"'
     assert transaction[2:4] == shared
-    assert transaction[-1] == "COMMIT"
+    assert transaction[4:] == ['ANALYZE "public"."songplays"', (
+        "SELECT COUNT(*) FROM \"public\".\"songplays\" "
+        "WHERE \"start_time\" >= '2018-11-15' AND \"start_time\" < '2018-11-16'"), "COMMIT"]
 
 
 def test_a_local_source_is_refused_with_a_clear_error(script: Script) -> None:

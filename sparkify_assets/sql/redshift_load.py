@@ -14,8 +14,8 @@ COPY options, each chosen on purpose:
 * ``REGION``: the data bucket's region, so a cluster in another region can still read it.
 * ``MAXERROR``: from SPARKIFY_MAX_REJECT_SHARE (see ``max_errors_for``).
 * ``COMPUPDATE OFF``: the temp table lives for one file; sampling it for encodings is wasted work.
-* ``STATUPDATE OFF``: statistics of a temp table are useless, and Redshift's automatic ANALYZE
-  keeps the staging tables' statistics current.
+* ``STATUPDATE OFF``: statistics of a temp table are useless; the staging table itself is
+  ANALYZEd once its rows are in (Redshift skips that when few rows changed).
 * no ``TIMEFORMAT``: ``ts`` stays epoch milliseconds in a BIGINT, exactly as on PostgreSQL, and the
   shared star SQL converts it; TIMEFORMAT only applies to TIMESTAMP columns.
 * no ``EMPTYASNULL`` / ``BLANKSASNULL``: both would turn a logged-out event's ``userId ""`` into
@@ -340,7 +340,7 @@ def events_day_steps(config: CopyConfig, day: date, keys: list[str], marker: Mar
                  "rejected"),
             _dropped(EVENTS_COPY),
         ]
-    return steps
+    return [*steps, Step(render.analyze(STAGING_EVENTS, config.schema))]
 
 
 def songs_steps(config: CopyConfig, marker: Marker) -> list[Step]:
@@ -354,4 +354,5 @@ def songs_steps(config: CopyConfig, marker: Marker) -> list[Step]:
         Step(quarantine_load_errors(config, STAGING_SONGS.name, "", marker), SONGS_PREFIX,
              "rejected"),
         _dropped(SONGS_COPY),
+        Step(render.analyze(STAGING_SONGS, config.schema)),
     ]

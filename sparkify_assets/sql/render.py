@@ -104,6 +104,11 @@ def delete_rejects(schema: str, asset: str, partition: str) -> sql.Composed:
     )
 
 
+def analyze(table: Table, schema: str) -> sql.Composed:
+    """Refresh a table's planner statistics (both engines accept it inside a transaction)."""
+    return sql.SQL("ANALYZE {}").format(table_ref(schema, table.name))
+
+
 def delete_window(table: Table, schema: str, start: date, end: date) -> sql.Composed:
     return sql.SQL("DELETE FROM {} WHERE {} >= {} AND {} < {}").format(
         table_ref(schema, table.name),

@@ -175,7 +175,7 @@ class Warehouse(ConfigurableResource):
         return rows, time.monotonic() - started
 
     def rebuild_statements(self, table: Table, window: tuple[date, date] | None = None) -> list:
-        """What ``rebuild`` runs: the shared delete + insert, then a count of the result."""
+        """What ``rebuild`` runs: the shared delete + insert, ANALYZE, then a count of the rows."""
         count = sql.SQL("SELECT COUNT(*) FROM {}").format(self.table(table.name))
         if window and table.window_column:
             column = sql.Identifier(table.window_column)
@@ -183,7 +183,9 @@ class Warehouse(ConfigurableResource):
                 column, sql.Literal(window[0].isoformat()),
                 column, sql.Literal(window[1].isoformat()),
             )
-        return [*render.rebuild(table, self.schema_name, window), count]
+        # Downstream builds and checks read this table next; plan them on real statistics.
+        analyze = render.analyze(table, self.schema_name)
+        return [*render.rebuild(table, self.schema_name, window), analyze, count]
 
     def row_counts(self) -> dict[str, int]:
         counts = {}

@@ -109,6 +109,9 @@ class PostgresWarehouse(Warehouse):
         return [
             render.delete_staging(table, self.schema_name, partition),
             _copy_sql(table, self.schema_name, table.column_names),
+            # Fresh statistics before anything joins on the new rows: without them the
+            # planner guesses a handful of rows and picks nested loops that never finish.
+            render.analyze(table, self.schema_name),
             render.delete_rejects(self.schema_name, table.name, partition),
             _copy_sql(LOAD_REJECTS, self.schema_name, LOAD_REJECTS.column_names),
         ]
@@ -132,11 +135,12 @@ class PostgresWarehouse(Warehouse):
         """Delete-then-COPY one partition and its rejects in one transaction."""
         self.ensure_tables()
         started = time.monotonic()
-        delete, copy, *_ = self.staging_statements(table, partition)
+        delete, copy, analyze, *_ = self.staging_statements(table, partition)
         try:
             with self.transaction(lock=lock_key(table.name, partition)) as cursor:
                 cursor.execute(delete)
                 cursor.copy_expert(copy, CopyStream(rows))
+                cursor.execute(analyze)
                 result.seconds = time.monotonic() - started
                 self.check_reject_share(result)
                 self._replace_rejects(cursor, spool, table.name, partition)
