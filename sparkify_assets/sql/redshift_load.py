@@ -29,6 +29,8 @@ Rows COPY accepts still meet the record contract's other rules (``ts`` inside th
 Rows COPY refuses are read back from the load-error view, identified by the session and the
 transaction's start time (``SELECT pg_backend_pid(), SYSDATE`` at the start of the transaction;
 ``SET timezone`` first, because SYSDATE is in the session's zone and the views record UTC).
+Not ``pg_last_copy_id()``: it names STL query ids, which the SYS view does not use, and a failed
+COPY's errors are read after its rollback, on a new connection.
 
 Known limits, documented rather than hidden: COPY reports no line for accepted rows, so Redshift
 staging rows have ``line_number`` NULL; a COPY of ``s3://…/song_data/`` does not say which file a
