@@ -14,7 +14,7 @@ from datetime import date, datetime, timezone
 from typing import ClassVar
 
 import psycopg2
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, EnvVar
 from psycopg2 import sql
 from pydantic import PrivateAttr
 
@@ -54,6 +54,15 @@ class StagingResult:
 
     def reject_share(self) -> float:
         return self.rejected / self.records if self.records else 0.0
+
+
+def resolved(value: str) -> str:
+    """A config value as a string, also outside a Dagster run.
+
+    Outside a run (e.g. ``sparkify load``'s closing row counts) a field set from ``EnvVar`` still
+    holds the EnvVar itself, whose str() is the variable's *name*, not its value.
+    """
+    return (value.get_value() or "") if isinstance(value, EnvVar) else value
 
 
 def utc_now() -> str:

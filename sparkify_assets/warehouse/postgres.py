@@ -23,7 +23,15 @@ from ..source import Source, SourceFile
 from ..sql import render
 from ..sql.tables import LOAD_REJECTS, STAGING_EVENTS, STAGING_SONGS, Table
 from . import embedded
-from .base import StagingResult, Warehouse, WarehouseError, describe_error, lock_key, utc_now
+from .base import (
+    StagingResult,
+    Warehouse,
+    WarehouseError,
+    describe_error,
+    lock_key,
+    resolved,
+    utc_now,
+)
 
 CHUNK_CHARS = 1 << 18
 SPOOL_IN_MEMORY_BYTES = 4 << 20
@@ -88,7 +96,7 @@ class PostgresWarehouse(Warehouse):
 
     def dsn(self) -> str:
         if self._dsn is None:
-            self._dsn = self.url or embedded.ensure_running(self.home)
+            self._dsn = resolved(self.url) or embedded.ensure_running(self.home)
         return self._dsn
 
     def connect(self):

@@ -43,16 +43,11 @@ from .base import (
     describe_error,
     lock_key,
     locked_table,
+    resolved,
     utc_now,
 )
 
 _STAGING = (STAGING_EVENTS.name, STAGING_SONGS.name)
-
-
-def _resolved(value: str) -> str:
-    # Outside a Dagster run (e.g. `sparkify load`'s closing row counts) the field still holds
-    # the EnvVar itself, whose str() is the variable's name.
-    return (value.get_value() or "") if isinstance(value, EnvVar) else value
 
 
 class RedshiftWarehouse(Warehouse):
@@ -73,14 +68,14 @@ class RedshiftWarehouse(Warehouse):
 
     # --- connection -------------------------------------------------------------------------
     def _redact(self, text: str) -> str:
-        password = _resolved(self.password)
+        password = resolved(self.password)
         return text.replace(password, "***") if password else text
 
     def connect(self):
         try:
             return psycopg2.connect(
                 host=self.host, port=self.port, dbname=self.database, user=self.user,
-                password=_resolved(self.password), sslmode="require",
+                password=resolved(self.password), sslmode="require",
                 connect_timeout=self.connect_timeout, application_name="sparkify",
             )
         except psycopg2.Error as err:
