@@ -1,0 +1,111 @@
+"""The compiled fast path never disagrees with the field-by-field record contract.
+
+For every field, every awkward value is put into an otherwise good record: the fast row must be
+exactly the row the field-by-field path builds, or None when that path would quarantine the record
+(or when the fast path leaves the case to it).
+"""
+
+import itertools
+
+import pytest
+
+from sparkify_assets.records import (
+    _EVENT_CONVERTERS,
+    _EVENT_ROW,
+    _SONG_CONVERTERS,
+    _SONG_ROW,
+    EVENT_FIELDS,
+    SONG_FIELDS,
+    BadRecord,
+    _values,
+)
+from sparkify_assets.row_compiler import compile_row
+
+GOOD_EVENT = {
+    "artist": "Fu", "auth": "Logged In", "firstName": "Kevin", "gender": "M", "itemInSession": 1,
+    "lastName": "Arellano", "length": 280.05832, "level": "free", "location": "Harrisburg, PA",
+    "method": "PUT", "page": "NextSong", "registration": 1540006905796.0, "sessionId": 514,
+    "song": "Ja I Ty", "status": 200, "ts": 1542240001234, "userAgent": '"Mozilla/5.0"',
+    "userId": "66",
+}
+GOOD_SONG = {
+    "num_songs": 1, "artist_id": "AR1", "artist_latitude": None, "artist_longitude": -71.5,
+    "artist_location": "", "artist_name": "Elena", "song_id": "SO1", "title": "Setanta matins",
+    "duration": 269.58322, "year": 0,
+}
+MISSING = object()
+
+
+def _strings(limit: int) -> list[str]:
+    near = [limit // 4 - 1, limit // 4, limit // 4 + 1, limit - 1, limit, limit + 1]
+    return [
+        "", "x", "\\N", "back\\slash", "tab\there", "new\nline", "cr\rx", "nul\x00byte",
+        "caf\u00e9", "Bj\u00f6rk \u201cquoted\u201d", '"quoted"', "12", "0012", "\u0661\u0662",
+        "\u00b2", "999999999", "1000000000", "2147483647", "2147483648", "-5", " 7",
+        *("a" * n for n in near), *("\u00e9" * n for n in near), *("\U0001f600" * n for n in near),
+    ]
+
+
+NUMBERS = [
+    True, False, 0, -1, 1, 7, 2**31 - 1, 2**31, -(2**31), -(2**31) - 1, 2**63 - 1, 2**63,
+    -(2**63), -(2**63) - 1, 0.0, -0.0, 1.5, 1e300, 1540006905796.0, 280.05832,
+]
+ODD = [None, MISSING, [1], {"a": 1}]
+
+
+def _variants(good: dict, fields) -> list[dict]:
+    records = [dict(good), {key: None for key in good}]
+    for spec in fields:
+        limit = spec.max_bytes or 64
+        for value in [*ODD, *NUMBERS, *_strings(limit)]:
+            record = dict(good)
+            if value is MISSING:
+                del record[spec.key]
+            else:
+                record[spec.key] = value
+            records.append(record)
+    # A few records with every escaping need at once, and with many NULLs next to escapes.
+    text_keys = [spec.key for spec in fields if spec.kind == "text"]
+    for first, second in itertools.combinations(text_keys[:4], 2):
+        records.append({**good, first: "a\\b", second: None})
+        records.append({**good, first: None, second: "x\ty"})
+    return records
+
+
+def _exact_row(record: dict, converters) -> str | None:
+    try:
+        return "\t".join(_values(record, converters))
+    except BadRecord:
+        return None
+
+
+@pytest.mark.parametrize(
+    "fields, good, fast_row, converters",
+    [
+        (EVENT_FIELDS, GOOD_EVENT, _EVENT_ROW, _EVENT_CONVERTERS),
+        (SONG_FIELDS, GOOD_SONG, _SONG_ROW, _SONG_CONVERTERS),
+    ],
+    ids=["events", "songs"],
+)
+def test_fast_row_equals_the_exact_row_or_defers(fields, good, fast_row, converters):
+    accepted = 0
+    for record in _variants(good, fields):
+        fast = fast_row(record)
+        if fast is not None:
+            assert fast == _exact_row(record, converters), record
+            accepted += 1
+    # The fast path must really carry clean records, NULLs and non-ASCII text, not defer all.
+    assert fast_row(good) == _exact_row(good, converters)
+    assert accepted > len(fields) * 10
+
+
+def test_fast_row_defers_on_every_escape_and_nul():
+    for value in ("a\\b", "a\tb", "a\nb", "a\rb", "a\x00b"):
+        assert _EVENT_ROW({**GOOD_EVENT, "song": value}) is None
+    assert _EVENT_ROW({**GOOD_EVENT, "song": "\\N"}) is None  # not to be mistaken for NULL
+    assert _EVENT_ROW({**GOOD_EVENT, "song": None}).split("\t")[13] == "\\N"
+
+
+def test_compile_row_refuses_shapes_it_cannot_handle():
+    with pytest.raises(ValueError, match="two or more"):
+        compile_row(EVENT_FIELDS[:1], null="\\N", int_bounds={"int": 2**31})
