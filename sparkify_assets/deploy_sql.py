@@ -44,6 +44,12 @@ def _transaction(warehouse: Warehouse, title: str, lock: str | None, statements:
     return Section(title, (*texts, "COMMIT;"))
 
 
+def _statistics(warehouse: Warehouse, table):
+    statements = warehouse.statistics_statements(table)
+    if statements:
+        yield _transaction(warehouse, f"statistics of {table.name}", None, statements)
+
+
 def _staging(warehouse: Warehouse, data_uri: str, keys_by_day: dict[date, list[str]]):
     for day, keys in sorted(keys_by_day.items()):
         partition = day.isoformat()
@@ -51,8 +57,10 @@ def _staging(warehouse: Warehouse, data_uri: str, keys_by_day: dict[date, list[s
             warehouse, f"staging_events {partition}", lock_key(STAGING_EVENTS.name, partition),
             warehouse.events_day_sql(data_uri, day, keys),
         )
+    yield from _statistics(warehouse, STAGING_EVENTS)
     yield _transaction(warehouse, "staging_songs", lock_key(STAGING_SONGS.name, ""),
                        warehouse.songs_sql(data_uri))
+    yield from _statistics(warehouse, STAGING_SONGS)
 
 
 def _transforms(warehouse: Warehouse, days: list[date]):

@@ -58,6 +58,8 @@ def staging_events(
         if result.rejected:
             context.log.warning(f"{day}: {result.rejected} record(s) quarantined in load_rejects")
         results.append(result)
+    # The days that did load are committed: give downstream builds their statistics either way.
+    warehouse.refresh_statistics(STAGING_EVENTS)
     if failures:
         raise Failure("\n".join(failures), metadata=_summary(results))
     metadata = _summary(results) | {
@@ -74,6 +76,7 @@ def staging_songs(warehouse: Warehouse, source: SparkifySource) -> MaterializeRe
         result = warehouse.stage_songs(source.open())
     except RejectThresholdExceeded as err:
         raise Failure(str(err)) from None
+    warehouse.refresh_statistics(STAGING_SONGS)
     return MaterializeResult(
         metadata=_summary([result])
         | {"dagster/row_count": result.loaded, "files": MetadataValue.int(result.records)}

@@ -135,7 +135,12 @@ class Warehouse(ConfigurableResource):
     def ddl(self) -> list:
         schema = [render.create_schema(self.schema_name)] if self.schema_name != "public" else []
         return schema + [
-            render.create_table(table, self.schema_name, self.dialect) for table in ALL_TABLES
+            statement
+            for table in ALL_TABLES
+            for statement in (
+                render.create_table(table, self.schema_name, self.dialect),
+                *render.create_indexes(table, self.schema_name, self.dialect),
+            )
         ]
 
     def ensure_tables(self) -> None:
@@ -160,6 +165,21 @@ class Warehouse(ConfigurableResource):
 
     def songs_sql(self, data_uri: str) -> list:
         raise NotImplementedError
+
+    def statistics_statements(self, table: Table) -> list:
+        """What ``refresh_statistics`` runs once a staging asset has loaded all its partitions.
+
+        Nothing by default: a target that refreshes statistics inside each staging transaction
+        (Redshift, whose ANALYZE skips tables that barely changed) needs no more.
+        """
+        return []
+
+    def refresh_statistics(self, table: Table) -> None:
+        statements = self.statistics_statements(table)
+        if statements:
+            with self.transaction() as cursor:
+                for statement in statements:
+                    cursor.execute(statement)
 
     def check_reject_share(self, result: StagingResult) -> None:
         if result.records and result.reject_share() > self.max_reject_share:

@@ -112,17 +112,29 @@ class PostgresWarehouse(Warehouse):
         return sql.SQL("SELECT pg_advisory_xact_lock(hashtext({}))").format(sql.Literal(key))
 
     # --- staging ----------------------------------------------------------------------------
+    def _staging_steps(self, table: Table, partition: str) -> tuple[list, sql.Composed, list]:
+        """The statements before the staging COPY, the COPY, and those right after it."""
+        schema = self.schema_name
+        return (
+            render.delete_staging_day_by_index(table, schema, partition),
+            _copy_sql(table, schema, table.column_names),
+            render.summarize_day_index(table, schema),
+        )
+
     def staging_statements(self, table: Table, partition: str) -> list[sql.Composed]:
         """What one staging transaction runs after its lock: delete, COPY, then the rejects."""
+        before, copy, after = self._staging_steps(table, partition)
         return [
-            render.delete_staging(table, self.schema_name, partition),
-            _copy_sql(table, self.schema_name, table.column_names),
-            # Fresh statistics before anything joins on the new rows: without them the
-            # planner guesses a handful of rows and picks nested loops that never finish.
-            render.analyze(table, self.schema_name),
+            *before, copy, *after,
             render.delete_rejects(self.schema_name, table.name, partition),
             _copy_sql(LOAD_REJECTS, self.schema_name, LOAD_REJECTS.column_names),
         ]
+
+    def statistics_statements(self, table: Table) -> list[sql.Composed]:
+        # Once per staging asset, not per day: ANALYZE samples the whole table, so analyzing
+        # after each of 30 days costs more than loading them. Without fresh statistics the
+        # planner guesses a handful of rows and picks nested loops that never finish.
+        return [render.analyze(table, self.schema_name)]
 
     def events_day_sql(self, data_uri: str, day: date, keys: list[str]) -> list[sql.Composed]:
         return self.staging_statements(STAGING_EVENTS, day.isoformat())
@@ -143,12 +155,14 @@ class PostgresWarehouse(Warehouse):
         """Delete-then-COPY one partition and its rejects in one transaction."""
         self.ensure_tables()
         started = time.monotonic()
-        delete, copy, analyze, *_ = self.staging_statements(table, partition)
+        before, copy, after = self._staging_steps(table, partition)
         try:
             with self.transaction(lock=lock_key(table.name, partition)) as cursor:
-                cursor.execute(delete)
+                for statement in before:
+                    cursor.execute(statement)
                 cursor.copy_expert(copy, CopyStream(rows))
-                cursor.execute(analyze)
+                for statement in after:
+                    cursor.execute(statement)
                 result.seconds = time.monotonic() - started
                 self.check_reject_share(result)
                 self._replace_rejects(cursor, spool, table.name, partition)
