@@ -229,12 +229,6 @@ def _values(record: dict, converters: tuple) -> list[str]:
     return [convert(get(key)) for key, convert in converters]
 
 
-def _row(record: dict, fast_row, converters: tuple) -> str:
-    """The record's COPY values: the compiled fast path, or field by field with exact reasons."""
-    row = fast_row(record)
-    return "\t".join(_values(record, converters)) if row is None else row
-
-
 def raw_text(raw: bytes) -> str:
     """The record as far as it decodes, fit for a text column."""
     text = raw.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
@@ -266,7 +260,9 @@ def parse_events(
         tally.records += 1
         try:
             record = _decode_object(raw)
-            values = _row(record, _EVENT_ROW, _EVENT_CONVERTERS)
+            values = _EVENT_ROW(record)  # the fast path; None sends it field by field
+            if values is None:
+                values = "\t".join(_values(record, _EVENT_CONVERTERS))
             ts = record["ts"]
             if not day_start <= ts < day_end:
                 raise BadRecord(f"ts is outside the file's day {day.isoformat()}")
@@ -287,7 +283,10 @@ def parse_song(content: bytes, source: str, tally: FileTally, rejects: list[Reje
         return None
     tally.records += 1
     try:
-        values = _row(_decode_object(content), _SONG_ROW, _SONG_CONVERTERS)
+        record = _decode_object(content)
+        values = _SONG_ROW(record)  # the fast path; None sends it field by field
+        if values is None:
+            values = "\t".join(_values(record, _SONG_CONVERTERS))
     except BadRecord as bad:
         tally.rejected += 1
         rejects.append(Reject(source, 1, raw_text(content), str(bad)))

@@ -34,9 +34,10 @@ def _check(name: str, spec: FieldSpec, int_bounds: dict[str, int]) -> str:
     """A Python expression that is true when the (non-None) value needs the exact path."""
     if spec.kind == "text":
         limit = spec.max_bytes or 0
-        # Same test as records._text: only count bytes when the characters could exceed them.
-        return (f"type({name}) is not str or "
-                f"(len({name}) > {limit // 4} and len({name}.encode()) > {limit})")
+        # Same test as records._text: only count bytes when the characters could exceed them,
+        # and an ASCII string (isascii() is a flag lookup) has as many bytes as characters.
+        return (f"type({name}) is not str or (len({name}) > {limit // 4} and ("
+                f"len({name}) > {limit} if {name}.isascii() else len({name}.encode()) > {limit}))")
     if spec.kind in int_bounds:
         bound = int_bounds[spec.kind]
         return f"type({name}) is not int or not {-bound} <= {name} < {bound}"

@@ -1,9 +1,10 @@
 """Any PostgreSQL (by default the embedded one): staging by streamed ``COPY ... FROM STDIN``.
 
 A day's log file flows line by line through ``records.parse_events`` into COPY text, which
-``CopyStream`` hands to psycopg2's ``copy_expert`` in chunks: the file is never held in memory, and
-PostgreSQL ingests one chunk while Python parses the next. Rejected records are spooled to a
-temporary file and copied into ``load_rejects`` in the same transaction.
+``CopyStream`` cuts into chunks for psycopg2's ``copy_expert``: the file is never held in memory. A
+producer thread (``pipeline.BackgroundReader``) parses the next chunks while PostgreSQL ingests
+this one. Rejected records are spooled to a temporary file and copied into ``load_rejects`` in the
+same transaction.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from .base import (
     resolved,
     utc_now,
 )
+from .pipeline import BackgroundReader
 
 CHUNK_CHARS = 1 << 18
 SPOOL_IN_MEMORY_BYTES = 4 << 20
@@ -160,7 +162,8 @@ class PostgresWarehouse(Warehouse):
             with self.transaction(lock=lock_key(table.name, partition)) as cursor:
                 for statement in before:
                     cursor.execute(statement)
-                cursor.copy_expert(copy, CopyStream(rows))
+                with BackgroundReader(CopyStream(rows)) as stream:
+                    cursor.copy_expert(copy, stream)
                 for statement in after:
                     cursor.execute(statement)
                 result.seconds = time.monotonic() - started
