@@ -1,0 +1,471 @@
+"""Benchmark: ``sparkify load`` against PostgreSQL's own floor, measured in one run.
+
+    python benchmarks/bench.py                      # 1M events, 20k songs, 30 days, 3 repetitions
+    python benchmarks/bench.py --events 100000 --repeat 5
+
+What it does, all against one embedded PostgreSQL (``SPARKIFY_HOME`` = WORK/home):
+
+1. ``sparkify generate`` writes the data (big, and a tiny set with the same days) into WORK/data,
+   once per size; later runs reuse it.
+2. Each repetition, each step in a brand-new database:
+   - ``sparkify load`` on the tiny data, then on the big data, as subprocesses; *marginal* time is
+     big minus tiny, so interpreter, Dagster and server start-up do not count;
+   - the **floor**: PostgreSQL's own ``COPY`` of the same staging rows, already parsed (dumped
+     from the first big load), into the same tables, then ANALYZE and the same star-schema SQL.
+3. It prints medians of every figure, the ratio marginal / floor, songs loaded per second, the
+   peak RSS and the load average during the measurements, and writes them to WORK/results-*.json.
+
+Peak memory, two ways:
+- ``sparkify load`` process tree: the kernel's own peak (``ru_maxrss`` from ``wait4``), which is
+  the largest single process of the tree; plus the peak *sum* over the tree, sampled every 50 ms.
+- PostgreSQL: the postmaster and all its children (backends, checkpointer, ...) sampled every
+  50 ms with psutil; the largest single process and the peak sum. A backend's RSS includes the
+  shared_buffers pages it has touched, so the sum counts shared memory more than once.
+
+It is a benchmark, not a test: it prints figures and asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+import psutil
+import psycopg2
+from psycopg2 import sql
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from sparkify_assets.source import LocalSource  # noqa: E402
+from sparkify_assets.sql import render  # noqa: E402
+from sparkify_assets.sql.tables import STAGING_EVENTS, STAGING_SONGS, STAR_TABLES  # noqa: E402
+from sparkify_assets.warehouse import embedded  # noqa: E402
+from sparkify_assets.warehouse.postgres import PostgresWarehouse  # noqa: E402
+
+MIB = 1 << 20
+SAMPLE_SECONDS = 0.05
+COPY_BUFFER = 1 << 20
+
+
+# --- data -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DataSet:
+    events: int
+    songs: int
+    days: int
+    seed: int
+
+    @property
+    def name(self) -> str:
+        return f"events{self.events}-songs{self.songs}-days{self.days}-seed{self.seed}"
+
+
+def sparkify_command() -> list[str]:
+    script = Path(sys.executable).with_name("sparkify")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "sparkify_assets.cli"]
+
+
+def ensure_data(work: Path, data: DataSet) -> Path:
+    """Generate the data set with ``sparkify generate`` unless a finished copy is there."""
+    folder = work / "data" / data.name
+    done = folder / ".complete"
+    if not done.exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        print(f"generating {data.name} ...", flush=True)
+        subprocess.run(
+            [*sparkify_command(), "generate", str(folder), "--events", str(data.events),
+             "--songs", str(data.songs), "--days", str(data.days), "--seed", str(data.seed)],
+            check=True, stdout=subprocess.DEVNULL,
+        )
+        done.touch()
+    return folder
+
+
+def day_window(folder: Path) -> tuple[date, date]:
+    days = sorted(LocalSource(folder).event_files())
+    return days[0], days[-1] + timedelta(days=1)
+
+
+def song_file_count(folder: Path) -> int:
+    return sum(1 for _ in (folder / "song_data").rglob("*.json"))
+
+
+# --- memory ---------------------------------------------------------------------------------
+@dataclass
+class Peak:
+    largest: int = 0  # bytes, the largest single process seen
+    total: int = 0  # bytes, the largest sum over the group seen
+
+
+class RssSampler(threading.Thread):
+    """Samples the RSS of process groups (a root pid and all its descendants) every 50 ms."""
+
+    def __init__(self, roots: dict[str, int]):
+        super().__init__(daemon=True)
+        self.roots = roots
+        self.peaks = {name: Peak() for name in roots}
+        self._done = threading.Event()
+
+    def _sample(self, name: str, pid: int) -> None:
+        try:
+            root = psutil.Process(pid)
+            processes = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            return
+        sizes = []
+        for process in processes:
+            try:
+                sizes.append(process.memory_info().rss)
+            except psutil.Error:
+                continue
+        peak = self.peaks[name]
+        peak.largest = max(peak.largest, max(sizes, default=0))
+        peak.total = max(peak.total, sum(sizes))
+
+    def run(self) -> None:
+        while not self._done.is_set():
+            for name, pid in self.roots.items():
+                self._sample(name, pid)
+            self._done.wait(SAMPLE_SECONDS)
+
+    def stop(self) -> dict[str, Peak]:
+        self._done.set()
+        self.join()
+        return self.peaks
+
+
+# --- the server -----------------------------------------------------------------------------
+class Server:
+    def __init__(self, home: Path):
+        self.home = home
+        self.admin_dsn = embedded.ensure_running(home, "postgres")
+        self.postmaster = embedded.status(home).pid
+        self._numbers = iter(range(1_000_000))
+
+    def cpu_seconds(self) -> float:
+        """CPU used by the server so far: the postmaster, its live children, and the children it
+        has reaped (backends end with their connection; the kernel adds them to the parent)."""
+        postmaster = psutil.Process(self.postmaster)
+        times = postmaster.cpu_times()
+        total = times.user + times.system + times.children_user + times.children_system
+        for child in postmaster.children():
+            try:
+                child_times = child.cpu_times()
+            except psutil.Error:
+                continue
+            total += child_times.user + child_times.system
+        return total
+
+    def fresh_database(self, label: str) -> str:
+        name = f"bench_{label}_{os.getpid()}_{next(self._numbers)}"
+        return embedded.ensure_running(self.home, name)
+
+    def drop(self, dsn: str) -> None:
+        name = psycopg2.extensions.parse_dsn(dsn)["dbname"]
+        connection = psycopg2.connect(self.admin_dsn)
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(name)))
+        connection.close()
+
+
+# --- one project run ------------------------------------------------------------------------
+@dataclass
+class Measurement:
+    seconds: float
+    stages: dict[str, float] = field(default_factory=dict)
+    peaks: dict[str, Peak] = field(default_factory=dict)
+    max_rss_kernel: int = 0  # bytes; ru_maxrss of the sparkify process tree
+    cpu_seconds: float = 0.0  # the sparkify process tree
+    server_cpu_seconds: float = 0.0  # PostgreSQL, every process
+    load_average: float = 0.0
+
+
+def step_seconds(dagster_home: Path, run_id: str) -> dict[str, float]:
+    from dagster import DagsterInstance
+
+    os.environ["DAGSTER_HOME"] = str(dagster_home)
+    with DagsterInstance.get() as instance:
+        return {
+            stat.step_key: stat.end_time - stat.start_time
+            for stat in instance.get_run_step_stats(run_id)
+            if stat.start_time and stat.end_time
+        }
+
+
+def run_project(server: Server, data: Path, work: Path) -> tuple[Measurement, str]:
+    dsn = server.fresh_database("project")
+    dagster_home = work / "dagster_home"
+    dagster_home.mkdir(exist_ok=True)
+    shutil.copy(REPO / "dagster_home" / "dagster.yaml", dagster_home / "dagster.yaml")
+    env = dict(os.environ, SPARKIFY_WAREHOUSE_URL=dsn, SPARKIFY_DATA_URI=str(data),
+               SPARKIFY_HOME=str(server.home), DAGSTER_HOME=str(dagster_home),
+               PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+    output = work / "last-load.txt"
+    load_average = os.getloadavg()[0]
+    server_cpu = server.cpu_seconds()
+    with open(output, "w") as out:
+        started = time.perf_counter()
+        process = subprocess.Popen([*sparkify_command(), "load"], env=env, stdout=out,
+                                   stderr=subprocess.STDOUT)
+        sampler = RssSampler({"sparkify": process.pid, "postgres": server.postmaster})
+        sampler.start()
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+    peaks = sampler.stop()
+    server_cpu = server.cpu_seconds() - server_cpu
+    report = output.read_text()
+    if process.returncode != 0:
+        raise SystemExit(f"sparkify load failed ({process.returncode}):\n{report}")
+    run_id = report.split()[1].rstrip(":")
+    measurement = Measurement(
+        seconds, step_seconds(dagster_home, run_id), peaks, usage.ru_maxrss * 1024,
+        usage.ru_utime + usage.ru_stime, server_cpu, load_average,
+    )
+    return measurement, dsn
+
+
+# --- the floor ------------------------------------------------------------------------------
+def dump_staging(dsn: str, folder: Path) -> None:
+    """The staging rows exactly as loaded, as COPY text: the floor's pre-parsed input."""
+    folder.mkdir(parents=True, exist_ok=True)
+    connection = psycopg2.connect(dsn)
+    with connection.cursor() as cursor:
+        for table in (STAGING_EVENTS, STAGING_SONGS):
+            with open(folder / f"{table.name}.tsv", "w") as out:
+                cursor.copy_expert(
+                    sql.SQL("COPY {} TO STDOUT").format(sql.Identifier(table.name)), out)
+    connection.close()
+    (folder / ".complete").touch()
+
+
+def run_floor(server: Server, rows: Path, window: tuple[date, date]) -> Measurement:
+    """COPY the pre-parsed rows, ANALYZE, then the same star SQL: what PostgreSQL needs anyway."""
+    dsn = server.fresh_database("floor")
+    PostgresWarehouse(url=dsn).ensure_tables()  # the same tables, indexes included
+    connection = psycopg2.connect(dsn)
+    stages: dict[str, float] = {}
+    load_average = os.getloadavg()[0]
+    server_cpu = server.cpu_seconds()
+    sampler = RssSampler({"postgres": server.postmaster})
+    sampler.start()
+
+    def timed(stage: str, statements) -> None:
+        started = time.perf_counter()
+        with connection.cursor() as cursor:
+            for statement in statements:
+                if isinstance(statement, Path):
+                    with open(statement, "rb") as source:
+                        cursor.copy_expert(
+                            sql.SQL("COPY {} FROM STDIN").format(
+                                sql.Identifier(statement.stem)), source, COPY_BUFFER)
+                else:
+                    cursor.execute(statement)
+        connection.commit()
+        stages[stage] = time.perf_counter() - started
+
+    for table in (STAGING_EVENTS, STAGING_SONGS):
+        timed(f"COPY {table.name}", [rows / f"{table.name}.tsv"])
+    timed("ANALYZE staging", [render.analyze(table, "public")
+                              for table in (STAGING_EVENTS, STAGING_SONGS)])
+    for table in STAR_TABLES:
+        timed(table.name, render.rebuild(table, "public",
+                                         window if table.window_column else None))
+    connection.close()
+    peaks = sampler.stop()
+    time.sleep(0.2)  # let the postmaster reap the backend, so its CPU is counted
+    server_cpu = server.cpu_seconds() - server_cpu
+    server.drop(dsn)
+    return Measurement(sum(stages.values()), stages, peaks, server_cpu_seconds=server_cpu,
+                       load_average=load_average)
+
+
+# --- report ---------------------------------------------------------------------------------
+def median(values) -> float:
+    values = list(values)
+    return statistics.median(values) if values else float("nan")
+
+
+def spread(values) -> str:
+    values = sorted(values)
+    return " ".join(f"{value:.2f}" for value in values)
+
+
+def print_table(title: str, rows: list[tuple[str, list[float]]]) -> None:
+    print(f"\n{title}")
+    width = max(len(name) for name, _ in rows)
+    print(f"  {'':<{width}}  {'median':>8}  runs")
+    for name, values in rows:
+        print(f"  {name:<{width}}  {median(values):8.2f}  {spread(values)}")
+
+
+def summarize(args, big: list[Measurement], tiny: list[Measurement], floor: list[Measurement],
+              songs: int) -> dict:
+    marginal = [b.seconds - t.seconds for b, t in zip(big, tiny, strict=True)]
+    ratios = [m / f.seconds for m, f in zip(marginal, floor, strict=True)]
+    songs_step = [b.stages.get("staging_songs", float("nan")) for b in big]
+    peak = {
+        "sparkify largest process (ru_maxrss)": max(m.max_rss_kernel for m in big + tiny),
+        "sparkify tree, sum (sampled)": max(m.peaks["sparkify"].total for m in big + tiny),
+        "postgres largest process (sampled)": max(
+            m.peaks["postgres"].largest for m in big + tiny + floor),
+        "postgres all processes, sum (sampled)": max(
+            m.peaks["postgres"].total for m in big + tiny + floor),
+    }
+    loads = [m.load_average for m in big + tiny + floor]
+    return {
+        "data": {"events": args.events, "songs": args.songs, "days": args.days,
+                 "seed": args.seed, "tiny_events": args.tiny_events},
+        "cpus": os.cpu_count(),
+        "floor_seconds": [f.seconds for f in floor],
+        "floor_stages": {stage: [f.stages[stage] for f in floor] for stage in floor[0].stages},
+        "load_seconds": [b.seconds for b in big],
+        "tiny_load_seconds": [t.seconds for t in tiny],
+        "marginal_seconds": marginal,
+        "ratio": median(marginal) / median(f.seconds for f in floor),
+        "ratios_per_repetition": ratios,
+        "load_stages": {stage: [b.stages.get(stage, float("nan")) for b in big]
+                        for stage in big[0].stages},
+        "load_cpu_seconds": [b.cpu_seconds for b in big],
+        "cpu": {
+            "floor (postgres)": [f.server_cpu_seconds for f in floor],
+            "big (sparkify + postgres)": [b.cpu_seconds + b.server_cpu_seconds for b in big],
+            "tiny (sparkify + postgres)": [t.cpu_seconds + t.server_cpu_seconds for t in tiny],
+            "marginal = big - tiny": [
+                b.cpu_seconds + b.server_cpu_seconds - t.cpu_seconds - t.server_cpu_seconds
+                for b, t in zip(big, tiny, strict=True)
+            ],
+        },
+        "songs_files_per_second": median(songs / seconds for seconds in songs_step),
+        "peak_rss_mib": {name: value / MIB for name, value in peak.items()},
+        "load_average_1min": {"min": min(loads), "median": median(loads), "max": max(loads)},
+    }
+
+
+def report(summary: dict) -> None:
+    data = summary["data"]
+    print(f"\n=== {data['events']:,} events, {data['songs']:,} songs, {data['days']} days "
+          f"({summary['cpus']} CPUs; 1-min load average during runs "
+          f"{summary['load_average_1min']['min']:.1f} .. {summary['load_average_1min']['max']:.1f},"
+          f" median {summary['load_average_1min']['median']:.1f}) ===")
+    print_table("floor: PostgreSQL COPY of pre-parsed rows + the same star SQL (seconds)", [
+        *summary["floor_stages"].items(), ("floor total", summary["floor_seconds"]),
+    ])
+    print_table("sparkify load, Dagster steps of the big run (seconds)",
+                list(summary["load_stages"].items()))
+    print_table("sparkify load (seconds)", [
+        (f"big ({data['events']:,} events)", summary["load_seconds"]),
+        (f"tiny ({data['tiny_events']:,} events)", summary["tiny_load_seconds"]),
+        ("marginal = big - tiny", summary["marginal_seconds"]),
+    ])
+    print_table("CPU seconds (less sensitive to other load than wall time)",
+                list(summary["cpu"].items()))
+    cpu = summary["cpu"]
+    print(f"\n  CPU ratio marginal / floor: "
+          f"{median(cpu['marginal = big - tiny']) / median(cpu['floor (postgres)']):.2f}")
+    print(f"\n  ratio marginal / floor: {summary['ratio']:.2f} (medians)   per repetition: "
+          f"{spread(summary['ratios_per_repetition'])}, median "
+          f"{median(summary['ratios_per_repetition']):.2f}   (target <= 1.5)")
+    print(f"  song files per second (staging_songs step): "
+          f"{summary['songs_files_per_second']:,.0f}   (target >= 5,000)")
+    print("\npeak RSS (MiB; target: every process <= 512)")
+    for name, value in summary["peak_rss_mib"].items():
+        print(f"  {name:<40} {value:8.1f}")
+
+
+def chart(summary: dict, path: Path) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("\n(no chart: matplotlib is not installed)")
+        return
+    floor = {stage: median(values) for stage, values in summary["floor_stages"].items()}
+    load = {stage: median(values) for stage, values in summary["load_stages"].items()}
+    figure, axis = plt.subplots(figsize=(9, 3))
+    for row, stages in enumerate((load, floor)):
+        left = 0.0
+        for stage, seconds in stages.items():
+            axis.barh(row, seconds, left=left)
+            if seconds > 0.04 * max(sum(load.values()), 1):
+                axis.text(left + seconds / 2, row, stage, ha="center", va="center", fontsize=7)
+            left += seconds
+    axis.set_yticks([0, 1], ["sparkify load", "floor"])
+    axis.set_xlabel("seconds")
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    print(f"\nchart: {path}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--songs", type=int, default=20_000)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--tiny-events", type=int, default=1_000)
+    parser.add_argument("--tiny-songs", type=int, default=100)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--work", type=Path, default=REPO / "benchmarks" / "out",
+                        help="data, server and results (default: benchmarks/out)")
+    parser.add_argument("--chart", action="store_true", help="draw a PNG (needs matplotlib)")
+    args = parser.parse_args(argv)
+
+    work = args.work.resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    big_data = DataSet(args.events, args.songs, args.days, args.seed)
+    big = ensure_data(work, big_data)
+    tiny = ensure_data(work, DataSet(args.tiny_events, args.tiny_songs, args.days, args.seed))
+    songs = song_file_count(big)
+    window = day_window(big)
+    server = Server(work / "home")
+    rows = work / "rows" / big_data.name
+
+    big_runs, tiny_runs, floor_runs = [], [], []
+    for repetition in range(1, args.repeat + 1):
+        print(f"repetition {repetition}/{args.repeat}: load average "
+              f"{os.getloadavg()[0]:.1f}", flush=True)
+        # The floor needs the rows of a first big load; after that, it alternates between going
+        # first and last, so a change in the machine's load does not favour one side.
+        floor_first = (rows / ".complete").exists() and repetition % 2 == 0
+        if floor_first:
+            floor_runs.append(run_floor(server, rows, window))
+        measurement, dsn = run_project(server, tiny, work)
+        server.drop(dsn)
+        tiny_runs.append(measurement)
+        measurement, dsn = run_project(server, big, work)
+        if not (rows / ".complete").exists():
+            dump_staging(dsn, rows)
+        server.drop(dsn)
+        big_runs.append(measurement)
+        if not floor_first:
+            floor_runs.append(run_floor(server, rows, window))
+        print(f"  sparkify load {big_runs[-1].seconds:.2f} s, tiny {tiny_runs[-1].seconds:.2f} s,"
+              f" floor {floor_runs[-1].seconds:.2f} s", flush=True)
+
+    summary = summarize(args, big_runs, tiny_runs, floor_runs, songs)
+    report(summary)
+    (work / f"results-{big_data.name}.json").write_text(json.dumps(summary, indent=2))
+    if args.chart:
+        chart(summary, work / f"stages-{big_data.name}.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
