@@ -9,11 +9,14 @@ from __future__ import annotations
 import itertools
 import os
 from pathlib import Path
+from urllib.parse import quote
 
+import psycopg2
 import pytest
 from psycopg2 import sql
 
 from sparkify_assets.definitions import build_definitions
+from sparkify_assets.generate import generate
 from sparkify_assets.resources import SparkifySource
 from sparkify_assets.settings import BUNDLED_SAMPLE
 from sparkify_assets.warehouse import embedded
@@ -45,6 +48,46 @@ def database_url(server_home) -> str:
     return embedded.ensure_running(server_home, f"test_{os.getpid()}_{next(_database_numbers)}")
 
 
+def run_as_admin(dsn: str, statement, params=None) -> None:
+    """One autocommit statement (CREATE/ALTER/DROP ROLE, ALTER DATABASE) as the superuser."""
+    connection = psycopg2.connect(dsn)
+    connection.autocommit = True
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(statement, params)
+    finally:
+        connection.close()
+
+
+@pytest.fixture
+def database_role(database_url):
+    """Makes login roles that own the test database (so they can create its tables).
+
+    ``make(name, password=None, connection_limit=-1)`` returns the role's DSN. Roles are
+    cluster-wide, so every one is dropped again after the test.
+    """
+    database = database_url.split("/")[3].split("?")[0]
+    made = []
+
+    def make(name: str, password: str | None = None, connection_limit: int = -1) -> str:
+        run_as_admin(database_url, sql.SQL(
+            "CREATE ROLE {} LOGIN CONNECTION LIMIT {} PASSWORD {}"
+        ).format(sql.Identifier(name), sql.Literal(connection_limit), sql.Literal(password)))
+        made.append(name)
+        run_as_admin(database_url, sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
+            sql.Identifier(database), sql.Identifier(name)))
+        user = name + (f":{quote(password, safe='')}" if password else "")
+        return database_url.replace("postgresql://postgres@", f"postgresql://{user}@", 1)
+
+    yield make
+    for name in made:
+        run_as_admin(database_url, sql.SQL("ALTER DATABASE {} OWNER TO postgres").format(
+            sql.Identifier(database)))
+        run_as_admin(database_url, sql.SQL("REASSIGN OWNED BY {} TO postgres").format(
+            sql.Identifier(name)))
+        run_as_admin(database_url, sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
+
+
 @pytest.fixture
 def warehouse(database_url) -> PostgresWarehouse:
     return PostgresWarehouse(url=database_url)
@@ -60,6 +103,14 @@ def public_sample() -> Path:
 @pytest.fixture
 def bundled_sample() -> Path:
     return BUNDLED_SAMPLE
+
+
+@pytest.fixture(scope="session")
+def generated_data(tmp_path_factory) -> Path:
+    """100,000 synthetic events over 5 days (about 20,000 a day) and 500 songs, written once."""
+    folder = tmp_path_factory.mktemp("generated")
+    generate(folder, events=100_000, songs=500, days=5, seed=5)
+    return folder
 
 
 def definitions_for(warehouse: PostgresWarehouse, data: Path | str):

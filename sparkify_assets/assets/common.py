@@ -2,14 +2,55 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 
-from dagster import AssetExecutionContext, TableColumn, TableSchema
+from dagster import (
+    AssetExecutionContext,
+    Backoff,
+    Failure,
+    Jitter,
+    RetryPolicy,
+    TableColumn,
+    TableSchema,
+)
 
 from .. import settings
+from ..faults import is_transient
+from ..redact import redact
 from ..sql.tables import Table
 
 OWNERS = ["team:data-platform"]
+# The warehouse retries a dropped connection or a deadlock itself, within seconds. What is still
+# failing after that (a server restarting for longer, S3 throttling beyond botocore's own
+# retries) gets the whole step again, later; see failing_fast for what never does.
+TRANSIENT_RETRY = RetryPolicy(
+    max_retries=2, delay=5, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS
+)
+# Every table asset writes to the one warehouse. Unlimited by default; an instance can cap the
+# steps writing at once: `dagster instance concurrency set sparkify_warehouse 2`.
+WAREHOUSE_POOL = "sparkify_warehouse"
+
+
+@contextmanager
+def failing_fast() -> Iterator[None]:
+    """Let TRANSIENT_RETRY re-run the step only for failures that may pass.
+
+    Bad SQL, wrong credentials, a missing bucket or folder, too many bad records: another
+    attempt would fail the same way, minutes later. They fail the step at once, with the
+    (secret-free) message as the failure's description.
+    """
+    try:
+        yield
+    except Failure as failure:
+        failure.allow_retries = False
+        raise
+    except Exception as err:
+        if is_transient(err):
+            raise
+        raise Failure(description=redact(str(err)) or type(err).__name__,
+                      allow_retries=False) from err
 
 
 def target_kind() -> str:
@@ -33,6 +74,8 @@ def asset_args(table: Table, group: str, extra_kinds: tuple[str, ...] = ()) -> d
         "group_name": group,
         "kinds": {target_kind(), *extra_kinds},
         "owners": OWNERS,
+        "retry_policy": TRANSIENT_RETRY,
+        "pool": WAREHOUSE_POOL,
         "metadata": {
             "dagster/table_name": table.name,
             "dagster/column_schema": column_schema(table),

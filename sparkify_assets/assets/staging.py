@@ -18,7 +18,7 @@ from ..partitions import DAILY
 from ..resources import SparkifySource
 from ..sql.tables import STAGING_EVENTS, STAGING_SONGS
 from ..warehouse.base import RejectThresholdExceeded, StagingResult, Warehouse
-from .common import asset_args, partition_days
+from .common import asset_args, failing_fast, partition_days
 
 
 def _summary(results: list[StagingResult]) -> dict:
@@ -37,6 +37,13 @@ def _summary(results: list[StagingResult]) -> dict:
     **asset_args(STAGING_EVENTS, "staging", ("json",)),
 )
 def staging_events(
+    context: AssetExecutionContext, warehouse: Warehouse, source: SparkifySource
+) -> MaterializeResult:
+    with failing_fast():
+        return _load_days(context, warehouse, source)
+
+
+def _load_days(
     context: AssetExecutionContext, warehouse: Warehouse, source: SparkifySource
 ) -> MaterializeResult:
     days = partition_days(context)
@@ -70,6 +77,11 @@ def staging_events(
 
 @asset(**asset_args(STAGING_SONGS, "staging", ("json",)))
 def staging_songs(warehouse: Warehouse, source: SparkifySource) -> MaterializeResult:
+    with failing_fast():
+        return _load_songs(warehouse, source)
+
+
+def _load_songs(warehouse: Warehouse, source: SparkifySource) -> MaterializeResult:
     try:
         result = warehouse.stage_songs(source.open())
     except RejectThresholdExceeded as err:

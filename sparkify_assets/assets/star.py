@@ -11,12 +11,13 @@ from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, as
 from ..partitions import DAILY
 from ..sql.tables import ARTISTS, SONGPLAYS, SONGS, TIME, USERS, Table
 from ..warehouse.base import Warehouse
-from .common import asset_args, partition_window
+from .common import asset_args, failing_fast, partition_window
 from .staging import staging_events, staging_songs
 
 
 def build(warehouse: Warehouse, table: Table, window=None) -> MaterializeResult:
-    rows, seconds = warehouse.rebuild(table, window)
+    with failing_fast():
+        rows, seconds = warehouse.rebuild(table, window)
     count_key = "dagster/partition_row_count" if window else "dagster/row_count"
     return MaterializeResult(metadata={count_key: rows, "build_seconds": round(seconds, 3)})
 

@@ -6,19 +6,24 @@ and in DDL layout options; building the star schema and running checks is the sa
 
 from __future__ import annotations
 
+import functools
+import inspect
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 import psycopg2
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, get_dagster_logger
 from psycopg2 import sql
-from pydantic import PrivateAttr
+from pydantic import PrivateAttr, field_validator
 
+from .. import faults
 from ..records import FileTally
+from ..redact import redact
 from ..source import Source, SourceFile
 from ..sql import render
 from ..sql.tables import ALL_TABLES, TABLES, Table
@@ -30,6 +35,58 @@ class RejectThresholdExceeded(RuntimeError):
 
 class WarehouseError(RuntimeError):
     """A warehouse operation failed; the message is meant for the user (no secrets, no DSN)."""
+
+
+class TransientWarehouseError(WarehouseError):
+    """A failure that may pass (connection lost, server restarting, deadlock), still there after
+    the warehouse's own retries; the asset's RetryPolicy may try the step again later."""
+
+    transient = True
+
+
+def warehouse_error(context: str, err: psycopg2.Error) -> WarehouseError:
+    """The user-facing error for a psycopg2 failure, transient or not, without secrets."""
+    kind = TransientWarehouseError if faults.is_transient_db_error(err) else WarehouseError
+    return kind(f"{context}: {describe_error(err)}")
+
+
+# A transaction is attempted this often before a transient failure is handed on; the backoff
+# between attempts adds up to a few seconds, enough for the embedded server to restart.
+RETRY_ATTEMPTS = 4
+_log = get_dagster_logger("sparkify.warehouse")
+_retrying: ContextVar[bool] = ContextVar("sparkify_warehouse_retrying", default=False)
+Result = TypeVar("Result")
+
+
+def retry_transient(what: str) -> Callable[[Callable[..., Result]], Callable[..., Result]]:
+    """Run a warehouse method again, from scratch, when it fails on a transient error.
+
+    Only for methods that are whole transactions: a failed attempt was rolled back, so the next
+    one starts from the same state, and since every write replaces its partition the end result
+    is the same as one clean attempt. ``what`` names the work in messages; it is formatted with
+    the method's arguments (e.g. ``"loading staging_events {day}"``). Permanent errors are raised
+    at once as ``WarehouseError``.
+    """
+
+    def decorate(method: Callable[..., Result]) -> Callable[..., Result]:
+        signature = inspect.signature(method)
+
+        @functools.wraps(method)
+        def wrapper(self, *args, **kwargs) -> Result:
+            if _retrying.get():  # an enclosing call already retries the whole operation
+                return method(self, *args, **kwargs)
+            arguments = signature.bind(self, *args, **kwargs)
+            arguments.apply_defaults()
+            context = what.format(**arguments.arguments)
+            token = _retrying.set(True)
+            try:
+                return self._with_retries(context, lambda: method(self, *args, **kwargs))
+            finally:
+                _retrying.reset(token)
+
+        return wrapper
+
+    return decorate
 
 
 @dataclass
@@ -74,9 +131,37 @@ class Warehouse(ConfigurableResource):
 
     dialect: ClassVar[str] = "postgres"
 
+    @field_validator("schema_name")
+    @classmethod
+    def _plain_schema_name(cls, value):
+        # Refused when the resource is built, long before any SQL (an EnvVar is checked when
+        # it resolves; render.table_ref checks every name again at use).
+        return render.check_identifier(value, "schema") if isinstance(value, str) else value
+
     # --- connection -------------------------------------------------------------------------
     def connect(self):  # -> psycopg2 connection
         raise NotImplementedError
+
+    def reset_connection(self) -> None:
+        """Forget what the last connection established, before a retry. Targets override."""
+
+    def _with_retries(self, context: str, attempt: Callable[[], Result]) -> Result:
+        for delay in faults.backoff(RETRY_ATTEMPTS):
+            try:
+                return attempt()
+            except (psycopg2.Error, TransientWarehouseError) as err:
+                if not faults.is_transient(err):
+                    raise warehouse_error(context, err) from None
+                message = str(err) if isinstance(err, WarehouseError) else (
+                    f"{context}: {describe_error(err)}")
+                if delay is None:
+                    raise TransientWarehouseError(
+                        f"{message} (still failing after {RETRY_ATTEMPTS} attempts)"
+                    ) from None
+                _log.warning(f"{message}; trying again in {delay:.1f} s")
+                self.reset_connection()
+                time.sleep(delay)
+        raise AssertionError("unreachable: backoff ends with None")
 
     def _lock(self, cursor, key: str) -> None:
         """Serialize writers of the same table/partition. No-op where the engine lacks it."""
@@ -92,11 +177,14 @@ class Warehouse(ConfigurableResource):
                 yield cursor
             connection.commit()
         except BaseException:
-            connection.rollback()
+            # On a dropped connection the rollback fails too; the original error is the news.
+            with suppress(psycopg2.Error):
+                connection.rollback()
             raise
         finally:
             connection.close()
 
+    @retry_transient("querying the warehouse")
     def query(self, statement, params=None) -> list[tuple]:
         with self.transaction() as cursor:
             cursor.execute(statement, params)
@@ -112,6 +200,7 @@ class Warehouse(ConfigurableResource):
             render.create_table(table, self.schema_name, self.dialect) for table in ALL_TABLES
         ]
 
+    @retry_transient("creating the tables")
     def ensure_tables(self) -> None:
         if self._tables_ready:
             return
@@ -136,6 +225,7 @@ class Warehouse(ConfigurableResource):
             )
 
     # --- star schema (shared SQL) -----------------------------------------------------------
+    @retry_transient("rebuilding {table.name}")
     def rebuild(self, table: Table, window: tuple[date, date] | None = None) -> tuple[int, float]:
         """Replace a star table's rows (or one window's) in one transaction.
 
@@ -162,6 +252,7 @@ class Warehouse(ConfigurableResource):
             return statement, (window[0], window[1])
         return statement, None
 
+    @retry_transient("counting rows")
     def row_counts(self) -> dict[str, int]:
         counts = {}
         for name in TABLES:
@@ -172,5 +263,13 @@ class Warehouse(ConfigurableResource):
 
 
 def describe_error(err: psycopg2.Error) -> str:
-    """The server's message without the DSN or parameters (which may hold secrets)."""
-    return (getattr(err, "pgerror", None) or str(err)).strip().splitlines()[0]
+    """The server's message without the DSN, parameters or any other secret."""
+    text = (getattr(err, "pgerror", None) or str(err)).strip()
+    lines = [line.strip() for line in text.splitlines() if line.strip()] or [type(err).__name__]
+    # libpq puts the reason on the first line, except for a lost connection, where the server's
+    # last words ("terminating connection due to administrator command") come first and the
+    # loss itself second: keep both, they are short.
+    message = lines[0]
+    if len(lines) > 1 and "server closed the connection" in lines[1]:
+        message += f" ({lines[1]})"
+    return redact(message)

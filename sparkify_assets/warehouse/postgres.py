@@ -22,7 +22,14 @@ from ..records import FileTally, Reject, parse_events, parse_song
 from ..source import Source, SourceFile
 from ..sql.tables import LOAD_REJECTS, STAGING_EVENTS, STAGING_SONGS, Table
 from . import embedded
-from .base import StagingResult, Warehouse, WarehouseError, describe_error, lock_key, utc_now
+from .base import (
+    StagingResult,
+    Warehouse,
+    lock_key,
+    retry_transient,
+    utc_now,
+    warehouse_error,
+)
 
 CHUNK_CHARS = 1 << 18
 SPOOL_IN_MEMORY_BYTES = 4 << 20
@@ -93,9 +100,15 @@ class PostgresWarehouse(Warehouse):
     def connect(self):
         try:
             return psycopg2.connect(self.dsn())
-        except psycopg2.OperationalError as err:
+        except psycopg2.Error as err:  # OperationalError, or ProgrammingError for a bad DSN
             target = "the embedded warehouse" if not self.url else "SPARKIFY_WAREHOUSE_URL"
-            raise WarehouseError(f"cannot connect to {target}: {describe_error(err)}") from None
+            raise warehouse_error(f"cannot connect to {target}", err) from None
+
+    def reset_connection(self) -> None:
+        # The embedded server may have died (killed, crashed): looking up the DSN again runs
+        # ensure_running, which restarts it. A configured URL stays as it is.
+        if not self.url:
+            self._dsn = None
 
     def _lock(self, cursor, key: str) -> None:
         # Transaction-scoped advisory lock: a second writer of the same partition waits, then
@@ -134,8 +147,7 @@ class PostgresWarehouse(Warehouse):
                 self._replace_rejects(cursor, spool, table.name, partition)
             return result
         except psycopg2.Error as err:
-            message = f"loading {table.name} {partition}: {describe_error(err)}"
-            raise WarehouseError(message) from None
+            raise warehouse_error(f"loading {table.name} {partition}", err) from None
         except Exception:
             # The staging rows were rolled back, but operators still need to see the rejects
             # that made the partition fail.
@@ -146,6 +158,7 @@ class PostgresWarehouse(Warehouse):
         finally:
             spool.close()
 
+    @retry_transient("loading staging_events {day}")
     def stage_events_day(self, source: Source, day: date, files: list[SourceFile]) -> StagingResult:
         partition = day.isoformat()
         spool = RejectSpool(STAGING_EVENTS.name, partition)
@@ -159,6 +172,7 @@ class PostgresWarehouse(Warehouse):
         )
         return self._stage(STAGING_EVENTS, partition, delete, (partition,), rows, spool, result)
 
+    @retry_transient("loading staging_songs")
     def stage_songs(self, source: Source) -> StagingResult:
         spool = RejectSpool(STAGING_SONGS.name, "")
         # One tally for all song files: each file is one record, and 385k tallies would not
