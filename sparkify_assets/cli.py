@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from . import settings
+from .redact import redact
 from .source import SourceError
 from .warehouse.base import WarehouseError
 from .warehouse.embedded import EmbeddedWarehouseError
@@ -84,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args)
     except USER_ERRORS as err:
-        print(f"sparkify: {err}", file=sys.stderr)
+        print(f"sparkify: {redact(str(err))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -17,7 +17,9 @@ from dagster._core.storage.tags import (
 )
 
 from . import settings
+from .redact import redact
 from .source import SourceError, open_source
+from .stale_runs import fail_stale_runs, process_tags
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,7 @@ class LoadReport:
     failures: list[str] = field(default_factory=list)
     checks: list[CheckOutcome] = field(default_factory=list)
     row_counts: dict[str, int] = field(default_factory=dict)
+    stale_runs: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -64,7 +67,7 @@ def _failures(result) -> list[str]:
     for event in result.all_events:
         if event.event_type == DagsterEventType.STEP_FAILURE:
             error = event.step_failure_data.error
-            text = error.message.strip() if error else "failed"
+            text = redact(error.message.strip()) if error else "failed"
             messages.append(f"{event.step_key}: {text}")
     return messages
 
@@ -80,23 +83,32 @@ def run_load(defs: Definitions, uri: str | None = None, quiet: bool = True) -> L
     first, last = source_days(uri or settings.data_uri())
     job = defs.resolve_job_def("load_everything")
     run_config = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}} if quiet else {}
+    instance = _instance()
+    stale_runs = fail_stale_runs(instance, job.name)
     result = job.execute_in_process(
-        instance=_instance(),
+        instance=instance,
         run_config=run_config,
         tags={
             ASSET_PARTITION_RANGE_START_TAG: first.isoformat(),
             ASSET_PARTITION_RANGE_END_TAG: last.isoformat(),
+            **process_tags(),
         },
         raise_on_error=False,
     )
     report = LoadReport(result.run_id, first, last, result.success, _failures(result),
-                        _check_outcomes(result))
-    report.row_counts = defs.resources["warehouse"].row_counts()
+                        _check_outcomes(result), stale_runs=stale_runs)
+    # The definitions hold the resource unresolved (its url may be an EnvVar): resolve it as a
+    # run would before querying outside one.
+    warehouse = defs.resources["warehouse"].process_config_and_initialize()
+    report.row_counts = warehouse.row_counts()
     return report
 
 
 def format_report(report: LoadReport) -> str:
     lines = [f"run {report.run_id}: days {report.first_day} .. {report.last_day}", ""]
+    if report.stale_runs:
+        lines += [f"  marked failed: run {run_id}, left running by a killed load"
+                  for run_id in report.stale_runs] + [""]
     width = max(map(len, report.row_counts), default=5)
     lines += [f"  {name:<{width}}  {rows:>10,}" for name, rows in report.row_counts.items()]
     lines.append("")
