@@ -298,18 +298,28 @@ def _ensure_database(admin_dsn: str, database: str) -> None:
 
 
 def _running_server(pgdata: Path) -> list[str]:
-    """Start the server unless it runs, repairing a crashed one first; its postmaster.pid."""
+    """Start the server unless it runs, repairing a crashed one first; its postmaster.pid.
+
+    A failed start is tried again: pgserver re-grants the server's system user access to the
+    folders on each attempt (as root something may have taken it away since), and a server that
+    died while starting is recovered like any crashed one. The last failure is the error.
+    """
+    failure = EmbeddedWarehouseError(
+        f"the embedded PostgreSQL in {pgdata} keeps stopping while it starts; {_log_hint(pgdata)}"
+    )
     for _ in range(START_ATTEMPTS):
         if _server_pid(pgdata) is None:
-            _recover(pgdata)
-            _start(pgdata)
+            try:
+                _recover(pgdata)
+                _start(pgdata)
+            except EmbeddedWarehouseError as err:
+                failure = err
+                continue
         lines = _wait_until_ready(pgdata)
         if lines:
             (pgdata.parent / INITDB_PENDING).unlink(missing_ok=True)
             return lines
-    raise EmbeddedWarehouseError(
-        f"the embedded PostgreSQL in {pgdata} keeps stopping while it starts; {_log_hint(pgdata)}"
-    )
+    raise failure
 
 
 def ensure_running(home: str | Path, database: str = DATABASE) -> str:
