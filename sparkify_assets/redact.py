@@ -11,12 +11,13 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 MASK = "***"
 
-# scheme://user:password@host: keep the user and host (they help), hide the password.
-_URL_PASSWORD = re.compile(r"(?P<head>\b[a-z][a-z0-9+.-]*://[^:/@\s'\"]*:)[^@\s'\"]+(?=@)", re.I)
+# //user:password@host, after any scheme or none (libpq echoes a mistyped "postgresql//..."
+# too): keep the user and host, they help; hide the password.
+_URL_PASSWORD = re.compile(r"(?P<head>//[^:/@\s'\"]*:)(?P<password>[^@\s'\"]+)(?=@)")
 # libpq key=value strings and similar: password=..., secret: ...
 _KEY_VALUE = re.compile(
     r"(?P<head>\b(?:password|passwd|pwd|secret|token)\s*[=:]\s*)(?:'[^']*'|\"[^\"]*\"|[^\s,;]+)",
@@ -29,13 +30,6 @@ _SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|ACCESS_KEY|CREDENTIAL", re.I)
 _MIN_SECRET_LENGTH = 4
 
 
-def _url_password(value: str) -> str | None:
-    try:
-        return urlsplit(value).password
-    except ValueError:
-        return None
-
-
 def environment_secrets(environ: Mapping[str, str] | None = None) -> list[str]:
     """Secret values in the environment, longest first (so a secret's prefix never wins)."""
     environ = os.environ if environ is None else environ
@@ -45,9 +39,8 @@ def environment_secrets(environ: Mapping[str, str] | None = None) -> list[str]:
             continue
         if _SECRET_NAME.search(name):
             found.add(value)
-        password = _url_password(value) if "://" in value else None
-        if password:
-            found.update({password, unquote(password)})
+        for match in _URL_PASSWORD.finditer(value):
+            found.update({match["password"], unquote(match["password"])})
     return sorted((s for s in found if len(s) >= _MIN_SECRET_LENGTH), key=len, reverse=True)
 
 
