@@ -19,9 +19,15 @@ from dagster import (
 from .. import settings
 from ..faults import is_transient
 from ..redact import redact
+from ..source import SourceError
 from ..sql.tables import Table
+from ..warehouse.base import RejectThresholdExceeded, WarehouseError
+from ..warehouse.embedded import EmbeddedWarehouseError
 
 OWNERS = ["team:data-platform"]
+# Errors whose message tells the user all there is to know (they name the thing and the fix).
+USER_ERRORS = (WarehouseError, EmbeddedWarehouseError, SourceError, RejectThresholdExceeded,
+               settings.SettingsError)
 # The warehouse retries a dropped connection or a deadlock itself, within seconds. What is still
 # failing after that (a server restarting for longer, S3 throttling beyond botocore's own
 # retries) gets the whole step again, later; see failing_fast for what never does.
@@ -49,8 +55,11 @@ def failing_fast() -> Iterator[None]:
     except Exception as err:
         if is_transient(err):
             raise
-        raise Failure(description=redact(str(err)) or type(err).__name__,
-                      allow_retries=False) from err
+        failure = Failure(description=redact(str(err)) or type(err).__name__,
+                          allow_retries=False)
+        if isinstance(err, USER_ERRORS):
+            raise failure from None  # the message is the whole story; a stack adds noise
+        raise failure from err  # anything else may be a bug: keep its traceback
 
 
 def target_kind() -> str:

@@ -215,8 +215,12 @@ class _PgserverErrors(logging.Handler):
     def reason(self, since_log: str) -> str:
         # The server log's new lines first: they say why postgres itself stopped.
         for line in [*since_log.splitlines(), *self.lines]:
-            if any(marker in line for marker in self.MARKERS):
-                return line.strip()
+            for marker in self.MARKERS:
+                if marker in line:
+                    # From the level on: "<timestamp> UTC [pid] FATAL:  ..." -> "FATAL: ..."
+                    level = next((m for m in ("FATAL:", "PANIC:") if m in line), None)
+                    text = line[line.index(level):] if level else line
+                    return " ".join(text.split())
         return ""
 
 
