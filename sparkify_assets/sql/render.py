@@ -37,6 +37,11 @@ def _table_refs(schema: str) -> dict[str, sql.Identifier]:
     return {name: table_ref(schema, name) for name in TABLES}
 
 
+def statement(template: str, schema: str, **values: sql.Composable) -> sql.Composed:
+    """A SQL template whose ``{table}`` placeholders become schema-qualified identifiers."""
+    return sql.SQL(template.strip()).format(**_table_refs(schema), **values)
+
+
 def _layout(table: Table) -> str:
     parts = [f"DISTSTYLE {table.diststyle}"]
     if table.distkey:
