@@ -64,8 +64,13 @@ def _failures(result) -> list[str]:
     messages = []
     for event in result.all_events:
         if event.event_type == DagsterEventType.STEP_FAILURE:
-            error = event.step_failure_data.error
-            text = error.message.strip() if error else "failed"
+            failure = event.step_failure_data
+            error, raised = failure.error, failure.user_failure_data
+            if error and error.cls_name == "DagsterAssetCheckFailedError":
+                continue  # a blocking check: its FAIL line in the report already says so
+            # A dagster.Failure is already a message for the user: show it without its class.
+            text = (raised.description if raised and raised.description
+                    else error.message.strip() if error else "failed")
             messages.append(f"{event.step_key}: {text}")
     return messages
 

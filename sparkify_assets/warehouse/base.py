@@ -25,7 +25,7 @@ from ..sql.tables import ALL_TABLES, TABLES, Table
 
 
 class RejectThresholdExceeded(RuntimeError):
-    """Too large a share of a partition's records were rejected; nothing of it was loaded."""
+    """Too large a share of a partition's records were rejected; nothing of the load was kept."""
 
 
 class WarehouseError(RuntimeError):
@@ -144,8 +144,8 @@ class Warehouse(ConfigurableResource):
             raise RejectThresholdExceeded(
                 f"{result.partition}: {result.rejected} of {result.records} records rejected "
                 f"({result.reject_share():.1%}), above the {self.max_reject_share:.1%} allowed "
-                "(SPARKIFY_MAX_REJECT_SHARE or run config max_reject_share); the partition was "
-                "not loaded. See load_rejects."
+                "(SPARKIFY_MAX_REJECT_SHARE or run config max_reject_share); this load was rolled "
+                "back and the partition keeps its previous rows. See load_rejects."
             )
 
     # --- star schema (shared SQL) -----------------------------------------------------------
