@@ -81,7 +81,7 @@ BREAKERS = {
         1,
         ["INSERT INTO staging_songs (song_id, artist_id, source) "
          "VALUES ('SOEXTRA', 'AREXTRA', 'song_data/extra.json')"],
-        "song_data/extra.json, 0, 0, 0, 1, 0",
+        ", all files, 10, 10, 0, 11, 0",
     ),
     ("songplays", "not_empty"): (1, ["DELETE FROM songplays"], "no rows, 0"),
     ("songplays", "primary_key"): (2, duplicate_and_null_key("songplays"), ", 2"),

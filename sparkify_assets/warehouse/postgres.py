@@ -21,6 +21,7 @@ from pydantic import PrivateAttr
 
 from ..records import FileTally, Reject, parse_events, parse_song
 from ..source import Source, SourceFile
+from ..sql import render
 from ..sql.tables import LOAD_AUDIT, LOAD_REJECTS, STAGING_EVENTS, STAGING_SONGS, Table
 from . import embedded
 from .base import (
@@ -30,6 +31,7 @@ from .base import (
     WarehouseError,
     describe_error,
     lock_key,
+    resolved,
     utc_now,
 )
 
@@ -120,7 +122,7 @@ class PostgresWarehouse(Warehouse):
 
     def dsn(self) -> str:
         if self._dsn is None:
-            self._dsn = self.url or embedded.ensure_running(self.home)
+            self._dsn = resolved(self.url) or embedded.ensure_running(self.home)
         return self._dsn
 
     def connect(self):
@@ -130,50 +132,68 @@ class PostgresWarehouse(Warehouse):
             target = "the embedded warehouse" if not self.url else "SPARKIFY_WAREHOUSE_URL"
             raise WarehouseError(f"cannot connect to {target}: {describe_error(err)}") from None
 
-    def _lock(self, cursor, key: str) -> None:
+    def lock_statement(self, key: str) -> sql.Composed:
         # Transaction-scoped advisory lock: a second writer of the same partition waits, then
         # replaces the same rows again, so concurrent runs of one day never duplicate.
-        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (key,))
+        return sql.SQL("SELECT pg_advisory_xact_lock(hashtext({}))").format(sql.Literal(key))
 
     # --- staging ----------------------------------------------------------------------------
+    def staging_statements(self, table: Table, partition: str) -> list[sql.Composed]:
+        """What one staging transaction runs after its lock: delete, COPY, then rejects, audit."""
+        return [
+            render.delete_staging(table, self.schema_name, partition),
+            _copy_sql(table, self.schema_name, table.column_names),
+            # Fresh statistics before anything joins on the new rows: without them the
+            # planner guesses a handful of rows and picks nested loops that never finish.
+            render.analyze(table, self.schema_name),
+            *self._log_statements(table.name, partition),
+        ]
+
+    def _log_statements(self, asset: str, partition: str) -> list[sql.Composed]:
+        """Replace the partition's load_rejects, then its load_audit rows (COPY FROM STDIN)."""
+        return [
+            render.delete_rejects(self.schema_name, asset, partition),
+            _copy_sql(LOAD_REJECTS, self.schema_name, LOAD_REJECTS.column_names),
+            render.delete_audit(self.schema_name, asset, partition),
+            _copy_sql(LOAD_AUDIT, self.schema_name, LOAD_AUDIT.column_names),
+        ]
+
+    def events_day_sql(self, data_uri: str, day: date, keys: list[str]) -> list[sql.Composed]:
+        return self.staging_statements(STAGING_EVENTS, day.isoformat())
+
+    def songs_sql(self, data_uri: str) -> list[sql.Composed]:
+        return self.staging_statements(STAGING_SONGS, "")
+
     def _write_log(self, cursor, log: LoadLog, kept: bool) -> None:
         """Replace the partition's rejects and audit with this load's.
 
         ``kept`` is False when the load's rows were rolled back: the audit then says that
         nothing was loaded, so the reconciliation check flags the partition until it reloads.
         """
-        key = (log.asset, log.partition_key)
-        for table, spool in ((LOAD_REJECTS, log.rejects), (LOAD_AUDIT, log.audit)):
-            cursor.execute(
-                sql.SQL("DELETE FROM {} WHERE asset = %s AND partition_key = %s").format(
-                    self.table(table.name)
-                ),
-                key,
-            )
-            cursor.copy_expert(
-                _copy_sql(table, self.schema_name, table.column_names), spool.rewind()
-            )
+        delete_rejects, copy_rejects, delete_audit, copy_audit = self._log_statements(
+            log.asset, log.partition_key
+        )
+        cursor.execute(delete_rejects)
+        cursor.copy_expert(copy_rejects, log.rejects.rewind())
+        cursor.execute(delete_audit)
+        cursor.copy_expert(copy_audit, log.audit.rewind())
         if not kept:
-            cursor.execute(
-                sql.SQL("UPDATE {} SET loaded = 0 WHERE asset = %s AND partition_key = %s").format(
-                    self.table(LOAD_AUDIT.name)
-                ),
-                key,
-            )
+            cursor.execute(render.audit_nothing_loaded(self.schema_name, log.asset,
+                                                       log.partition_key))
 
     def _stage(
-        self, table: Table, delete: sql.Composed, params: tuple,
-        rows: Iterator[str], log: LoadLog, result: StagingResult,
+        self, table: Table, rows: Iterator[str], log: LoadLog, result: StagingResult
     ) -> StagingResult:
         """Delete-then-COPY one partition, its rejects and its audit in one transaction."""
         self.ensure_tables()
         started = time.monotonic()
         lock = lock_key(table.name, log.partition_key)
+        delete, copy, analyze, *_ = self.staging_statements(table, log.partition_key)
         try:
             with self.transaction(lock=lock) as cursor:
-                cursor.execute(delete, params)
-                cursor.copy_expert(_copy_sql(table, self.schema_name, table.column_names),
-                                   CopyStream(rows))
+                cursor.execute(delete)
+                cursor.copy_expert(copy, CopyStream(rows))
+                cursor.execute(analyze)
                 result.seconds = time.monotonic() - started
                 self.check_reject_share(result)
                 self._write_log(cursor, log, kept=True)
@@ -198,10 +218,7 @@ class PostgresWarehouse(Warehouse):
             log.audited(parse_events(source.lines(file), file.key, day, tally, log.rejects), tally)
             for file, tally in zip(files, result.files, strict=True)
         )
-        delete = sql.SQL("DELETE FROM {} WHERE event_date = %s").format(
-            self.table(STAGING_EVENTS.name)
-        )
-        return self._stage(STAGING_EVENTS, delete, (partition,), rows, log, result)
+        return self._stage(STAGING_EVENTS, rows, log, result)
 
     def stage_songs(self, source: Source) -> StagingResult:
         log = LoadLog(STAGING_SONGS.name, "")
@@ -219,5 +236,4 @@ class PostgresWarehouse(Warehouse):
                 if line is not None:
                     yield line
 
-        delete = sql.SQL("DELETE FROM {}").format(self.table(STAGING_SONGS.name))
-        return self._stage(STAGING_SONGS, delete, (), rows(), log, result)
+        return self._stage(STAGING_SONGS, rows(), log, result)
