@@ -147,18 +147,15 @@ class Warehouse(ConfigurableResource):
         with self.transaction(lock=lock_key(table.name, partition)) as cursor:
             for statement in render.rebuild(table, self.schema_name, window):
                 cursor.execute(statement)
-            cursor.execute(*self._count_statement(table, window))
+            cursor.execute(self.count_statement(table, window))
             (rows,) = cursor.fetchone()
         return rows, time.monotonic() - started
 
-    def _count_statement(self, table: Table, window: tuple[date, date] | None):
-        statement = sql.SQL("SELECT COUNT(*) FROM {}").format(self.table(table.name))
-        if window and table.window_column:
-            statement += sql.SQL(" WHERE {} >= %s AND {} < %s").format(
-                sql.Identifier(table.window_column), sql.Identifier(table.window_column)
-            )
-            return statement, (window[0], window[1])
-        return statement, None
+    def count_statement(self, table: Table, window: tuple[date, date] | None = None):
+        """Rows in the table, or in the window of a partitioned table."""
+        return sql.SQL("SELECT COUNT(*) FROM {}").format(self.table(table.name)) + (
+            render.in_window(table, window)
+        )
 
     def row_counts(self) -> dict[str, int]:
         counts = {}
