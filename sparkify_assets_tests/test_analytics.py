@@ -6,14 +6,17 @@ oracle (``listening.py``) shares no SQL with the warehouse.
 """
 
 import os
+import re
 from collections import Counter
 from pathlib import Path
 
 import pytest
+import sqlglot
 from psycopg2 import sql
 
 from sparkify_assets.load import run_load
 from sparkify_assets.settings import BUNDLED_SAMPLE
+from sparkify_assets.sql import render
 from sparkify_assets.sql.analytics import ANALYTICS_TABLES, TOP_N
 from sparkify_assets.warehouse import embedded
 from sparkify_assets.warehouse.postgres import PostgresWarehouse
@@ -67,3 +70,12 @@ def test_analytics_table_equals_the_answer_computed_in_python(loaded, table):
     warehouse, oracle = loaded
     expected = getattr(oracle, table)()  # one oracle function per analytics table
     assert _rows(warehouse, table) == expected
+
+
+@pytest.mark.parametrize("table", ANALYTICS_TABLES, ids=lambda table: table.name)
+def test_analytics_sql_is_redshift_sql_too(table):
+    statements = [*render.rebuild(table, "sparkify"), render.query(table.summary, "sparkify"),
+                  render.create_table(table, "sparkify", "redshift")]
+    for text in map(render.to_text, statements):
+        assert sqlglot.parse_one(text, read="redshift") is not None
+        assert not re.search(r"DISTINCT\s+ON|FILTER\s*\(|::", text, re.IGNORECASE)
