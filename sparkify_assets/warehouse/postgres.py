@@ -126,6 +126,9 @@ class PostgresWarehouse(Warehouse):
                 cursor.execute(delete, params)
                 cursor.copy_expert(_copy_sql(table, self.schema_name, table.column_names),
                                    CopyStream(rows))
+                # Fresh statistics before anything joins on the new rows: without them the
+                # planner guesses a handful of rows and picks nested loops that never finish.
+                cursor.execute(sql.SQL("ANALYZE {}").format(self.table(table.name)))
                 result.seconds = time.monotonic() - started
                 self.check_reject_share(result)
                 self._replace_rejects(cursor, spool, table.name, partition)
