@@ -77,7 +77,7 @@ TOP_SONGS = Table(
     ),
     primary_key=("period", "period_start", "song_id"),
     diststyle="ALL",
-    sortkey=("period", "period_start"),
+    sortkey=("period", "period_start", "play_rank"),
     build=_ranked_per_period("song_id") + f"""
 SELECT r.period, r.period_start, r.play_rank, r.song_id, s.title, a.name, r.plays, r.listeners
 FROM ranked r
@@ -109,7 +109,7 @@ TOP_ARTISTS = Table(
     ),
     primary_key=("period", "period_start", "artist_id"),
     diststyle="ALL",
-    sortkey=("period", "period_start"),
+    sortkey=("period", "period_start", "play_rank"),
     build=_ranked_per_period("artist_id") + f"""
 SELECT r.period, r.period_start, r.play_rank, r.artist_id, a.name, r.plays, r.listeners
 FROM ranked r

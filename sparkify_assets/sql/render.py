@@ -97,8 +97,8 @@ def query(text: str, schema: str) -> sql.Composed:
 
 def preview(table: Table, schema: str, limit: int,
             window: tuple[date, date] | None = None) -> sql.Composed:
-    """A few rows in key order (or sort key, then every column), the same ones every time."""
-    order = table.primary_key or tuple(dict.fromkeys((*table.sortkey, *table.column_names)))
+    """A few rows in sort key order, then key order (or every column): the same ones each time."""
+    order = tuple(dict.fromkeys((*table.sortkey, *(table.primary_key or table.column_names))))
     return sql.SQL("SELECT {} FROM {}{} ORDER BY {} LIMIT {}").format(
         sql.SQL(", ").join(map(sql.Identifier, table.column_names)),
         table_ref(schema, table.name),
