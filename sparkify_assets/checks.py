@@ -74,4 +74,4 @@ def checks_for(table: str, rules: list[Rule]) -> list[AssetChecksDefinition]:
     return [table_checks(name, group) for name, group in groups if group]
 
 
-ASSET_CHECKS = [check for table, rules in RULES.items() for check in checks_for(table, rules)]
+TABLE_CHECKS = [check for table, rules in RULES.items() for check in checks_for(table, rules)]

@@ -14,7 +14,7 @@ from dagster import AssetSelection, Definitions, EnvVar, define_asset_job
 
 from . import settings
 from .assets import ALL_ASSETS
-from .checks import ASSET_CHECKS
+from .checks import TABLE_CHECKS
 from .cluster import CLUSTER_JOBS, RedshiftCluster
 from .resources import SparkifySource
 from .warehouse.postgres import PostgresWarehouse
@@ -55,7 +55,7 @@ def build_definitions(resources: dict) -> Definitions:
     """The code location with the given resources (tests pass their own warehouse and source)."""
     return Definitions(
         assets=ALL_ASSETS,
-        asset_checks=ASSET_CHECKS,
+        asset_checks=TABLE_CHECKS,
         jobs=[load_everything, *CLUSTER_JOBS],
         resources={"cluster": RedshiftCluster(), **resources},
     )

@@ -29,13 +29,20 @@ def song(number: int, **changes) -> dict:
     return {**record, **changes}
 
 
+def _level(number: int) -> str:
+    # User 10 is always free; user 11 upgrades after play 1 (every day with plays 1 and 6 has a
+    # level change, so the level_changes table is not empty); the others are paid.
+    user = number % 5
+    return "free" if user == 0 or (user == 1 and number == 1) else "paid"
+
+
 def event(day: date, number: int, **changes) -> dict:
     """A NextSong play of ``song(number % 10)`` by user 10 + number % 5, within ``day``."""
     track = song(number % 10)
     record = {
         "artist": track["artist_name"], "auth": "Logged In", "firstName": f"User{number % 5}",
         "gender": "F", "itemInSession": number, "lastName": "Tester",
-        "length": track["duration"], "level": "paid" if number % 5 else "free",
+        "length": track["duration"], "level": _level(number),
         "location": "Austin, TX", "method": "PUT", "page": "NextSong",
         "registration": 1540006905796.0, "sessionId": 100 + day.day, "song": track["title"],
         "status": 200, "ts": day_start_ms(day) + 60_000 * number + 123,

@@ -20,7 +20,8 @@ from ..partitions import DAILY
 from ..resources import SparkifySource
 from ..sql.tables import STAGING_EVENTS, STAGING_SONGS
 from ..warehouse.base import RejectThresholdExceeded, StagingResult, Warehouse
-from .common import asset_args, partition_days
+from .common import asset_args, partition_days, partition_window, source_kinds
+from .metadata import materialization_metadata
 
 
 class StagingConfig(Config):
@@ -51,7 +52,7 @@ def _summary(results: list[StagingResult], warehouse: Warehouse) -> dict:
     partitions_def=DAILY,
     # A backfill of many days is one run whose step loads each day in its own transaction.
     backfill_policy=BackfillPolicy.single_run(),
-    **asset_args(STAGING_EVENTS, "staging", ("json",)),
+    **asset_args(STAGING_EVENTS, "staging", source_kinds()),
 )
 def staging_events(
     context: AssetExecutionContext,
@@ -84,12 +85,14 @@ def staging_events(
     metadata = _summary(results, warehouse) | {
         "days": len(days),
         "files": sum(len(r.files) for r in results),
-        "dagster/partition_row_count": sum(r.loaded for r in results),
     }
-    return MaterializeResult(metadata=metadata)
+    return MaterializeResult(
+        metadata=metadata
+        | materialization_metadata(warehouse, STAGING_EVENTS, partition_window(context))
+    )
 
 
-@asset(**asset_args(STAGING_SONGS, "staging", ("json",)))
+@asset(**asset_args(STAGING_SONGS, "staging", source_kinds()))
 def staging_songs(
     config: StagingConfig, warehouse: Warehouse, source: SparkifySource
 ) -> MaterializeResult:
@@ -100,5 +103,6 @@ def staging_songs(
         raise Failure(str(err)) from None
     return MaterializeResult(
         metadata=_summary([result], warehouse)
-        | {"dagster/row_count": result.loaded, "files": MetadataValue.int(result.records)}
+        | {"files": MetadataValue.int(result.records)}
+        | materialization_metadata(warehouse, STAGING_SONGS)
     )

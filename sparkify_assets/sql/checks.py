@@ -2,7 +2,7 @@
 
 Because every rule has that one shape, the Dagster checks can count violations and show a few
 offending keys the same way for all of them, and ``sparkify sql`` can print them for Redshift.
-Rules that every star table gets (non-empty, primary key) are derived from its definition; the
+Rules that every keyed table gets (non-empty, primary key) are derived from its definition; the
 others are one SQL template each, with ``{table}`` placeholders like the build SQL in ``tables``.
 Templates avoid CTEs so they can be wrapped in ``SELECT COUNT(*) FROM (...)`` on both targets.
 
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from psycopg2 import sql
 
 from .render import statement, table_ref
-from .tables import STAGING_EVENTS, STAGING_SONGS, STAR_TABLES, Table
+from .tables import ALL_TABLES, STAGING_EVENTS, STAGING_SONGS, STAGING_TABLES, Table
 
 ERROR = "ERROR"
 WARN = "WARN"
@@ -60,17 +60,21 @@ def _not_empty(table: Table) -> Rule:
 
 
 def _primary_key(table: Table) -> Rule:
-    (key,) = table.primary_key  # every star table has a single-column key
+    """Duplicate or NULL keys; a composite key is grouped by all its columns (portable SQL)."""
+    keys = [sql.Identifier(column) for column in table.primary_key]
+    any_null = sql.SQL(" OR ").join(sql.SQL("{} IS NULL").format(key) for key in keys)
 
     def violations(schema: str) -> sql.Composed:
         return sql.SQL(
-            "SELECT {key} AS key_value, COUNT(*) AS copies FROM {table} "
-            "GROUP BY {key} HAVING COUNT(*) > 1 OR {key} IS NULL"
-        ).format(key=sql.Identifier(key), table=table_ref(schema, table.name))
+            "SELECT {keys}, COUNT(*) AS copies FROM {table} "
+            "GROUP BY {keys} HAVING COUNT(*) > 1 OR {any_null}"
+        ).format(keys=sql.SQL(", ").join(keys), table=table_ref(schema, table.name),
+                 any_null=any_null)
 
+    key = ", ".join(table.primary_key)
     return Rule(
         table.name, "primary_key",
-        f"{key} is unique and never NULL (Redshift does not enforce primary keys).",
+        f"({key}) is unique and never NULL (Redshift does not enforce primary keys).",
         violations,
     )
 
@@ -247,12 +251,14 @@ _SPECIFIC_RULES = [
 
 
 def rules_for(table: Table) -> list[Rule]:
-    generic = [_not_empty(table), _primary_key(table)] if table in STAR_TABLES else []
+    generic = [_not_empty(table), _primary_key(table)] if table.primary_key else []
     return generic + [rule for rule in _SPECIFIC_RULES if rule.table == table.name]
 
 
+# Every keyed table (star schema and analytics) gets the generic rules, staging its own.
 RULES: dict[str, list[Rule]] = {
-    table.name: rules_for(table) for table in (STAGING_EVENTS, STAGING_SONGS, *STAR_TABLES)
+    table.name: rules_for(table)
+    for table in ALL_TABLES if table.primary_key or table in STAGING_TABLES
 }
 
 
