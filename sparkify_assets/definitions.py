@@ -2,7 +2,8 @@
 
 ``SPARKIFY_DEPLOYMENT=local`` (default) builds in PostgreSQL: the embedded server, or the one
 ``SPARKIFY_WAREHOUSE_URL`` names. ``redshift`` builds in Amazon Redshift. The assets are the same;
-only the ``warehouse`` resource changes.
+only the ``warehouse`` resource changes (and the source must then be ``s3://``). Every deployment
+also carries the Redshift cluster jobs and their ``cluster`` resource.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from dagster import AssetSelection, Definitions, EnvVar, define_asset_job
 
 from . import settings
 from .assets import ALL_ASSETS
-from .checks import STAR_CHECKS
+from .checks import TABLE_CHECKS
+from .cluster import CLUSTER_JOBS, RedshiftCluster
 from .resources import SparkifySource
 from .warehouse.postgres import PostgresWarehouse
 
@@ -30,23 +32,32 @@ def local_warehouse() -> PostgresWarehouse:
     )
 
 
+def cluster() -> RedshiftCluster:
+    # Every deployment gets the cluster jobs, so a laptop can bring the production cluster up.
+    # The password only matters to `up`; without it the other jobs still work.
+    password = EnvVar("REDSHIFT_PASSWORD") if os.environ.get("REDSHIFT_PASSWORD") else ""
+    return RedshiftCluster.from_env(master_password=password)
+
+
 def resources_for(deployment: str) -> dict:
     if deployment == "redshift":
         from .warehouse.redshift import redshift_warehouse_from_env
 
         warehouse = redshift_warehouse_from_env()
+        uri = settings.s3_data_uri()
     else:
         warehouse = local_warehouse()
-    return {"warehouse": warehouse, "source": SparkifySource(uri=settings.data_uri())}
+        uri = settings.data_uri()
+    return {"warehouse": warehouse, "source": SparkifySource(uri=uri), "cluster": cluster()}
 
 
 def build_definitions(resources: dict) -> Definitions:
     """The code location with the given resources (tests pass their own warehouse and source)."""
     return Definitions(
         assets=ALL_ASSETS,
-        asset_checks=STAR_CHECKS,
-        jobs=[load_everything],
-        resources=resources,
+        asset_checks=TABLE_CHECKS,
+        jobs=[load_everything, *CLUSTER_JOBS],
+        resources={"cluster": RedshiftCluster(), **resources},
     )
 
 

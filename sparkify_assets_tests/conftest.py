@@ -113,6 +113,14 @@ def generated_data(tmp_path_factory) -> Path:
     return folder
 
 
+@pytest.fixture(scope="session")
+def small_data(tmp_path_factory) -> Path:
+    """2 days, 1,000 events, 50 songs: for tests that need a complete but quick load."""
+    folder = tmp_path_factory.mktemp("small")
+    generate(folder, events=1_000, songs=50, days=2, seed=3)
+    return folder
+
+
 def definitions_for(warehouse: PostgresWarehouse, data: Path | str):
     return build_definitions({"warehouse": warehouse, "source": SparkifySource(uri=str(data))})
 

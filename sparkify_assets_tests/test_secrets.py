@@ -72,13 +72,13 @@ def aws_keys() -> dict[str, str]:
 
 
 def test_a_load_with_a_password_and_aws_keys_shows_neither(
-    password_role, aws_keys, bundled_sample, tmp_path, warehouse
+    password_role, aws_keys, small_data, tmp_path, warehouse
 ):
     role, password, url = password_role
     dagster_home = tmp_path / "dagster_home"
     dagster_home.mkdir()
     env = {**os.environ, **aws_keys, "SPARKIFY_WAREHOUSE_URL": url,
-           "SPARKIFY_DATA_URI": str(bundled_sample), "DAGSTER_HOME": str(dagster_home)}
+           "SPARKIFY_DATA_URI": str(small_data), "DAGSTER_HOME": str(dagster_home)}
     completed = _cli(["load", "--verbose"], env)
     assert completed.returncode == 0, completed.stderr[-3000:]
     # The load really authenticated as the role with its password: the role owns the tables.

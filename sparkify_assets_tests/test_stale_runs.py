@@ -59,7 +59,7 @@ def test_only_runs_whose_process_is_gone_are_failed_and_their_slots_freed(tmp_pa
 
 
 def test_a_load_is_not_blocked_by_the_pool_slot_a_killed_load_still_holds(
-    tmp_path, database_url, bundled_sample
+    tmp_path, database_url, small_data
 ):
     dagster_home = tmp_path / "dagster_home"
     dagster_home.mkdir()
@@ -69,7 +69,7 @@ def test_a_load_is_not_blocked_by_the_pool_slot_a_killed_load_still_holds(
         instance.event_log_storage.claim_concurrency_slot(WAREHOUSE_POOL, stale, "staging_events")
 
     env = {**os.environ, "DAGSTER_HOME": str(dagster_home), "SPARKIFY_WAREHOUSE_URL": database_url,
-           "SPARKIFY_DATA_URI": str(bundled_sample)}
+           "SPARKIFY_DATA_URI": str(small_data)}
     # Without the clean-up, the load's first step would wait for that slot for ever.
     completed = subprocess.run([sys.executable, "-m", "sparkify_assets.cli", "load"], env=env,
                                capture_output=True, text=True, timeout=300)

@@ -1,4 +1,4 @@
-"""Decorator arguments and metadata every table asset shares, derived from its Table definition."""
+"""Decorator arguments and results every table asset shares, derived from its Table definition."""
 
 from __future__ import annotations
 
@@ -11,9 +11,8 @@ from dagster import (
     Backoff,
     Failure,
     Jitter,
+    MaterializeResult,
     RetryPolicy,
-    TableColumn,
-    TableSchema,
 )
 
 from .. import settings
@@ -21,8 +20,9 @@ from ..faults import is_transient
 from ..redact import redact
 from ..source import SourceError
 from ..sql.tables import Table
-from ..warehouse.base import RejectThresholdExceeded, WarehouseError
+from ..warehouse.base import RejectThresholdExceeded, Warehouse, WarehouseError
 from ..warehouse.embedded import EmbeddedWarehouseError
+from .metadata import definition_metadata, describe, materialization_metadata
 
 OWNERS = ["team:data-platform"]
 # Errors whose message tells the user all there is to know (they name the thing and the fix).
@@ -66,30 +66,34 @@ def target_kind() -> str:
     return "redshift" if settings.deployment() == "redshift" else "postgres"
 
 
-def column_schema(table: Table) -> TableSchema:
-    return TableSchema(
-        columns=[
-            TableColumn(column.name, column.type, description=column.description or None)
-            for column in table.columns
-        ]
-    )
+def source_kinds() -> tuple[str, ...]:
+    """Where staging reads from: JSON files, in S3 when the source (or the target) is there."""
+    in_s3 = settings.data_uri().startswith("s3://") or settings.deployment() == "redshift"
+    return ("json", "s3") if in_s3 else ("json",)
 
 
 def asset_args(table: Table, group: str, extra_kinds: tuple[str, ...] = ()) -> dict:
     """The @asset keyword arguments that come straight from the table definition."""
     return {
         "name": table.name,
-        "description": table.description,
+        "description": describe(table),
         "group_name": group,
         "kinds": {target_kind(), *extra_kinds},
         "owners": OWNERS,
         "retry_policy": TRANSIENT_RETRY,
         "pool": WAREHOUSE_POOL,
-        "metadata": {
-            "dagster/table_name": table.name,
-            "dagster/column_schema": column_schema(table),
-        },
+        "metadata": definition_metadata(table),
     }
+
+
+def rebuilt(
+    warehouse: Warehouse, table: Table, window: tuple[date, date] | None = None
+) -> MaterializeResult:
+    """Rebuild a table from its SQL and report what it now holds."""
+    with failing_fast():
+        _, seconds = warehouse.rebuild(table, window)
+        metadata = materialization_metadata(warehouse, table, window)
+    return MaterializeResult(metadata={**metadata, "build_seconds": round(seconds, 3)})
 
 
 def partition_days(context: AssetExecutionContext) -> list[date]:

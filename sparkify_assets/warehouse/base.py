@@ -17,7 +17,7 @@ from datetime import date, datetime, timezone
 from typing import ClassVar, TypeVar
 
 import psycopg2
-from dagster import ConfigurableResource, get_dagster_logger
+from dagster import ConfigurableResource, EnvVar, get_dagster_logger
 from psycopg2 import sql
 from pydantic import PrivateAttr, field_validator
 
@@ -30,7 +30,7 @@ from ..sql.tables import ALL_TABLES, TABLES, Table
 
 
 class RejectThresholdExceeded(RuntimeError):
-    """Too large a share of a partition's records were rejected; nothing of it was loaded."""
+    """Too large a share of a partition's records were rejected; nothing of the load was kept."""
 
 
 class WarehouseError(RuntimeError):
@@ -113,12 +113,31 @@ class StagingResult:
         return self.rejected / self.records if self.records else 0.0
 
 
+def resolved(value: str) -> str:
+    """A config value as a string, also outside a Dagster run.
+
+    Outside a run (e.g. ``sparkify load``'s closing row counts) a field set from ``EnvVar`` still
+    holds the EnvVar itself, whose str() is the variable's *name*, not its value.
+    """
+    return (value.get_value() or "") if isinstance(value, EnvVar) else value
+
+
 def utc_now() -> str:
     return datetime.now(timezone.utc).replace(tzinfo=None).isoformat(sep=" ")
 
 
 def lock_key(*parts: str) -> str:
     return ":".join(("sparkify", *parts))
+
+
+def rebuild_lock_key(table: Table, window: tuple[date, date] | None) -> str:
+    return lock_key(table.name, f"{window[0]}..{window[1]}" if window else "all")
+
+
+def locked_table(key: str) -> str | None:
+    """The table a ``lock_key`` names, or None for keys that are not about one table."""
+    parts = key.split(":")
+    return parts[1] if len(parts) > 2 and parts[1] in TABLES else None
 
 
 class Warehouse(ConfigurableResource):
@@ -163,8 +182,15 @@ class Warehouse(ConfigurableResource):
                 time.sleep(delay)
         raise AssertionError("unreachable: backoff ends with None")
 
+    def lock_statement(self, key: str) -> sql.Composable | None:
+        """The statement that serializes writers of ``key`` (see ``lock_key``), or None."""
+        return None
+
     def _lock(self, cursor, key: str) -> None:
         """Serialize writers of the same table/partition. No-op where the engine lacks it."""
+        statement = self.lock_statement(key)
+        if statement is not None:
+            cursor.execute(statement)
 
     @contextmanager
     def transaction(self, lock: str | None = None) -> Iterator:
@@ -216,12 +242,33 @@ class Warehouse(ConfigurableResource):
     def stage_songs(self, source: Source) -> StagingResult:
         raise NotImplementedError
 
+    # The statements a staging transaction runs after its lock, for `sparkify sql`; built by the
+    # same functions the loads use, so what is printed is what runs.
+    def events_day_sql(self, data_uri: str, day: date, keys: list[str]) -> list:
+        raise NotImplementedError
+
+    def songs_sql(self, data_uri: str) -> list:
+        raise NotImplementedError
+
+    def with_max_reject_share(self, share: float | None) -> Warehouse:
+        """This warehouse with a run's own reject tolerance (None keeps the configured one).
+
+        A copy rather than a parameter, so every staging path of every target (including
+        Redshift's MAXERROR) reads the one ``max_reject_share`` attribute.
+        """
+        if share is None or share == self.max_reject_share:
+            return self
+        if not 0.0 <= share <= 1.0:
+            raise ValueError(f"max_reject_share must be within 0..1, got {share!r}")
+        return self.model_copy(update={"max_reject_share": share})
+
     def check_reject_share(self, result: StagingResult) -> None:
         if result.records and result.reject_share() > self.max_reject_share:
             raise RejectThresholdExceeded(
                 f"{result.partition}: {result.rejected} of {result.records} records rejected "
                 f"({result.reject_share():.1%}), above the {self.max_reject_share:.1%} allowed "
-                "(SPARKIFY_MAX_REJECT_SHARE); the partition was not loaded. See load_rejects."
+                "(SPARKIFY_MAX_REJECT_SHARE or run config max_reject_share); this load was rolled "
+                "back and the partition keeps its previous rows. See load_rejects."
             )
 
     # --- star schema (shared SQL) -----------------------------------------------------------
@@ -233,24 +280,24 @@ class Warehouse(ConfigurableResource):
         """
         self.ensure_tables()
         started = time.monotonic()
-        partition = f"{window[0]}..{window[1]}" if window else "all"
-        with self.transaction(lock=lock_key(table.name, partition)) as cursor:
-            for statement in render.rebuild(table, self.schema_name, window):
+        with self.transaction(lock=rebuild_lock_key(table, window)) as cursor:
+            for statement in self.rebuild_statements(table, window):
                 cursor.execute(statement)
-            # Downstream builds and checks read this table next; plan them on real statistics.
-            cursor.execute(sql.SQL("ANALYZE {}").format(self.table(table.name)))
-            cursor.execute(*self._count_statement(table, window))
             (rows,) = cursor.fetchone()
         return rows, time.monotonic() - started
 
-    def _count_statement(self, table: Table, window: tuple[date, date] | None):
-        statement = sql.SQL("SELECT COUNT(*) FROM {}").format(self.table(table.name))
-        if window and table.window_column:
-            statement += sql.SQL(" WHERE {} >= %s AND {} < %s").format(
-                sql.Identifier(table.window_column), sql.Identifier(table.window_column)
-            )
-            return statement, (window[0], window[1])
-        return statement, None
+    def rebuild_statements(self, table: Table, window: tuple[date, date] | None = None) -> list:
+        """What ``rebuild`` runs: the shared delete + insert, ANALYZE, then a count of the rows."""
+        # Downstream builds and checks read this table next; plan them on real statistics.
+        analyze = render.analyze(table, self.schema_name)
+        return [*render.rebuild(table, self.schema_name, window), analyze,
+                self.count_statement(table, window)]
+
+    def count_statement(self, table: Table, window: tuple[date, date] | None = None):
+        """Rows in the table, or in the window of a partitioned table."""
+        return sql.SQL("SELECT COUNT(*) FROM {}").format(self.table(table.name)) + (
+            render.in_window(table, window)
+        )
 
     @retry_transient("counting rows")
     def row_counts(self) -> dict[str, int]:
