@@ -13,6 +13,7 @@ from dagster import AssetSelection, Definitions, EnvVar, define_asset_job
 
 from . import settings
 from .assets import ALL_ASSETS
+from .automation import AUTOMATION_JOBS, AUTOMATION_SCHEDULES, AUTOMATION_SENSORS
 from .checks import STAR_CHECKS
 from .resources import SparkifySource
 from .warehouse.postgres import PostgresWarehouse
@@ -45,7 +46,9 @@ def build_definitions(resources: dict) -> Definitions:
     return Definitions(
         assets=ALL_ASSETS,
         asset_checks=STAR_CHECKS,
-        jobs=[load_everything],
+        jobs=[load_everything, *AUTOMATION_JOBS],
+        schedules=AUTOMATION_SCHEDULES,
+        sensors=AUTOMATION_SENSORS,
         resources=resources,
     )
 

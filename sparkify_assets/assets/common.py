@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from dagster import AssetExecutionContext, TableColumn, TableSchema
+from dagster import AssetExecutionContext, BackfillPolicy, TableColumn, TableSchema
 
 from .. import settings
 from ..sql.tables import Table
@@ -33,6 +33,11 @@ def asset_args(table: Table, group: str, extra_kinds: tuple[str, ...] = ()) -> d
         "group_name": group,
         "kinds": {target_kind(), *extra_kinds},
         "owners": OWNERS,
+        # Every table, partitioned or not, runs a range of days as ONE run: the daily assets
+        # take the whole range in one step (each day still its own transaction), and the
+        # unpartitioned dimensions join that run after them, so
+        # `dagster asset materialize --select '*' --partition-range A...B` is a single run.
+        "backfill_policy": BackfillPolicy.single_run(),
         "metadata": {
             "dagster/table_name": table.name,
             "dagster/column_schema": column_schema(table),

@@ -7,7 +7,6 @@ the asset only decides which days to load and reports what happened.
 
 from dagster import (
     AssetExecutionContext,
-    BackfillPolicy,
     Failure,
     MaterializeResult,
     MetadataValue,
@@ -32,8 +31,6 @@ def _summary(results: list[StagingResult]) -> dict:
 
 @asset(
     partitions_def=DAILY,
-    # A backfill of many days is one run whose step loads each day in its own transaction.
-    backfill_policy=BackfillPolicy.single_run(),
     **asset_args(STAGING_EVENTS, "staging", ("json",)),
 )
 def staging_events(
