@@ -17,10 +17,14 @@ leaves a consistent schema, instead of eager conditions firing separate runs aft
 Why not dagster-aws's ``get_objects(since_key=...)``: it keeps only the newest LastModified, so
 a second object written in the same second is skipped for good, and it breaks when the object
 it remembers is deleted. The log sensor's cursor is instead the whole map of day file ->
-fingerprint (the ETag in S3, mtime and size on disk): nothing depends on
-timestamps being ordered or unique. Day files are one a day, so the map stays small; it is
-stored compressed. Song files are too many for a map (385k), so that sensor keeps a digest of
-the full listing instead.
+fingerprint (the ETag in S3, mtime and size on disk), so nothing depends on timestamps being
+ordered or unique, and a deleted file stays in it as a tombstone. Day files are one a day, so
+the map stays small; it is stored compressed. Song files are too many for a map (385k), so that
+sensor keeps a digest of the full listing instead.
+
+Run keys are the day and its files' ETags (or the listing digest), plus a digest of the state
+they replace: a tick retried after a crash repeats its keys and Dagster drops the duplicates,
+while a file changed back to an earlier content still gets a run.
 """
 
 import base64
