@@ -7,7 +7,9 @@ one line on stderr with exit code 2, never as a traceback.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
+from datetime import date, timedelta
 from pathlib import Path
 
 from . import settings
@@ -57,6 +59,87 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a day as YYYY-MM-DD, got {text!r}") from None
+
+
+def _day_range(text: str) -> list[date]:
+    first, separator, last = text.partition("..")
+    if not separator or _day(first) > _day(last):
+        raise argparse.ArgumentTypeError(f"expected FIRST..LAST with FIRST <= LAST, got {text!r}")
+    start = _day(first)
+    return [start + timedelta(days=n) for n in range((_day(last) - start).days + 1)]
+
+
+def _keys_by_day(args: argparse.Namespace, data_uri: str) -> dict[date, list[str]]:
+    from .source import day_file_key, open_source
+
+    days = [*args.day, *(args.days or [])]
+    if days:
+        return {day: [day_file_key(day)] for day in days}
+    listing = open_source(data_uri).event_files()
+    return {day: [file.key for file in files] for day, files in listing.items()}
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    from .deploy_sql import deployment_sql, render_script
+
+    target = args.target or ("redshift" if settings.deployment() == "redshift" else "postgres")
+    if target == "redshift":
+        from .warehouse.redshift import redshift_warehouse_from_env
+
+        warehouse = redshift_warehouse_from_env(require_connection=False)
+        data_uri = settings.s3_data_uri()
+    else:
+        from .warehouse.postgres import PostgresWarehouse
+
+        warehouse = PostgresWarehouse(home=settings.home())
+        data_uri = settings.data_uri()
+    sections = deployment_sql(warehouse, data_uri, _keys_by_day(args, data_uri))
+    print(render_script(target, sections), end="")
+    return 0
+
+
+class _ProgressToStderr(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        print(self.format(record), file=sys.stderr)  # whatever sys.stderr is at the time
+
+
+def _cluster_progress_to_stderr() -> None:
+    # Creating a cluster takes minutes: show the lifecycle's own progress messages.
+    log = logging.getLogger("sparkify_assets.cluster")
+    if not any(isinstance(handler, _ProgressToStderr) for handler in log.handlers):
+        log.addHandler(_ProgressToStderr())
+    log.setLevel(logging.INFO)
+
+
+def cmd_cluster(args: argparse.Namespace) -> int:
+    from .cluster import ClusterError, RedshiftCluster
+
+    _cluster_progress_to_stderr()
+    try:
+        cluster = RedshiftCluster.from_env()
+        info = {
+            "up": lambda: cluster.up(args.ingress_cidr),
+            "status": cluster.status,
+            "pause": cluster.pause,
+            "resume": cluster.resume,
+            "down": lambda: cluster.down(args.final_snapshot),
+        }[args.action]()
+    except ClusterError as err:
+        print(f"sparkify: {err}", file=sys.stderr)
+        return 2
+    print(f"{info.status} {info.endpoint or '-'}")
+    print(info.summary())
+    if args.action == "up":
+        print(f"export REDSHIFT_HOST={info.endpoint_host} REDSHIFT_PORT={info.endpoint_port} "
+              f"REDSHIFT_IAM_ROLE_ARN={info.role_arn}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sparkify", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -76,6 +159,27 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--days", type=int, default=30)
     gen.add_argument("--seed", type=int, default=42)
     gen.set_defaults(run=cmd_generate)
+
+    show = commands.add_parser("sql", help="print every statement a deployment runs, in order")
+    show.add_argument("--target", choices=("redshift", "postgres"),
+                      help="default: redshift when SPARKIFY_DEPLOYMENT=redshift, else postgres")
+    show.add_argument("--day", type=_day, action="append", default=[],
+                      help="stage this day (repeatable); default: every day in the source")
+    show.add_argument("--days", type=_day_range, metavar="FIRST..LAST",
+                      help="stage every day of this range")
+    show.set_defaults(run=cmd_sql)
+
+    cluster = commands.add_parser("cluster", help="the Amazon Redshift cluster (boto3)")
+    actions = cluster.add_subparsers(dest="action", required=True)
+    up = actions.add_parser("up", help="create or resume the cluster and its S3 read role")
+    up.add_argument("--ingress-cidr", metavar="CIDR",
+                    help="open tcp/5439 to this CIDR only (e.g. your IP/32); default: open nothing")
+    for action, text in (("status", "state and host:port"), ("pause", "stop compute billing"),
+                         ("resume", "resume a paused cluster")):
+        actions.add_parser(action, help=text)
+    down = actions.add_parser("down", help="delete the cluster, its security group and role")
+    down.add_argument("--final-snapshot", metavar="ID", help="take a final snapshot first")
+    cluster.set_defaults(run=cmd_cluster)
     return parser
 
 

@@ -184,8 +184,14 @@ class RedshiftCluster(ConfigurableResource):
     )
 
     @classmethod
-    def from_env(cls) -> "RedshiftCluster":
-        """Build the resource from the SPARKIFY_*/REDSHIFT_*/AWS_REGION environment variables."""
+    def from_env(cls, master_password: str | None = None) -> "RedshiftCluster":
+        """Build the resource from the SPARKIFY_*/REDSHIFT_*/AWS_REGION environment variables.
+
+        Code locations pass ``master_password=EnvVar("REDSHIFT_PASSWORD")`` so that Dagster
+        resolves it at run time; the CLI lets it be read here.
+        """
+        if master_password is None:
+            master_password = _env("REDSHIFT_PASSWORD", "")
         data_bucket, data_prefix = _split_s3_uri(_env("SPARKIFY_DATA_URI", ""))
         return cls(
             cluster_id=_env("SPARKIFY_CLUSTER_ID", DEFAULT_CLUSTER_ID),
@@ -194,7 +200,7 @@ class RedshiftCluster(ConfigurableResource):
             node_count=_env_positive_int("SPARKIFY_CLUSTER_NODES", 1),
             database=_env("REDSHIFT_DATABASE", DEFAULT_DATABASE),
             master_user=_env("REDSHIFT_USER", DEFAULT_MASTER_USER),
-            master_password=_env("REDSHIFT_PASSWORD", ""),
+            master_password=master_password,
             region=_env("AWS_REGION", "") or None,
             data_bucket=data_bucket,
             data_prefix=data_prefix,

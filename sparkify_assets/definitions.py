@@ -2,7 +2,8 @@
 
 ``SPARKIFY_DEPLOYMENT=local`` (default) builds in PostgreSQL: the embedded server, or the one
 ``SPARKIFY_WAREHOUSE_URL`` names. ``redshift`` builds in Amazon Redshift. The assets are the same;
-only the ``warehouse`` resource changes.
+only the ``warehouse`` resource changes (and the source must then be ``s3://``). Every deployment
+also carries the Redshift cluster jobs and their ``cluster`` resource.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from . import settings
 from .assets import ALL_ASSETS
 from .automation import AUTOMATION_JOBS, AUTOMATION_SCHEDULES, AUTOMATION_SENSORS
 from .checks import STAR_CHECKS
+from .cluster import CLUSTER_JOBS, RedshiftCluster
 from .resources import SparkifySource
 from .warehouse.postgres import PostgresWarehouse
 
@@ -31,14 +33,23 @@ def local_warehouse() -> PostgresWarehouse:
     )
 
 
+def cluster() -> RedshiftCluster:
+    # Every deployment gets the cluster jobs, so a laptop can bring the production cluster up.
+    # The password only matters to `up`; without it the other jobs still work.
+    password = EnvVar("REDSHIFT_PASSWORD") if os.environ.get("REDSHIFT_PASSWORD") else ""
+    return RedshiftCluster.from_env(master_password=password)
+
+
 def resources_for(deployment: str) -> dict:
     if deployment == "redshift":
         from .warehouse.redshift import redshift_warehouse_from_env
 
         warehouse = redshift_warehouse_from_env()
+        uri = settings.s3_data_uri()
     else:
         warehouse = local_warehouse()
-    return {"warehouse": warehouse, "source": SparkifySource(uri=settings.data_uri())}
+        uri = settings.data_uri()
+    return {"warehouse": warehouse, "source": SparkifySource(uri=uri), "cluster": cluster()}
 
 
 def build_definitions(resources: dict) -> Definitions:
@@ -46,10 +57,10 @@ def build_definitions(resources: dict) -> Definitions:
     return Definitions(
         assets=ALL_ASSETS,
         asset_checks=STAR_CHECKS,
-        jobs=[load_everything, *AUTOMATION_JOBS],
+        jobs=[load_everything, *CLUSTER_JOBS, *AUTOMATION_JOBS],
         schedules=AUTOMATION_SCHEDULES,
         sensors=AUTOMATION_SENSORS,
-        resources=resources,
+        resources={"cluster": RedshiftCluster(), **resources},
     )
 
 

@@ -91,10 +91,7 @@ def run_load(defs: Definitions, uri: str | None = None, quiet: bool = True) -> L
     )
     report = LoadReport(result.run_id, first, last, result.success, _failures(result),
                         _check_outcomes(result))
-    # The definitions hold the resource unresolved (its url may be an EnvVar): resolve it as a
-    # run would before querying outside one.
-    warehouse = defs.resources["warehouse"].process_config_and_initialize()
-    report.row_counts = warehouse.row_counts()
+    report.row_counts = defs.resources["warehouse"].row_counts()
     return report
 
 

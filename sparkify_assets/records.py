@@ -47,8 +47,16 @@ class Field:
         }[self.kind]
 
 
+# Sizes are bytes (Redshift's VARCHAR(n) counts bytes) and are set here only: the staging DDL and
+# the star columns copied from staging take them from these fields. Free text written by people
+# (artist names, song titles, locations) gets 1024 bytes, i.e. 256 characters in any script:
+# VARCHAR(256) is too small for real Million Song Dataset names, all the more as accented or
+# non-Latin text takes 2-4 bytes a character. Oversized values are quarantined, never truncated.
+FREE_TEXT_BYTES = 1024
+
 EVENT_FIELDS: tuple[Field, ...] = (
-    Field("artist", "artist", "text", 512, description="Artist name as logged (often mojibake)"),
+    Field("artist", "artist", "text", FREE_TEXT_BYTES,
+          description="Artist name as logged (often mojibake)"),
     Field("auth", "auth", "text", 32, description="'Logged In' or 'Logged Out'"),
     Field("firstName", "first_name", "text", 256),
     Field("gender", "gender", "text", 16),
@@ -57,12 +65,12 @@ EVENT_FIELDS: tuple[Field, ...] = (
     Field("lastName", "last_name", "text", 256),
     Field("length", "length", "float", description="Song length in seconds"),
     Field("level", "level", "text", 16, description="'free' or 'paid' at the time of the event"),
-    Field("location", "location", "text", 512),
+    Field("location", "location", "text", FREE_TEXT_BYTES),
     Field("method", "method", "text", 16),
     Field("page", "page", "text", 64, description="App page; 'NextSong' is a song play"),
     Field("registration", "registration", "float", description="Registration epoch ms (float)"),
     Field("sessionId", "session_id", "int", required=True),
-    Field("song", "song", "text", 512, description="Song title as logged"),
+    Field("song", "song", "text", FREE_TEXT_BYTES, description="Song title as logged"),
     Field("status", "status", "int", description="HTTP status"),
     Field("ts", "ts", "bigint", required=True, description="Event time, epoch milliseconds UTC"),
     Field("userAgent", "user_agent", "text", 512, description="Often wrapped in literal quotes"),
@@ -75,10 +83,10 @@ SONG_FIELDS: tuple[Field, ...] = (
     Field("artist_id", "artist_id", "text", 32, required=True),
     Field("artist_latitude", "artist_latitude", "float"),
     Field("artist_longitude", "artist_longitude", "float"),
-    Field("artist_location", "artist_location", "text", 512),
-    Field("artist_name", "artist_name", "text", 512),
+    Field("artist_location", "artist_location", "text", FREE_TEXT_BYTES),
+    Field("artist_name", "artist_name", "text", FREE_TEXT_BYTES),
     Field("song_id", "song_id", "text", 32, required=True),
-    Field("title", "title", "text", 512),
+    Field("title", "title", "text", FREE_TEXT_BYTES),
     Field("duration", "duration", "float", description="Seconds"),
     Field("year", "year", "int", description="0 when unknown"),
 )

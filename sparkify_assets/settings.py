@@ -7,6 +7,8 @@ that Dagster resolves them at run time and never records their values.
 from __future__ import annotations
 
 import os
+import re
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -62,6 +64,82 @@ def deployment() -> str:
     if value not in ("local", "redshift"):
         raise SettingsError(f"SPARKIFY_DEPLOYMENT must be 'local' or 'redshift', got {value!r}")
     return value
+
+
+# --- Redshift (SPARKIFY_DEPLOYMENT=redshift) -----------------------------------------------------
+REDSHIFT_DEFAULT_PORT = 5439
+REDSHIFT_DEFAULT_DATABASE = "sparkify"
+# Where COPY's rejected lines are read from: the SYS view exists on provisioned clusters and
+# Serverless alike; stl_load_errors (provisioned only) also keeps the raw line.
+LOAD_ERROR_VIEWS = ("sys_load_error_detail", "stl_load_errors")
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
+
+
+@dataclass(frozen=True)
+class RedshiftSettings:
+    """Everything but the password, which reaches the resource as EnvVar('REDSHIFT_PASSWORD')."""
+
+    host: str
+    port: int
+    database: str
+    user: str
+    iam_role_arn: str
+    region: str
+    log_jsonpath: str
+    load_errors_view: str
+
+
+def _redshift_port() -> int:
+    raw = os.environ.get("REDSHIFT_PORT") or str(REDSHIFT_DEFAULT_PORT)
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise SettingsError(f"REDSHIFT_PORT must be a TCP port number, got {raw!r}")
+    return int(raw)
+
+
+def s3_data_uri() -> str:
+    """SPARKIFY_DATA_URI, which must be ``s3://bucket[/prefix]`` for Redshift's COPY."""
+    uri = data_uri()
+    if not re.match(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/|$)", uri):
+        raise SettingsError(
+            f"Redshift loads from S3: SPARKIFY_DATA_URI must be s3://bucket/prefix, got {uri!r}"
+        )
+    return uri
+
+
+def redshift(require_connection: bool = True) -> RedshiftSettings:
+    """The REDSHIFT_*/AWS_REGION/SPARKIFY_LOG_JSONPATH variables, checked together.
+
+    ``require_connection=False`` is for printing SQL: host, user and password are then optional.
+    """
+    needed = ["REDSHIFT_IAM_ROLE_ARN", "AWS_REGION", "SPARKIFY_LOG_JSONPATH"]
+    if require_connection:
+        needed += ["REDSHIFT_HOST", "REDSHIFT_USER", "REDSHIFT_PASSWORD"]
+    missing = [name for name in needed if not os.environ.get(name)]
+    if missing:
+        raise SettingsError(
+            f"the Redshift deployment needs {', '.join(missing)} (see README, Deploy to Redshift)"
+        )
+    role = os.environ["REDSHIFT_IAM_ROLE_ARN"]
+    if not _ROLE_ARN.match(role):
+        raise SettingsError(f"REDSHIFT_IAM_ROLE_ARN is not an IAM role ARN: {role!r}")
+    jsonpath = os.environ["SPARKIFY_LOG_JSONPATH"]
+    if not jsonpath.startswith("s3://"):
+        raise SettingsError(f"SPARKIFY_LOG_JSONPATH must be an s3:// URI, got {jsonpath!r}")
+    view = os.environ.get("REDSHIFT_LOAD_ERRORS_VIEW") or LOAD_ERROR_VIEWS[0]
+    if view not in LOAD_ERROR_VIEWS:
+        raise SettingsError(
+            f"REDSHIFT_LOAD_ERRORS_VIEW must be one of {', '.join(LOAD_ERROR_VIEWS)}, got {view!r}"
+        )
+    return RedshiftSettings(
+        host=os.environ.get("REDSHIFT_HOST", ""),
+        port=_redshift_port(),
+        database=os.environ.get("REDSHIFT_DATABASE") or REDSHIFT_DEFAULT_DATABASE,
+        user=os.environ.get("REDSHIFT_USER", ""),
+        iam_role_arn=role,
+        region=os.environ["AWS_REGION"],
+        log_jsonpath=jsonpath,
+        load_errors_view=view,
+    )
 
 
 DEFAULT_S3_WORKERS = 16

@@ -40,6 +40,11 @@ def day_of(key: str) -> date | None:
         return None  # e.g. 2018-02-30: not a day file, the listing warns about it
 
 
+def day_file_key(day: date) -> str:
+    """Where the layout puts a day's events: ``log_data/YYYY/MM/YYYY-MM-DD-events.json``."""
+    return f"log_data/{day:%Y}/{day:%m}/{day.isoformat()}-events.json"
+
+
 class Source(Protocol):
     uri: str
 

@@ -432,3 +432,70 @@ def test_lifecycle_over_http_against_moto_server(moto_server: str) -> None:
     assert cluster.down().status == ABSENT
     assert cluster.status().status == ABSENT
     assert cluster_ids() == [] and role_names() == []
+
+
+# ------------------------------------------------------------------- `sparkify cluster` (CLI)
+
+
+@pytest.fixture
+def cluster_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What an operator exports before `sparkify cluster up`."""
+    monkeypatch.setenv("REDSHIFT_PASSWORD", PASSWORD)
+    monkeypatch.setenv("SPARKIFY_DATA_URI", f"s3://{BUCKET}/{PREFIX}")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+
+
+def sparkify(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:
+    from sparkify_assets import cli
+
+    code = cli.main(list(args))
+    out, err = capsys.readouterr()
+    assert PASSWORD not in out + err
+    return code, out, err
+
+
+def test_cli_cluster_lifecycle(aws: None, cluster_env: None, capsys: pytest.CaptureFixture) -> None:
+    code, out, _ = sparkify(capsys, "cluster", "up", "--ingress-cidr", "203.0.113.7/32")
+    assert code == 0
+    state, endpoint = out.splitlines()[0].split()
+    host = describe_cluster()["Endpoint"]["Address"]
+    assert (state, endpoint) == ("available", f"{host}:{REDSHIFT_PORT}")
+    assert f"export REDSHIFT_HOST={host} REDSHIFT_PORT=5439 REDSHIFT_IAM_ROLE_ARN=arn:" in out
+    assert redshift_port_rules() == [{"cidr": "203.0.113.7/32", "protocol": "tcp", "port": 5439}]
+
+    assert sparkify(capsys, "cluster", "status")[1].splitlines()[0] == f"available {endpoint}"
+    assert sparkify(capsys, "cluster", "pause")[1].startswith("paused ")
+    assert sparkify(capsys, "cluster", "status")[1].startswith("paused ")
+    assert sparkify(capsys, "cluster", "resume")[1].startswith("available ")
+
+    code, out, _ = sparkify(capsys, "cluster", "down")
+    assert (code, out.splitlines()[0]) == (0, "absent -")
+    assert cluster_ids() == [] and role_names() == []
+
+
+def test_cli_cluster_up_without_cidr_opens_nothing(
+    aws: None, cluster_env: None, capsys: pytest.CaptureFixture
+) -> None:
+    code, out, err = sparkify(capsys, "cluster", "up")
+
+    assert code == 0 and redshift_port_rules() == []
+    assert "tcp/5439 closed: no ingress CIDR opened" in out
+    assert "No ingress CIDR given: opened nothing on tcp/5439" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("cluster", "pause"), "cannot pause Redshift cluster 'sparkify': it does not exist"),
+        (("cluster", "up", "--ingress-cidr", "0.0.0.0/0"), "refusing to open tcp/5439 to the"),
+        (("cluster", "up", "--ingress-cidr", "10.0.0.1/33"), "invalid ingress CIDR"),
+    ],
+)
+def test_cli_cluster_errors_are_one_line_with_exit_2(
+    aws: None, cluster_env: None, capsys: pytest.CaptureFixture, args: tuple, message: str
+) -> None:
+    code, out, err = sparkify(capsys, *args)
+
+    assert (code, out) == (2, "")
+    assert err.startswith(f"sparkify: {message}") and err.count("\n") == 1
+    assert cluster_ids() == []

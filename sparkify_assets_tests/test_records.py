@@ -58,7 +58,7 @@ def test_logged_out_event_keeps_empty_user_id_and_nulls():
         (line(userId="abc"), "userId is not a whole number"),
         (line(artist=7), "artist is not a string"),
         (line(ts=TS + 86_400_000), "outside the file's day"),
-        (line(song="x" * 600), "longer than 512 bytes"),
+        (line(song="x" * 1100), "longer than 1024 bytes"),
         (line(song="nul\u0000byte"), "NUL"),
     ],
 )

@@ -53,6 +53,16 @@ def test_s3_load_equals_folder_load(moto_s3, warehouse, tmp_path):
     assert len(from_s3["load_rejects"]) == 1 + 2 * 3
 
 
+def test_bundled_sample_from_s3_equals_folder(moto_s3, warehouse, bundled_sample):
+    uri = upload(moto_s3, "sparkify-bundled", "sample", folder_objects(bundled_sample))
+
+    from_s3 = load_snapshot(warehouse, uri)
+    from_folder = load_snapshot(warehouse, str(bundled_sample))
+
+    assert from_s3 == from_folder
+    assert all(from_s3[name] for name in TABLES if name != "load_rejects")
+
+
 def test_public_sample_from_s3_equals_folder(moto_s3, warehouse, public_sample):
     uri = upload(moto_s3, "udacity-dend-copy", "sample", folder_objects(public_sample))
 

@@ -52,8 +52,8 @@ def create_schema(schema: str) -> sql.Composed:
     )
 
 
-def create_table(table: Table, schema: str, dialect: str) -> sql.Composed:
-    definitions = [
+def _column_definitions(table: Table) -> list[sql.Composed]:
+    return [
         sql.SQL("{} {}{}").format(
             sql.Identifier(column.name),
             sql.SQL(column.type),
@@ -61,6 +61,20 @@ def create_table(table: Table, schema: str, dialect: str) -> sql.Composed:
         )
         for column in table.columns
     ]
+
+
+def create_temp_table(table: Table, dialect: str) -> sql.Composed:
+    """A session-private table (Redshift stages COPY output in one); dropped with the session."""
+    check_identifier(table.name, "table")
+    layout = _layout(table) if dialect == "redshift" else ""
+    return sql.SQL("CREATE TEMP TABLE {} (\n    {}\n){}").format(
+        sql.Identifier(table.name), sql.SQL(",\n    ").join(_column_definitions(table)),
+        sql.SQL(layout),
+    )
+
+
+def create_table(table: Table, schema: str, dialect: str) -> sql.Composed:
+    definitions = _column_definitions(table)
     if table.primary_key:
         definitions.append(
             sql.SQL("PRIMARY KEY ({})").format(
@@ -71,6 +85,28 @@ def create_table(table: Table, schema: str, dialect: str) -> sql.Composed:
     return sql.SQL("CREATE TABLE IF NOT EXISTS {} (\n    {}\n){}").format(
         table_ref(schema, table.name), sql.SQL(",\n    ").join(definitions), sql.SQL(layout)
     )
+
+
+def delete_staging(table: Table, schema: str, partition: str) -> sql.Composed:
+    """Empty one staging partition: a day of staging_events (``partition`` is the day), or all
+    of an unpartitioned staging table."""
+    if table.name == "staging_events":
+        return sql.SQL("DELETE FROM {} WHERE event_date = {}").format(
+            table_ref(schema, table.name), sql.Literal(partition)
+        )
+    return sql.SQL("DELETE FROM {}").format(table_ref(schema, table.name))
+
+
+def delete_rejects(schema: str, asset: str, partition: str) -> sql.Composed:
+    """Forget a partition's quarantined records before it is loaded again."""
+    return sql.SQL("DELETE FROM {} WHERE asset = {} AND partition_key = {}").format(
+        table_ref(schema, "load_rejects"), sql.Literal(asset), sql.Literal(partition)
+    )
+
+
+def analyze(table: Table, schema: str) -> sql.Composed:
+    """Refresh a table's planner statistics (both engines accept it inside a transaction)."""
+    return sql.SQL("ANALYZE {}").format(table_ref(schema, table.name))
 
 
 def delete_window(table: Table, schema: str, start: date, end: date) -> sql.Composed:

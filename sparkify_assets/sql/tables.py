@@ -49,6 +49,12 @@ def _from_fields(fields: tuple[Field, ...]) -> tuple[Column, ...]:
     )
 
 
+# A star column copied from staging has the staging column's type, so sizes live only in
+# records.py and an INSERT ... SELECT can never overflow.
+EVENT_TYPES = {f.column: f.sql_type for f in EVENT_FIELDS}
+SONG_TYPES = {f.column: f.sql_type for f in SONG_FIELDS}
+
+
 STAGING_EVENTS = Table(
     name="staging_events",
     description=(
@@ -93,12 +99,12 @@ SONGPLAYS = Table(
         Column("songplay_id", "BIGINT", "session_id * 2^32 + item_in_session", False),
         Column("start_time", "TIMESTAMP", "Event time, UTC, millisecond precision", False),
         Column("user_id", "INTEGER", "The listener", False),
-        Column("level", "VARCHAR(16)", "'free' or 'paid' at the time of the play"),
-        Column("song_id", "VARCHAR(32)", "Matched song, NULL when unmatched"),
-        Column("artist_id", "VARCHAR(32)", "Matched artist, NULL when unmatched"),
+        Column("level", EVENT_TYPES["level"], "'free' or 'paid' at the time of the play"),
+        Column("song_id", SONG_TYPES["song_id"], "Matched song, NULL when unmatched"),
+        Column("artist_id", SONG_TYPES["artist_id"], "Matched artist, NULL when unmatched"),
         Column("session_id", "INTEGER", "App session", False),
-        Column("location", "VARCHAR(512)", "Listener's location"),
-        Column("user_agent", "VARCHAR(512)", "Listener's user agent, as logged"),
+        Column("location", EVENT_TYPES["location"], "Listener's location"),
+        Column("user_agent", EVENT_TYPES["user_agent"], "Listener's user agent, as logged"),
     ),
     primary_key=("songplay_id",),
     # start_time has high cardinality (even spread) and is the join key to `time`, which shares
@@ -147,10 +153,10 @@ USERS = Table(
     ),
     columns=(
         Column("user_id", "INTEGER", "", False),
-        Column("first_name", "VARCHAR(256)"),
-        Column("last_name", "VARCHAR(256)"),
-        Column("gender", "VARCHAR(16)"),
-        Column("level", "VARCHAR(16)", "Level at the user's latest event"),
+        Column("first_name", EVENT_TYPES["first_name"]),
+        Column("last_name", EVENT_TYPES["last_name"]),
+        Column("gender", EVENT_TYPES["gender"]),
+        Column("level", EVENT_TYPES["level"], "Level at the user's latest event"),
     ),
     primary_key=("user_id",),
     diststyle="ALL",
@@ -174,9 +180,9 @@ SONGS = Table(
     name="songs",
     description="Dimension: one row per song_id from staging_songs.",
     columns=(
-        Column("song_id", "VARCHAR(32)", "", False),
-        Column("title", "VARCHAR(512)"),
-        Column("artist_id", "VARCHAR(32)"),
+        Column("song_id", SONG_TYPES["song_id"], "", False),
+        Column("title", SONG_TYPES["title"]),
+        Column("artist_id", SONG_TYPES["artist_id"]),
         Column("year", "INTEGER", "0 when unknown"),
         Column("duration", "DOUBLE PRECISION", "Seconds"),
     ),
@@ -202,9 +208,9 @@ ARTISTS = Table(
         "name, then the smallest song_id: deterministic on any load order."
     ),
     columns=(
-        Column("artist_id", "VARCHAR(32)", "", False),
-        Column("name", "VARCHAR(512)"),
-        Column("location", "VARCHAR(512)", "'' when unknown, as published"),
+        Column("artist_id", SONG_TYPES["artist_id"], "", False),
+        Column("name", SONG_TYPES["artist_name"]),
+        Column("location", SONG_TYPES["artist_location"], "'' when unknown, as published"),
         Column("latitude", "DOUBLE PRECISION"),
         Column("longitude", "DOUBLE PRECISION"),
     ),

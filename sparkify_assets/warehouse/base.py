@@ -14,7 +14,7 @@ from datetime import date, datetime, timezone
 from typing import ClassVar
 
 import psycopg2
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, EnvVar
 from psycopg2 import sql
 from pydantic import PrivateAttr
 
@@ -56,12 +56,34 @@ class StagingResult:
         return self.rejected / self.records if self.records else 0.0
 
 
+def resolved(value: str) -> str:
+    """A config value as a string, also outside a Dagster run.
+
+    Outside a run (e.g. ``sparkify load``'s closing row counts) a field set from ``EnvVar`` still
+    holds the EnvVar itself, whose str() is the variable's *name*, not its value.
+    """
+    return (value.get_value() or "") if isinstance(value, EnvVar) else value
+
+
 def utc_now() -> str:
     return datetime.now(timezone.utc).replace(tzinfo=None).isoformat(sep=" ")
 
 
 def lock_key(*parts: str) -> str:
     return ":".join(("sparkify", *parts))
+
+
+def rebuild_lock_key(table: Table) -> str:
+    # One lock per table, not per window: a song refresh rebuilds songplays over a range that
+    # overlaps the day a sensor run rebuilds, and overlapping delete-then-insert transactions
+    # would collide on the primary key.
+    return lock_key(table.name, "rebuild")
+
+
+def locked_table(key: str) -> str | None:
+    """The table a ``lock_key`` names, or None for keys that are not about one table."""
+    parts = key.split(":")
+    return parts[1] if len(parts) > 2 and parts[1] in TABLES else None
 
 
 class Warehouse(ConfigurableResource):
@@ -78,8 +100,15 @@ class Warehouse(ConfigurableResource):
     def connect(self):  # -> psycopg2 connection
         raise NotImplementedError
 
+    def lock_statement(self, key: str) -> sql.Composable | None:
+        """The statement that serializes writers of ``key`` (see ``lock_key``), or None."""
+        return None
+
     def _lock(self, cursor, key: str) -> None:
         """Serialize writers of the same table/partition. No-op where the engine lacks it."""
+        statement = self.lock_statement(key)
+        if statement is not None:
+            cursor.execute(statement)
 
     @contextmanager
     def transaction(self, lock: str | None = None) -> Iterator:
@@ -127,6 +156,14 @@ class Warehouse(ConfigurableResource):
     def stage_songs(self, source: Source) -> StagingResult:
         raise NotImplementedError
 
+    # The statements a staging transaction runs after its lock, for `sparkify sql`; built by the
+    # same functions the loads use, so what is printed is what runs.
+    def events_day_sql(self, data_uri: str, day: date, keys: list[str]) -> list:
+        raise NotImplementedError
+
+    def songs_sql(self, data_uri: str) -> list:
+        raise NotImplementedError
+
     def check_reject_share(self, result: StagingResult) -> None:
         if result.records and result.reject_share() > self.max_reject_share:
             raise RejectThresholdExceeded(
@@ -143,24 +180,24 @@ class Warehouse(ConfigurableResource):
         """
         self.ensure_tables()
         started = time.monotonic()
-        # One lock per table, not per window: a song refresh rebuilds songplays over a range
-        # that overlaps the day a sensor run rebuilds, and overlapping delete-then-insert
-        # transactions would collide on the primary key.
-        with self.transaction(lock=lock_key(table.name)) as cursor:
-            for statement in render.rebuild(table, self.schema_name, window):
+        with self.transaction(lock=rebuild_lock_key(table)) as cursor:
+            for statement in self.rebuild_statements(table, window):
                 cursor.execute(statement)
-            cursor.execute(*self._count_statement(table, window))
             (rows,) = cursor.fetchone()
         return rows, time.monotonic() - started
 
-    def _count_statement(self, table: Table, window: tuple[date, date] | None):
-        statement = sql.SQL("SELECT COUNT(*) FROM {}").format(self.table(table.name))
+    def rebuild_statements(self, table: Table, window: tuple[date, date] | None = None) -> list:
+        """What ``rebuild`` runs: the shared delete + insert, ANALYZE, then a count of the rows."""
+        count = sql.SQL("SELECT COUNT(*) FROM {}").format(self.table(table.name))
         if window and table.window_column:
-            statement += sql.SQL(" WHERE {} >= %s AND {} < %s").format(
-                sql.Identifier(table.window_column), sql.Identifier(table.window_column)
+            column = sql.Identifier(table.window_column)
+            count += sql.SQL(" WHERE {} >= {} AND {} < {}").format(
+                column, sql.Literal(window[0].isoformat()),
+                column, sql.Literal(window[1].isoformat()),
             )
-            return statement, (window[0], window[1])
-        return statement, None
+        # Downstream builds and checks read this table next; plan them on real statistics.
+        analyze = render.analyze(table, self.schema_name)
+        return [*render.rebuild(table, self.schema_name, window), analyze, count]
 
     def row_counts(self) -> dict[str, int]:
         counts = {}

@@ -20,9 +20,18 @@ from pydantic import PrivateAttr
 
 from ..records import FileTally, Reject, parse_events, parse_song
 from ..source import Source, SourceFile
+from ..sql import render
 from ..sql.tables import LOAD_REJECTS, STAGING_EVENTS, STAGING_SONGS, Table
 from . import embedded
-from .base import StagingResult, Warehouse, WarehouseError, describe_error, lock_key, utc_now
+from .base import (
+    StagingResult,
+    Warehouse,
+    WarehouseError,
+    describe_error,
+    lock_key,
+    resolved,
+    utc_now,
+)
 
 CHUNK_CHARS = 1 << 18
 SPOOL_IN_MEMORY_BYTES = 4 << 20
@@ -87,7 +96,7 @@ class PostgresWarehouse(Warehouse):
 
     def dsn(self) -> str:
         if self._dsn is None:
-            self._dsn = self.url or embedded.ensure_running(self.home)
+            self._dsn = resolved(self.url) or embedded.ensure_running(self.home)
         return self._dsn
 
     def connect(self):
@@ -97,35 +106,49 @@ class PostgresWarehouse(Warehouse):
             target = "the embedded warehouse" if not self.url else "SPARKIFY_WAREHOUSE_URL"
             raise WarehouseError(f"cannot connect to {target}: {describe_error(err)}") from None
 
-    def _lock(self, cursor, key: str) -> None:
+    def lock_statement(self, key: str) -> sql.Composed:
         # Transaction-scoped advisory lock: a second writer of the same partition waits, then
         # replaces the same rows again, so concurrent runs of one day never duplicate.
-        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (key,))
+        return sql.SQL("SELECT pg_advisory_xact_lock(hashtext({}))").format(sql.Literal(key))
 
     # --- staging ----------------------------------------------------------------------------
+    def staging_statements(self, table: Table, partition: str) -> list[sql.Composed]:
+        """What one staging transaction runs after its lock: delete, COPY, then the rejects."""
+        return [
+            render.delete_staging(table, self.schema_name, partition),
+            _copy_sql(table, self.schema_name, table.column_names),
+            # Fresh statistics before anything joins on the new rows: without them the
+            # planner guesses a handful of rows and picks nested loops that never finish.
+            render.analyze(table, self.schema_name),
+            render.delete_rejects(self.schema_name, table.name, partition),
+            _copy_sql(LOAD_REJECTS, self.schema_name, LOAD_REJECTS.column_names),
+        ]
+
+    def events_day_sql(self, data_uri: str, day: date, keys: list[str]) -> list[sql.Composed]:
+        return self.staging_statements(STAGING_EVENTS, day.isoformat())
+
+    def songs_sql(self, data_uri: str) -> list[sql.Composed]:
+        return self.staging_statements(STAGING_SONGS, "")
+
     def _replace_rejects(self, cursor, spool: RejectSpool, asset: str, partition: str) -> None:
-        cursor.execute(
-            sql.SQL("DELETE FROM {} WHERE asset = %s AND partition_key = %s").format(
-                self.table(LOAD_REJECTS.name)
-            ),
-            (asset, partition),
-        )
+        cursor.execute(render.delete_rejects(self.schema_name, asset, partition))
         cursor.copy_expert(
             _copy_sql(LOAD_REJECTS, self.schema_name, LOAD_REJECTS.column_names), spool.rewind()
         )
 
     def _stage(
-        self, table: Table, partition: str, delete: sql.Composed, params: tuple,
-        rows: Iterator[str], spool: RejectSpool, result: StagingResult,
+        self, table: Table, partition: str, rows: Iterator[str], spool: RejectSpool,
+        result: StagingResult,
     ) -> StagingResult:
         """Delete-then-COPY one partition and its rejects in one transaction."""
         self.ensure_tables()
         started = time.monotonic()
+        delete, copy, analyze, *_ = self.staging_statements(table, partition)
         try:
             with self.transaction(lock=lock_key(table.name, partition)) as cursor:
-                cursor.execute(delete, params)
-                cursor.copy_expert(_copy_sql(table, self.schema_name, table.column_names),
-                                   CopyStream(rows))
+                cursor.execute(delete)
+                cursor.copy_expert(copy, CopyStream(rows))
+                cursor.execute(analyze)
                 result.seconds = time.monotonic() - started
                 self.check_reject_share(result)
                 self._replace_rejects(cursor, spool, table.name, partition)
@@ -151,10 +174,7 @@ class PostgresWarehouse(Warehouse):
             parse_events(source.lines(file), file.key, day, tally, spool)
             for file, tally in zip(files, result.files, strict=True)
         )
-        delete = sql.SQL("DELETE FROM {} WHERE event_date = %s").format(
-            self.table(STAGING_EVENTS.name)
-        )
-        return self._stage(STAGING_EVENTS, partition, delete, (partition,), rows, spool, result)
+        return self._stage(STAGING_EVENTS, partition, rows, spool, result)
 
     def stage_songs(self, source: Source) -> StagingResult:
         spool = RejectSpool(STAGING_SONGS.name, "")
@@ -169,5 +189,4 @@ class PostgresWarehouse(Warehouse):
                 if line is not None:
                     yield line
 
-        delete = sql.SQL("DELETE FROM {}").format(self.table(STAGING_SONGS.name))
-        return self._stage(STAGING_SONGS, "", delete, (), rows(), spool, result)
+        return self._stage(STAGING_SONGS, "", rows(), spool, result)

@@ -1,0 +1,217 @@
+"""Amazon Redshift target: staging by ``COPY ... FROM 's3://…'``; star SQL and checks are shared.
+
+Built alongside dagster-aws's ``RedshiftClientResource``, not on top of it, because:
+
+* it logs every query it runs, in full, to the Dagster event log; this resource logs no SQL at all
+  (``sparkify sql`` prints it on request instead);
+* it accepts only ``str`` queries, so table names would be pasted into SQL text; here every
+  statement is a ``psycopg2.sql.Composed`` with ``Identifier``/``Literal`` parts;
+* each call is its own connection and commit; a partition load needs one transaction holding a
+  lock, reading a value mid-way and per-statement row counts, and rolling back as a whole;
+* the assets talk to the ``Warehouse`` interface both targets share, whose ``transaction()`` hands
+  out a cursor.
+
+It keeps dagster-aws's vocabulary (host, port, database, user, password; psycopg2 with
+``sslmode=require``) so the configuration reads the same. The password arrives as
+``EnvVar("REDSHIFT_PASSWORD")``: Dagster resolves it at run time and never shows it; it is excluded
+from ``repr`` and masked out of every error message.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import date
+from typing import ClassVar
+
+import psycopg2
+from dagster import EnvVar
+from psycopg2 import sql
+from pydantic import Field
+
+from .. import settings
+from ..records import FileTally
+from ..source import Source, SourceFile
+from ..sql import redshift_load as load
+from ..sql import render
+from ..sql.tables import LOAD_REJECTS, STAGING_EVENTS, STAGING_SONGS, Table
+from .base import (
+    RejectThresholdExceeded,
+    StagingResult,
+    Warehouse,
+    WarehouseError,
+    describe_error,
+    lock_key,
+    locked_table,
+    resolved,
+    utc_now,
+)
+
+_STAGING = (STAGING_EVENTS.name, STAGING_SONGS.name)
+
+
+class RedshiftWarehouse(Warehouse):
+    """The Sparkify warehouse in Amazon Redshift (provisioned or Serverless)."""
+
+    host: str = ""
+    port: int = settings.REDSHIFT_DEFAULT_PORT
+    database: str = settings.REDSHIFT_DEFAULT_DATABASE
+    user: str = ""
+    password: str = Field(default="", repr=False, description="EnvVar('REDSHIFT_PASSWORD')")
+    iam_role_arn: str = Field(description="Role the cluster assumes to read S3 in COPY")
+    region: str = Field(description="Region of the data bucket (COPY's REGION)")
+    log_jsonpath: str = Field(description="s3:// URI of the uploaded sql/log_json_path.json")
+    load_errors_view: str = settings.LOAD_ERROR_VIEWS[0]
+    connect_timeout: int = 15
+
+    dialect: ClassVar[str] = "redshift"
+
+    # --- connection -------------------------------------------------------------------------
+    def _redact(self, text: str) -> str:
+        password = resolved(self.password)
+        return text.replace(password, "***") if password else text
+
+    def connect(self):
+        try:
+            return psycopg2.connect(
+                host=self.host, port=self.port, dbname=self.database, user=self.user,
+                password=resolved(self.password), sslmode="require",
+                connect_timeout=self.connect_timeout, application_name="sparkify",
+            )
+        except psycopg2.Error as err:
+            where = f"{self.host}:{self.port}"
+            message = f"cannot connect to Redshift at {where}: {describe_error(err)}"
+            raise WarehouseError(self._redact(message)) from None
+
+    def lock_statement(self, key: str) -> sql.Composed | None:
+        table = locked_table(key)
+        if table is None:
+            return None  # e.g. the DDL: CREATE ... IF NOT EXISTS needs no lock
+        # A staging load also replaces its partition's rows in load_rejects.
+        return load.lock(self.schema_name, [table, LOAD_REJECTS.name] if table in _STAGING
+                         else [table])
+
+    # --- staging ----------------------------------------------------------------------------
+    def copy_config(self, data_uri: str) -> load.CopyConfig:
+        if not data_uri.startswith("s3://"):
+            raise WarehouseError(
+                f"Redshift loads from S3: the source must be s3://bucket/prefix, got {data_uri!r}"
+            )
+        return load.CopyConfig(
+            schema=self.schema_name,
+            data_uri=data_uri,
+            iam_role_arn=self.iam_role_arn,
+            region=self.region,
+            log_jsonpath=self.log_jsonpath,
+            max_errors=load.max_errors_for(self.max_reject_share),
+            errors_view=load.LOAD_ERROR_VIEWS[self.load_errors_view],
+            loaded_at=utc_now(),
+        )
+
+    def events_day_sql(self, data_uri: str, day: date, keys: list[str]) -> list:
+        steps = load.events_day_steps(self.copy_config(data_uri), day, keys, load.PRINTED_MARKER)
+        return [load.SET_UTC, load.MARKER, *(step.statement for step in steps)]
+
+    def songs_sql(self, data_uri: str) -> list:
+        steps = load.songs_steps(self.copy_config(data_uri), load.PRINTED_MARKER)
+        return [load.SET_UTC, load.MARKER, *(step.statement for step in steps)]
+
+    def stage_events_day(self, source: Source, day: date, files: list[SourceFile]) -> StagingResult:
+        config = self.copy_config(source.uri)
+        keys = [file.key for file in files]
+        result = StagingResult(day.isoformat(), [FileTally(key) for key in keys])
+        return self._stage(
+            STAGING_EVENTS, result.partition, result, config,
+            lambda marker: load.events_day_steps(config, day, keys, marker),
+        )
+
+    def stage_songs(self, source: Source) -> StagingResult:
+        config = self.copy_config(source.uri)
+        result = StagingResult("all songs", [FileTally(load.SONGS_PREFIX)])
+        return self._stage(STAGING_SONGS, "", result, config,
+                           lambda marker: load.songs_steps(config, marker))
+
+    def _stage(
+        self, table: Table, partition: str, result: StagingResult, config: load.CopyConfig,
+        steps_for: Callable[[load.Marker], list[load.Step]],
+    ) -> StagingResult:
+        """Replace one partition (delete, COPY each file, move, quarantine) in one transaction."""
+        self.ensure_tables()
+        started = time.monotonic()
+        marker = None
+        try:
+            with self.transaction(lock=lock_key(table.name, partition)) as cursor:
+                cursor.execute(load.SET_UTC)
+                cursor.execute(load.MARKER)
+                marker = load.Marker.of(*cursor.fetchone())
+                self._run(cursor, steps_for(marker), result)
+                result.seconds = time.monotonic() - started
+                self.check_reject_share(result)
+            return result
+        except psycopg2.Error as err:
+            detail = self._quarantine_failed_load(config, table, partition, marker)
+            message = f"loading {table.name} {result.partition}: {describe_error(err)}{detail}"
+            raise WarehouseError(self._redact(message)) from None
+        except RejectThresholdExceeded as err:
+            detail = self._quarantine_failed_load(config, table, partition, marker)
+            raise RejectThresholdExceeded(f"{err}{detail}") from None
+
+    @staticmethod
+    def _run(cursor, steps: list[load.Step], result: StagingResult) -> None:
+        tallies = {tally.source: tally for tally in result.files}
+        for step in steps:
+            cursor.execute(step.statement)
+            if step.counts is None:
+                continue
+            rows = max(cursor.rowcount, 0)
+            tally = tallies[step.file]
+            tally.records += rows
+            if step.counts == "loaded":
+                tally.loaded += rows
+            else:
+                tally.rejected += rows
+
+    def _quarantine_failed_load(
+        self, config: load.CopyConfig, table: Table, partition: str, marker: load.Marker | None
+    ) -> str:
+        """After a rollback: keep the lines COPY refused in load_rejects and name the first ones.
+
+        Operators need the rejects that made a partition fail even though its rows were rolled
+        back. Rows the INSERT ... SELECT rules rejected went with the rollback; their count is in
+        the error. Returns text for the error message ("" when there is nothing to add).
+        """
+        if marker is None:
+            return ""  # failed before COPY ran: there are no load errors to read
+        try:
+            with self.transaction(lock=lock_key(table.name, partition)) as cursor:
+                cursor.execute(render.delete_rejects(self.schema_name, table.name, partition))
+                cursor.execute(load.quarantine_load_errors(config, table.name, partition, marker))
+                cursor.execute(load.first_rejects(config, table.name, partition))
+                first = cursor.fetchall()
+        except (psycopg2.Error, WarehouseError) as err:
+            reason = describe_error(err) if isinstance(err, psycopg2.Error) else str(err)
+            return f"; the load errors could not be read ({reason})"
+        if not first:
+            return ""
+        lines = "; ".join(f"{source} line {line}: {reason}" for source, line, reason in first)
+        return f"; first rejected lines (see {LOAD_REJECTS.name}): {lines}"
+
+
+def redshift_warehouse_from_env(require_connection: bool = True) -> RedshiftWarehouse:
+    """The warehouse for SPARKIFY_DEPLOYMENT=redshift, configured from the environment.
+
+    ``require_connection=False`` builds one that can only render SQL (``sparkify sql``).
+    """
+    config = settings.redshift(require_connection)
+    return RedshiftWarehouse(
+        host=config.host,
+        port=config.port,
+        database=config.database,
+        user=config.user,
+        password=EnvVar("REDSHIFT_PASSWORD") if require_connection else "",
+        iam_role_arn=config.iam_role_arn,
+        region=config.region,
+        log_jsonpath=config.log_jsonpath,
+        load_errors_view=config.load_errors_view,
+        max_reject_share=settings.max_reject_share(),
+    )

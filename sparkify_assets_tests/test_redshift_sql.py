@@ -1,0 +1,224 @@
+"""`sparkify sql`: every statement of a deployment, parsed by sqlglot as Redshift or PostgreSQL."""
+
+import json
+import re
+from datetime import date
+from pathlib import Path
+
+import pytest
+import sqlglot
+from sqlglot import exp
+
+from sparkify_assets import cli
+from sparkify_assets.deploy_sql import deployment_sql, mask_secrets
+from sparkify_assets.records import EVENT_FIELDS
+from sparkify_assets.sql.redshift_load import max_errors_for
+from sparkify_assets.sql.tables import STAR_TABLES, TABLES
+from sparkify_assets.warehouse.redshift import redshift_warehouse_from_env
+
+ROLE = "arn:aws:iam::123456789012:role/sparkify-redshift-s3-read"
+JSONPATHS = "s3://sparkify-config/log_json_path.json"
+PASSWORD = "Velvet-Comet-3309"
+AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+SHIPPED_JSONPATHS = Path(cli.__file__).parent / "sql" / "log_json_path.json"
+# sqlglot has no grammar for LOCK, so it keeps it as an opaque command: check its shape instead.
+LOCK = re.compile(r'^LOCK "\w+"\."\w+"(, "\w+"\."\w+")*$')
+
+
+@pytest.fixture
+def redshift_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    values = {
+        "SPARKIFY_DATA_URI": "s3://sparkify-data/raw",
+        "REDSHIFT_IAM_ROLE_ARN": ROLE,
+        "AWS_REGION": "us-west-2",
+        "SPARKIFY_LOG_JSONPATH": JSONPATHS,
+        "REDSHIFT_PASSWORD": PASSWORD,
+        "AWS_SECRET_ACCESS_KEY": AWS_SECRET,
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    for name in ("REDSHIFT_HOST", "REDSHIFT_USER", "SPARKIFY_MAX_REJECT_SHARE"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def run_sql(capsys, *args: str) -> str:
+    code = cli.main(["sql", *args])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    return out
+
+
+def redshift_statements(keys_by_day=None) -> list[str]:
+    warehouse = redshift_warehouse_from_env(require_connection=False)
+    keys = keys_by_day or {date(2018, 11, 1): ["log_data/2018/11/2018-11-01-events.json"]}
+    sections = deployment_sql(warehouse, "s3://sparkify-data/raw", keys)
+    return [statement for section in sections for statement in section.statements]
+
+
+def parse_redshift(text: str) -> exp.Expression:
+    expressions = [e for e in sqlglot.parse(text, read="redshift") if e is not None]
+    assert len(expressions) == 1, text
+    return expressions[0]
+
+
+def test_every_printed_statement_parses_as_redshift(redshift_env, capsys) -> None:
+    output = run_sql(capsys, "--target", "redshift", "--days", "2018-11-01..2018-11-03")
+
+    statements = redshift_statements()
+    kinds = set()
+    for text in statements:
+        assert text.endswith(";")
+        expression = parse_redshift(text)
+        kinds.add(type(expression).__name__)
+        if isinstance(expression, exp.Command):
+            assert LOCK.match(expression.sql("redshift")), text
+    assert kinds >= {"Create", "Copy", "Insert", "Delete", "Select", "Set", "Drop", "Commit"}
+    # The whole printout is the same statements, one script, and parses as such too.
+    parsed = [e for e in sqlglot.parse(output, read="redshift") if e is not None]
+    assert sum(isinstance(e, exp.Copy) for e in parsed) == 3 + 1, "three days, then the songs"
+    assert output.count(";") == len(parsed)
+
+
+def test_sections_run_in_load_order(redshift_env, capsys) -> None:
+    output = run_sql(capsys, "--target", "redshift", "--day", "2018-11-02", "--day", "2018-11-01")
+
+    titles = re.findall(r"^-- (\S+(?: \S+)?)$", output, flags=re.MULTILINE)
+    star = [table.name for table in STAR_TABLES]
+    assert titles[:4] == ["DDL", "staging_events 2018-11-01", "staging_events 2018-11-02",
+                          "staging_songs"]
+    assert titles[4:9] == ["songplays 2018-11-01..2018-11-03", *star[1:]]
+    assert titles[9:] == [f"check {t}.{rule}" for t in star for rule in ("not_empty",
+                                                                          "primary_key")]
+
+
+def test_copy_options_are_the_chosen_ones(redshift_env) -> None:
+    copies = [parse_redshift(t) for t in redshift_statements() if t.startswith("COPY")]
+    events, songs = copies
+
+    def options(copy: exp.Copy) -> dict[str, str]:
+        return {p.this.name: p.expression.name for p in copy.args["params"]}
+
+    assert [f.name for f in events.args["files"]] == [
+        "s3://sparkify-data/raw/log_data/2018/11/2018-11-01-events.json"
+    ]
+    assert events.args["credentials"].args["iam_role"].name == ROLE
+    assert options(events) == {
+        "FORMAT AS JSON": JSONPATHS, "REGION": "us-west-2", "MAXERROR": "100000",
+        "COMPUPDATE": "OFF", "STATUPDATE": "OFF",
+    }
+    assert [f.name for f in songs.args["files"]] == ["s3://sparkify-data/raw/song_data/"]
+    assert options(songs)["FORMAT AS JSON"] == "auto"
+
+
+def test_maxerror_follows_the_reject_share(redshift_env, monkeypatch) -> None:
+    monkeypatch.setenv("SPARKIFY_MAX_REJECT_SHARE", "0")
+
+    (copy, _) = [t for t in redshift_statements() if t.startswith("COPY")]
+    assert "\nMAXERROR 0\n" in copy
+    assert (max_errors_for(0.0), max_errors_for(0.01)) == (0, 100_000)
+
+
+def test_shipped_jsonpaths_follow_the_copy_column_order(redshift_env) -> None:
+    paths = json.loads(SHIPPED_JSONPATHS.read_text())["jsonpaths"]
+    (copy, _) = [parse_redshift(t) for t in redshift_statements() if t.startswith("COPY")]
+    columns = [c.name for c in copy.this.expressions]
+
+    assert columns == [f.column for f in EVENT_FIELDS]
+    assert paths == [f"$['{f.key}']" for f in EVENT_FIELDS]
+
+
+def test_shipped_jsonpaths_equal_the_public_samples(public_sample: Path) -> None:
+    published = json.loads((public_sample / "log_json_path.json").read_text())
+    assert json.loads(SHIPPED_JSONPATHS.read_text()) == published
+
+
+def test_redshift_ddl_layout_and_sizes(redshift_env) -> None:
+    creates = {
+        e.this.this.name: e
+        for e in map(parse_redshift, redshift_statements())
+        if isinstance(e, exp.Create) and e.kind == "TABLE" and e.this.this.name in TABLES
+    }
+    songplays = creates["songplays"].sql("redshift")
+    assert "DISTSTYLE KEY DISTKEY(start_time) SORTKEY(start_time)" in songplays
+    for dimension in ("users", "songs", "artists"):
+        assert "DISTSTYLE ALL" in creates[dimension].sql("redshift"), dimension
+
+    def size(table: str, column: str) -> int:
+        (definition,) = [c for c in creates[table].this.expressions
+                         if isinstance(c, exp.ColumnDef) and c.name == column]
+        return int(definition.args["kind"].expressions[0].name)
+
+    assert size("staging_songs", "artist_name") >= 1024 > 256
+    assert size("artists", "name") == size("staging_songs", "artist_name")
+    assert size("songs", "title") == size("staging_songs", "title")
+    assert size("songplays", "location") == size("staging_events", "location")
+
+
+def test_transforms_are_the_same_sql_on_both_targets(redshift_env, capsys) -> None:
+    def star_sections(target: str) -> str:
+        output = run_sql(capsys, "--target", target, "--day", "2018-11-01")
+        return output[output.index("-- songplays"):output.index("-- check")]
+
+    redshift, postgres = star_sections("redshift"), star_sections("postgres")
+    strip_locks = re.compile(r"^(LOCK .*|SELECT pg_advisory_xact_lock.*);$", re.MULTILINE)
+    assert strip_locks.sub("", redshift) == strip_locks.sub("", postgres)
+    for text in sqlglot.parse(postgres, read="postgres"):
+        assert not isinstance(text, exp.Command)
+
+
+def test_postgres_target_prints_copy_from_stdin(redshift_env, capsys) -> None:
+    output = run_sql(capsys, "--target", "postgres", "--day", "2018-11-01")
+
+    staging = output[output.index("-- staging_events"):output.index("-- staging_songs")]
+    assert 'COPY "public"."staging_events" (' in staging and ") FROM STDIN;" in staging
+    lock = "SELECT pg_advisory_xact_lock(hashtext('sparkify:staging_events:2018-11-01'));"
+    assert lock in staging
+
+
+def test_days_come_from_the_source_when_not_given(tmp_path: Path, monkeypatch, capsys) -> None:
+    for day in ("2018-11-03", "2018-11-05"):
+        path = tmp_path / "log_data" / "2018" / "11" / f"{day}-events.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("{}\n")
+    (tmp_path / "song_data").mkdir()
+    monkeypatch.setenv("SPARKIFY_DATA_URI", str(tmp_path))
+
+    output = run_sql(capsys, "--target", "postgres")
+
+    assert re.findall(r"^-- staging_events (\S+)$", output, re.MULTILINE) == [
+        "2018-11-03", "2018-11-05"]
+    assert "-- songplays 2018-11-03..2018-11-06" in output
+
+
+def test_secrets_are_never_printed(redshift_env, monkeypatch, capsys) -> None:
+    # Put the AWS secret where it would be printed: the masking must catch it.
+    monkeypatch.setenv("SPARKIFY_DATA_URI", f"s3://sparkify-data/{AWS_SECRET}")
+
+    output = run_sql(capsys, "--target", "redshift", "--day", "2018-11-01")
+
+    assert "s3://sparkify-data/***/log_data/2018/11/2018-11-01-events.json" in output
+    assert AWS_SECRET not in output and PASSWORD not in output
+    assert ROLE in output, "an IAM role ARN is not a secret"
+    assert mask_secrets(f"password {PASSWORD}") == "password ***"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"SPARKIFY_DATA_URI": "/data/sparkify"}, "SPARKIFY_DATA_URI must be s3://bucket/prefix"),
+        ({"AWS_REGION": ""}, "needs AWS_REGION"),
+        ({"REDSHIFT_IAM_ROLE_ARN": "sparkify-role"}, "is not an IAM role ARN"),
+        ({"SPARKIFY_LOG_JSONPATH": "/tmp/x.json"}, "SPARKIFY_LOG_JSONPATH must be an s3:// URI"),
+    ],
+)
+def test_bad_configuration_is_a_one_line_error(
+    redshift_env, monkeypatch, capsys, change: dict, message: str
+) -> None:
+    for name, value in change.items():
+        monkeypatch.setenv(name, value)
+
+    code = cli.main(["sql", "--target", "redshift", "--day", "2018-11-01"])
+
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    assert err.startswith("sparkify: ") and message in err and err.count("\n") == 1

@@ -1,0 +1,312 @@
+"""The Redshift warehouse's transactions, recorded statement by statement.
+
+There is no Redshift here, so psycopg2.connect is replaced by a connection that records what would
+be sent (with psycopg2's implicit BEGIN) and answers only what a load itself reads back: the
+session marker, and the first quarantined lines after a failure. It never answers a data-quality
+check: those run against the real PostgreSQL in the other tests.
+"""
+
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from sparkify_assets.source import SourceFile, day_file_key
+from sparkify_assets.sql import render
+from sparkify_assets.sql.tables import SONGPLAYS
+from sparkify_assets.warehouse.base import RejectThresholdExceeded, WarehouseError
+from sparkify_assets.warehouse.redshift import RedshiftWarehouse
+
+PASSWORD = "Quartz-Harbor-7781"
+ROLE = "arn:aws:iam::123456789012:role/sparkify-redshift-s3-read"
+JSONPATHS = "s3://sparkify-config/log_json_path.json"
+DATA = "s3://sparkify-data/raw"
+DAY = date(2018, 11, 15)
+KEY = day_file_key(DAY)
+SESSION = 4242
+SINCE = datetime(2024, 5, 1, 12, 0, 0)
+
+
+class FakeLoadError(psycopg2.InternalError):
+    """What psycopg2 raises when Redshift aborts a COPY (pgerror is the server's text)."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self._message = message
+
+    @property
+    def pgerror(self):
+        return self._message
+
+
+@dataclass
+class Script:
+    """What the fake server does: row counts per statement, failures, and the rows it reads back."""
+
+    rowcounts: dict[str, int] = field(default_factory=dict)  # statement regex -> rowcount
+    fail_on: str | None = None  # statement regex that raises FakeLoadError
+    first_rejects: list[tuple] = field(default_factory=list)
+    transactions: list[list[str]] = field(default_factory=list)
+    connects: list[dict] = field(default_factory=list)
+
+    def statements(self) -> list[str]:
+        return [statement for transaction in self.transactions for statement in transaction]
+
+
+class RecordingCursor:
+    def __init__(self, connection: "RecordingConnection"):
+        self.connection = connection
+        self.rowcount = -1
+        self._rows: list[tuple] = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def execute(self, statement, params=None):
+        assert params is None, "Redshift statements carry their values as sql.Literal"
+        text = render.to_text(statement) if not isinstance(statement, str) else statement
+        self.connection.record(text)
+        script = self.connection.script
+        if script.fail_on and re.search(script.fail_on, text):
+            raise FakeLoadError("Load into table 'staging_events_copy' failed. Check "
+                                "'sys_load_error_detail' system table for details.\nDETAIL: x")
+        self.rowcount = next(
+            (n for pattern, n in script.rowcounts.items() if re.search(pattern, text)), 0
+        )
+        if text.startswith("SELECT pg_backend_pid(), SYSDATE"):
+            self._rows = [(SESSION, SINCE)]
+        elif text.startswith("SELECT source, line_number, reason FROM"):
+            self._rows = list(script.first_rejects)
+        elif text.startswith("SELECT COUNT(*) FROM \"public\".\"songplays\""):
+            self._rows = [(0,)]  # the count closing a rebuild, not a check
+        else:
+            self._rows = []
+
+    def fetchone(self):
+        return self._rows[0]
+
+    def fetchall(self):
+        return self._rows
+
+
+class RecordingConnection:
+    def __init__(self, script: Script):
+        self.script = script
+        self.open = False
+
+    def record(self, text: str) -> None:
+        if not self.open:  # psycopg2 opens a transaction before the first statement
+            self.script.transactions.append(["BEGIN"])
+            self.open = True
+        self.script.transactions[-1].append(text)
+
+    def cursor(self):
+        return RecordingCursor(self)
+
+    def _end(self, word: str) -> None:
+        if self.open:
+            self.script.transactions[-1].append(word)
+            self.open = False
+
+    def commit(self):
+        self._end("COMMIT")
+
+    def rollback(self):
+        self._end("ROLLBACK")
+
+    def close(self):
+        pass
+
+
+@pytest.fixture
+def script(monkeypatch) -> Script:
+    script = Script()
+
+    def connect(**kwargs):
+        script.connects.append(kwargs)
+        return RecordingConnection(script)
+
+    monkeypatch.setattr(psycopg2, "connect", connect)
+    monkeypatch.setenv("REDSHIFT_PASSWORD", PASSWORD)
+    return script
+
+
+@dataclass
+class S3Listing:
+    """The part of a Source the Redshift loads use: where the data is (Redshift reads it)."""
+
+    uri: str = DATA
+
+
+def make_warehouse(**overrides) -> RedshiftWarehouse:
+    from dagster import EnvVar
+
+    config = dict(
+        host="sparkify.abc123.us-west-2.redshift.amazonaws.com", user="sparkify_admin",
+        password=EnvVar("REDSHIFT_PASSWORD"), iam_role_arn=ROLE, region="us-west-2",
+        log_jsonpath=JSONPATHS,
+    )
+    warehouse = RedshiftWarehouse(**{**config, **overrides})
+    warehouse._tables_ready = True  # the DDL is checked in test_redshift_sql
+    return warehouse
+
+
+def stage_day(warehouse: RedshiftWarehouse, keys=(KEY,)):
+    return warehouse.stage_events_day(S3Listing(), DAY, [SourceFile(key) for key in keys])
+
+
+def test_one_partition_is_delete_then_copy_in_one_transaction(script: Script) -> None:
+    script.rowcounts = {r'^INSERT INTO "public"."staging_events"': 120,
+                        r"FROM \(SELECT": 1, r'FROM "sys_load_error_detail"': 2}
+
+    result = stage_day(make_warehouse())
+
+    (transaction,) = script.transactions
+    kinds = [re.match(r"\w+( \w+)?", statement).group(0) for statement in transaction]
+    assert kinds == [
+        "BEGIN", "LOCK", "SET timezone", "SELECT pg_backend_pid", "DELETE FROM",
+        "DELETE FROM", "CREATE TEMP", "COPY", "INSERT INTO", "INSERT INTO", "INSERT INTO",
+        "DROP TABLE", "ANALYZE", "COMMIT",
+    ]
+    lock, _, _, delete_day, delete_rejects, _, copy, move, rules, errors, drop, analyze, _ = (
+        transaction[1:]
+    )
+    assert lock == 'LOCK "public"."load_rejects", "public"."staging_events"'
+    assert delete_day == "DELETE FROM \"public\".\"staging_events\" WHERE event_date = '2018-11-15'"
+    assert delete_rejects.endswith("asset = 'staging_events' AND partition_key = '2018-11-15'")
+    assert copy.startswith('COPY "staging_events_copy" ("artist", "auth", "first_name"')
+    for option in (f"FROM '{DATA}/{KEY}'", f"IAM_ROLE '{ROLE}'", f"FORMAT AS JSON '{JSONPATHS}'",
+                   "REGION 'us-west-2'", "MAXERROR 100000", "COMPUPDATE OFF", "STATUPDATE OFF"):
+        assert f"\n{option}" in copy, option
+    for careless in ("EMPTYASNULL", "BLANKSASNULL", "TRUNCATECOLUMNS", "ACCEPTINVCHARS"):
+        assert careless not in copy
+    assert f"'2018-11-15', '{KEY}', NULL\nFROM \"staging_events_copy\"" in move
+    assert move.endswith("END IS NULL") and "ts is outside the file''s day 2018-11-15" in move
+    assert rules.startswith('INSERT INTO "public"."load_rejects"') and "IS NOT NULL" in rules
+    assert errors.endswith(
+        f"WHERE \"session_id\" = {SESSION} AND \"start_time\" >= '{SINCE}' "
+        f"AND TRIM(\"file_name\") = '{DATA}/{KEY}'"
+    )
+    assert drop == 'DROP TABLE "staging_events_copy"'
+    assert analyze == 'ANALYZE "public"."staging_events"'
+    assert (result.records, result.loaded, result.rejected) == (123, 120, 3)
+    (connect,) = script.connects
+    assert connect["sslmode"] == "require" and connect["password"] == PASSWORD
+    assert (connect["port"], connect["dbname"]) == (5439, "sparkify")
+
+
+def test_each_file_of_a_day_is_copied_and_counted_on_its_own(script: Script) -> None:
+    second = KEY.replace("events.json", "events-late.json")
+    script.rowcounts = {re.escape(f"'{second}', NULL\nFROM"): 7}
+
+    result = stage_day(make_warehouse(), keys=(KEY, second))
+
+    copies = [s for s in script.statements() if s.startswith("COPY")]
+    assert [c.splitlines()[1] for c in copies] == [f"FROM '{DATA}/{k}'" for k in (KEY, second)]
+    assert [(t.source, t.loaded) for t in result.files] == [(KEY, 0), (second, 7)]
+    assert len(script.transactions) == 1
+
+
+def test_copy_failure_rolls_back_and_names_the_first_rejected_lines(script: Script) -> None:
+    script.fail_on = r"^COPY"
+    script.first_rejects = [(KEY, 3, "ts: Invalid digit, Value 'x' (load error 1207)"),
+                            (KEY, 9, "Invalid JSONPath format (load error 1216)")]
+
+    with pytest.raises(WarehouseError) as raised:
+        stage_day(make_warehouse(max_reject_share=0.0))
+
+    load, quarantine = script.transactions
+    assert load[-2].startswith("COPY") and "\nMAXERROR 0\n" in load[-2]
+    assert load[-1] == "ROLLBACK"
+    assert quarantine[1].startswith("LOCK") and quarantine[-1] == "COMMIT"
+    assert quarantine[2].startswith("DELETE FROM \"public\".\"load_rejects\" WHERE asset")
+    assert quarantine[3].endswith(f"\"session_id\" = {SESSION} AND \"start_time\" >= '{SINCE}'")
+    assert quarantine[4].startswith("SELECT source, line_number, reason FROM")
+    message = str(raised.value)
+    assert message.startswith("loading staging_events 2018-11-15: Load into table")
+    assert f"{KEY} line 3: ts: Invalid digit" in message and f"{KEY} line 9: Invalid" in message
+    assert "\n" not in message
+
+
+def test_too_many_rejects_roll_the_day_back_but_keep_the_rejects(script: Script) -> None:
+    script.rowcounts = {r'^INSERT INTO "public"."staging_events"': 90,
+                        r'FROM "sys_load_error_detail"': 10}
+
+    with pytest.raises(RejectThresholdExceeded, match=r"10 of 100 records rejected"):
+        stage_day(make_warehouse(max_reject_share=0.05))
+
+    load, quarantine = script.transactions
+    assert load[-1] == "ROLLBACK" and quarantine[-1] == "COMMIT"
+    assert any('FROM "sys_load_error_detail"' in s for s in quarantine)
+
+
+def test_failure_before_copy_reads_no_load_errors(script: Script) -> None:
+    script.fail_on = r"^LOCK"
+
+    with pytest.raises(WarehouseError, match="^loading staging_events 2018-11-15: Load into"):
+        stage_day(make_warehouse())
+
+    assert script.transactions == [["BEGIN", script.transactions[0][1], "ROLLBACK"]]
+
+
+def test_songs_copy_the_song_data_prefix_with_json_auto(script: Script) -> None:
+    script.rowcounts = {r'^INSERT INTO "public"."staging_songs"': 71}
+
+    result = make_warehouse(load_errors_view="stl_load_errors").stage_songs(S3Listing())
+
+    (transaction,) = script.transactions
+    (copy,) = [s for s in transaction if s.startswith("COPY")]
+    assert copy.startswith('COPY "staging_songs_copy" ("num_songs", "artist_id"')
+    assert f"\nFROM '{DATA}/song_data/'\n" in copy and "\nFORMAT AS JSON 'auto'\n" in copy
+    assert transaction[1] == 'LOCK "public"."load_rejects", "public"."staging_songs"'
+    (errors,) = [s for s in transaction if 'FROM "stl_load_errors"' in s]
+    assert "TRIM(\"raw_line\")" in errors and f"\"session\" = {SESSION}" in errors
+    assert (result.records, result.loaded) == (71, 71)
+
+
+def test_star_rebuild_locks_its_table_and_runs_the_shared_sql(script: Script) -> None:
+    window = (DAY, date(2018, 11, 16))
+
+    make_warehouse().rebuild(SONGPLAYS, window)
+
+    (transaction,) = script.transactions
+    shared = [render.to_text(s) for s in render.rebuild(SONGPLAYS, "public", window)]
+    assert transaction[1] == 'LOCK "public"."songplays"'
+    assert transaction[2:4] == shared
+    assert transaction[4:] == ['ANALYZE "public"."songplays"', (
+        "SELECT COUNT(*) FROM \"public\".\"songplays\" "
+        "WHERE \"start_time\" >= '2018-11-15' AND \"start_time\" < '2018-11-16'"), "COMMIT"]
+
+
+def test_a_local_source_is_refused_with_a_clear_error(script: Script) -> None:
+    with pytest.raises(WarehouseError, match="Redshift loads from S3"):
+        make_warehouse().stage_events_day(S3Listing(uri="/tmp/sparkify"), DAY, [])
+    assert script.transactions == []
+
+
+def test_password_stays_out_of_repr_logs_and_errors(
+    script: Script, monkeypatch, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    script.fail_on = r"^COPY"
+    warehouse = make_warehouse()
+    with pytest.raises(WarehouseError) as load_error:
+        stage_day(warehouse)
+    # A real connection attempt to a closed loopback port, with the real psycopg2.
+    monkeypatch.undo()
+    monkeypatch.setenv("REDSHIFT_PASSWORD", PASSWORD)
+    closed = make_warehouse(host="127.0.0.1", port=9, connect_timeout=2)
+    with pytest.raises(WarehouseError) as connect_error:
+        closed.query("SELECT 1")
+
+    assert "cannot connect to Redshift at 127.0.0.1:9" in str(connect_error.value)
+    for text in (repr(warehouse), str(warehouse), str(load_error.value),
+                 str(connect_error.value), caplog.text):
+        assert PASSWORD not in text
