@@ -236,3 +236,20 @@ def test_sparkify_load_reads_s3_through_aws_endpoint_url(moto_server, database_u
     assert missing.stderr == (
         "sparkify: s3://landing/elsewhere: no objects under this prefix (is the URI right?)\n"
     )
+
+
+def test_without_credentials_says_so_and_unsigned_reads_a_public_bucket(
+    moto_s3, monkeypatch, tmp_path
+):
+    upload(moto_s3, "public-data", "p", {"log_data/2018/11/2018-11-01-events.json": b"{}\n"})
+    for variable in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(variable, raising=False)
+    # Nothing else in the chain may answer: no files, no instance metadata endpoint.
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+    with pytest.raises(SourceError, match=r"^s3://public-data/p: no AWS credentials found"):
+        open_source("s3://public-data/p")
+    monkeypatch.setenv("SPARKIFY_S3_UNSIGNED", "1")
+    assert list(open_source("s3://public-data/p").event_files()) == [DAYS[0]]
