@@ -365,3 +365,32 @@ def test_schedule_loads_yesterday_and_refreshes_the_dimensions(warehouse, tmp_pa
     assert counts["users"] == 7
     assert counts["songs"] == len(SONGS) and counts["artists"] == len({s[1] for s in SONGS})
 
+
+
+def test_schedule_run_for_a_day_whose_file_has_not_landed_fails_and_says_so(
+    warehouse, tmp_path, instance
+):
+    landing = Landing(root=write_sample(tmp_path / "landing"))
+    defs = definitions_for(warehouse, landing.uri)
+    load_songs(defs, instance)
+    schedule = defs.resolve_schedule_def("load_yesterday")
+    context = build_schedule_context(
+        instance=instance,
+        scheduled_execution_time=datetime(2018, 11, 11, 1, 0, tzinfo=timezone.utc),
+    )
+    (request,) = schedule.evaluate_tick(context).run_requests
+
+    result = defs.resolve_job_def("load_day").execute_in_process(
+        instance=instance, partition_key=request.partition_key, raise_on_error=False
+    )
+
+    assert request.partition_key == "2018-11-10"
+    assert not result.success
+    (failure,) = [event for event in result.all_events if event.is_step_failure]
+    assert failure.step_key == "staging_events"  # and what depends on it did not run
+    assert {"songplays", "users", "time"}.isdisjoint(
+        event.step_key for event in result.all_events if event.is_step_success
+    )
+    assert failure.step_failure_data.error.message.strip().endswith(
+        f"no log file for 2018-11-10 under {landing.uri}/log_data"
+    )
