@@ -1,14 +1,16 @@
 """Automation: the daily schedule and the two sensors that react to new files.
 
-What runs when (each run leaves the whole star schema consistent with staging):
+What runs when (each run leaves the star schema and the analytics consistent with staging):
 
 - ``load_yesterday`` (schedule, 01:00 UTC) runs ``load_day`` for yesterday's partition:
-  staging_events and songplays for that day, then every dimension rebuilt from staging.
+  staging_events and songplays for that day, then every dimension rebuilt from staging, then
+  the analytics tables.
 - ``log_files_sensor`` watches ``log_data/``; a new or changed day file runs ``load_day`` for
   that day. A late or corrected file is therefore loaded without waiting for anyone.
 - ``song_files_sensor`` watches ``song_data/``; any new, changed or deleted song file runs
   ``refresh_songs``: staging_songs reloaded, songs and artists rebuilt, and songplays rebuilt
-  for every day of the source, because a new song can turn an unmatched play into a matched one.
+  for every day of the source, because a new song can turn an unmatched play into a matched one;
+  then time and the analytics that read any of these.
 
 Explicit jobs, not declarative automation: the dimensions are unpartitioned and rebuilt whole,
 so putting them in the same run as the day that changed them gives one run per change that
@@ -66,14 +68,16 @@ TOMBSTONE = "deleted:"  # cursor value of a day file that was deleted
 
 load_day = define_asset_job(
     "load_day",
-    selection=AssetSelection.assets(staging_events) | AssetSelection.groups("star"),
-    description="One day's staging_events and songplays, then every dimension rebuilt.",
+    # Everything but the song files: what a day's events reach, and the dimensions and
+    # analytics rebuilt whole from staging, so the run leaves every table consistent.
+    selection=AssetSelection.all() - AssetSelection.assets(staging_songs),
+    description="One day's staging_events and songplays, then dimensions and analytics rebuilt.",
 )
 
 refresh_songs = define_asset_job(
     "refresh_songs",
     selection=AssetSelection.assets(staging_songs).downstream(),
-    description="staging_songs reloaded; songs, artists and the songplays matches rebuilt.",
+    description="staging_songs reloaded; songs, artists, songplays matches and what reads them.",
 )
 
 load_yesterday = build_schedule_from_partitioned_job(

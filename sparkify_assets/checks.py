@@ -1,4 +1,4 @@
-"""Dagster asset checks built from the SQL rules: one multi-asset check per star table.
+"""Dagster asset checks built from the SQL rules: one multi-asset check per keyed table.
 
 Each check runs in the same run as its asset. A blocking rule fails with ERROR severity, which
 stops downstream assets and fails the run; other rules report WARN. Results carry the violation
@@ -58,4 +58,4 @@ def table_checks(table_name: str, rules: list[Rule]) -> AssetChecksDefinition:
     return _checks
 
 
-STAR_CHECKS = [table_checks(name, rules) for name, rules in RULES.items()]
+TABLE_CHECKS = [table_checks(name, rules) for name, rules in RULES.items()]

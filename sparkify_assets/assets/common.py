@@ -1,13 +1,15 @@
-"""Decorator arguments and metadata every table asset shares, derived from its Table definition."""
+"""Decorator arguments and results every table asset shares, derived from its Table definition."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 
-from dagster import AssetExecutionContext, BackfillPolicy, TableColumn, TableSchema
+from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult
 
 from .. import settings
 from ..sql.tables import Table
+from ..warehouse.base import Warehouse
+from .metadata import definition_metadata, describe, materialization_metadata
 
 OWNERS = ["team:data-platform"]
 
@@ -16,20 +18,17 @@ def target_kind() -> str:
     return "redshift" if settings.deployment() == "redshift" else "postgres"
 
 
-def column_schema(table: Table) -> TableSchema:
-    return TableSchema(
-        columns=[
-            TableColumn(column.name, column.type, description=column.description or None)
-            for column in table.columns
-        ]
-    )
+def source_kinds() -> tuple[str, ...]:
+    """Where staging reads from: JSON files, in S3 when the source (or the target) is there."""
+    in_s3 = settings.data_uri().startswith("s3://") or settings.deployment() == "redshift"
+    return ("json", "s3") if in_s3 else ("json",)
 
 
 def asset_args(table: Table, group: str, extra_kinds: tuple[str, ...] = ()) -> dict:
     """The @asset keyword arguments that come straight from the table definition."""
     return {
         "name": table.name,
-        "description": table.description,
+        "description": describe(table),
         "group_name": group,
         "kinds": {target_kind(), *extra_kinds},
         "owners": OWNERS,
@@ -38,11 +37,21 @@ def asset_args(table: Table, group: str, extra_kinds: tuple[str, ...] = ()) -> d
         # unpartitioned dimensions join that run after them, so
         # `dagster asset materialize --select '*' --partition-range A...B` is a single run.
         "backfill_policy": BackfillPolicy.single_run(),
-        "metadata": {
-            "dagster/table_name": table.name,
-            "dagster/column_schema": column_schema(table),
-        },
+        "metadata": definition_metadata(table),
     }
+
+
+def rebuilt(
+    warehouse: Warehouse, table: Table, window: tuple[date, date] | None = None
+) -> MaterializeResult:
+    """Rebuild a table from its SQL and report what it now holds."""
+    _, seconds = warehouse.rebuild(table, window)
+    return MaterializeResult(
+        metadata={
+            **materialization_metadata(warehouse, table, window),
+            "build_seconds": round(seconds, 3),
+        }
+    )
 
 
 def partition_days(context: AssetExecutionContext) -> list[date]:

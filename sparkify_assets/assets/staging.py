@@ -17,7 +17,8 @@ from ..partitions import DAILY
 from ..resources import SparkifySource
 from ..sql.tables import STAGING_EVENTS, STAGING_SONGS
 from ..warehouse.base import RejectThresholdExceeded, StagingResult, Warehouse
-from .common import asset_args, partition_days
+from .common import asset_args, partition_days, partition_window, source_kinds
+from .metadata import materialization_metadata
 
 
 def _summary(results: list[StagingResult]) -> dict:
@@ -31,7 +32,7 @@ def _summary(results: list[StagingResult]) -> dict:
 
 @asset(
     partitions_def=DAILY,
-    **asset_args(STAGING_EVENTS, "staging", ("json",)),
+    **asset_args(STAGING_EVENTS, "staging", source_kinds()),
 )
 def staging_events(
     context: AssetExecutionContext, warehouse: Warehouse, source: SparkifySource
@@ -60,12 +61,14 @@ def staging_events(
     metadata = _summary(results) | {
         "days": len(days),
         "files": sum(len(r.files) for r in results),
-        "dagster/partition_row_count": sum(r.loaded for r in results),
     }
-    return MaterializeResult(metadata=metadata)
+    return MaterializeResult(
+        metadata=metadata
+        | materialization_metadata(warehouse, STAGING_EVENTS, partition_window(context))
+    )
 
 
-@asset(**asset_args(STAGING_SONGS, "staging", ("json",)))
+@asset(**asset_args(STAGING_SONGS, "staging", source_kinds()))
 def staging_songs(warehouse: Warehouse, source: SparkifySource) -> MaterializeResult:
     try:
         result = warehouse.stage_songs(source.open())
@@ -73,5 +76,6 @@ def staging_songs(warehouse: Warehouse, source: SparkifySource) -> MaterializeRe
         raise Failure(str(err)) from None
     return MaterializeResult(
         metadata=_summary([result])
-        | {"dagster/row_count": result.loaded, "files": MetadataValue.int(result.records)}
+        | {"files": MetadataValue.int(result.records)}
+        | materialization_metadata(warehouse, STAGING_SONGS)
     )

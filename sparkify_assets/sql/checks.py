@@ -2,7 +2,7 @@
 
 Because every rule has that one shape, the Dagster checks can count violations and show a few
 offending keys the same way for all of them, and ``sparkify sql`` can print them for Redshift.
-Rules that every star table gets (non-empty, primary key) are derived from its definition.
+Rules that every keyed table gets (non-empty, primary key) are derived from its definition.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from psycopg2 import sql
 
 from .render import table_ref
-from .tables import STAR_TABLES, Table
+from .tables import ALL_TABLES, Table
 
 
 @dataclass(frozen=True)
@@ -35,17 +35,21 @@ def _not_empty(table: Table) -> Rule:
 
 
 def _primary_key(table: Table) -> Rule:
-    (key,) = table.primary_key  # every star table has a single-column key
+    """Duplicate or NULL keys; a composite key is grouped by all its columns (portable SQL)."""
+    keys = [sql.Identifier(column) for column in table.primary_key]
+    any_null = sql.SQL(" OR ").join(sql.SQL("{} IS NULL").format(key) for key in keys)
 
     def violations(schema: str) -> sql.Composed:
         return sql.SQL(
-            "SELECT {key} AS key_value, COUNT(*) AS copies FROM {table} "
-            "GROUP BY {key} HAVING COUNT(*) > 1 OR {key} IS NULL"
-        ).format(key=sql.Identifier(key), table=table_ref(schema, table.name))
+            "SELECT {keys}, COUNT(*) AS copies FROM {table} "
+            "GROUP BY {keys} HAVING COUNT(*) > 1 OR {any_null}"
+        ).format(keys=sql.SQL(", ").join(keys), table=table_ref(schema, table.name),
+                 any_null=any_null)
 
+    key = ", ".join(table.primary_key)
     return Rule(
         table.name, "primary_key",
-        f"{key} is unique and never NULL (Redshift does not enforce primary keys).",
+        f"({key}) is unique and never NULL (Redshift does not enforce primary keys).",
         violations,
     )
 
@@ -54,7 +58,10 @@ def rules_for(table: Table) -> list[Rule]:
     return [_not_empty(table), _primary_key(table)]
 
 
-RULES: dict[str, list[Rule]] = {table.name: rules_for(table) for table in STAR_TABLES}
+# Every table with a key (the star schema and analytics) gets the rules; staging has none.
+RULES: dict[str, list[Rule]] = {
+    table.name: rules_for(table) for table in ALL_TABLES if table.primary_key
+}
 
 
 def count_and_sample(rule: Rule, schema: str, sample: int = 5) -> tuple[sql.Composed, sql.Composed]:

@@ -109,11 +109,38 @@ def analyze(table: Table, schema: str) -> sql.Composed:
     return sql.SQL("ANALYZE {}").format(table_ref(schema, table.name))
 
 
+def in_window(table: Table, window: tuple[date, date] | None) -> sql.Composable:
+    """`` WHERE`` clause keeping a partitioned table's rows in [start, end); empty otherwise."""
+    if window is None or not table.window_column:
+        return sql.SQL("")
+    start, end = window
+    column = sql.Identifier(table.window_column)
+    return sql.SQL(" WHERE {} >= {} AND {} < {}").format(
+        column, sql.Literal(start.isoformat()), column, sql.Literal(end.isoformat())
+    )
+
+
 def delete_window(table: Table, schema: str, start: date, end: date) -> sql.Composed:
-    return sql.SQL("DELETE FROM {} WHERE {} >= {} AND {} < {}").format(
+    return sql.SQL("DELETE FROM {}").format(table_ref(schema, table.name)) + in_window(
+        table, (start, end)
+    )
+
+
+def query(text: str, schema: str) -> sql.Composed:
+    """A SELECT written with ``{table}`` placeholders (a build or a summary), made runnable."""
+    return sql.SQL(text.strip()).format(**_table_refs(schema))
+
+
+def preview(table: Table, schema: str, limit: int,
+            window: tuple[date, date] | None = None) -> sql.Composed:
+    """A few rows in sort key order, then key order (or every column): the same ones each time."""
+    order = tuple(dict.fromkeys((*table.sortkey, *(table.primary_key or table.column_names))))
+    return sql.SQL("SELECT {} FROM {}{} ORDER BY {} LIMIT {}").format(
+        sql.SQL(", ").join(map(sql.Identifier, table.column_names)),
         table_ref(schema, table.name),
-        sql.Identifier(table.window_column), sql.Literal(start.isoformat()),
-        sql.Identifier(table.window_column), sql.Literal(end.isoformat()),
+        in_window(table, window),
+        sql.SQL(", ").join(map(sql.Identifier, order)),
+        sql.Literal(limit),
     )
 
 

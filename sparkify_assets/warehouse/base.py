@@ -188,16 +188,16 @@ class Warehouse(ConfigurableResource):
 
     def rebuild_statements(self, table: Table, window: tuple[date, date] | None = None) -> list:
         """What ``rebuild`` runs: the shared delete + insert, ANALYZE, then a count of the rows."""
-        count = sql.SQL("SELECT COUNT(*) FROM {}").format(self.table(table.name))
-        if window and table.window_column:
-            column = sql.Identifier(table.window_column)
-            count += sql.SQL(" WHERE {} >= {} AND {} < {}").format(
-                column, sql.Literal(window[0].isoformat()),
-                column, sql.Literal(window[1].isoformat()),
-            )
         # Downstream builds and checks read this table next; plan them on real statistics.
         analyze = render.analyze(table, self.schema_name)
-        return [*render.rebuild(table, self.schema_name, window), analyze, count]
+        return [*render.rebuild(table, self.schema_name, window), analyze,
+                self.count_statement(table, window)]
+
+    def count_statement(self, table: Table, window: tuple[date, date] | None = None):
+        """Rows in the table, or in the window of a partitioned table."""
+        return sql.SQL("SELECT COUNT(*) FROM {}").format(self.table(table.name)) + (
+            render.in_window(table, window)
+        )
 
     def row_counts(self) -> dict[str, int]:
         counts = {}
