@@ -26,7 +26,7 @@ def cmd_load(args: argparse.Namespace) -> int:
     from .definitions import defs
     from .load import format_report, run_load
 
-    report = run_load(defs, quiet=not args.verbose)
+    report = run_load(defs, quiet=not args.verbose, max_reject_share=args.max_reject_share)
     print(format_report(report))
     return 0 if report.ok else 1
 
@@ -146,6 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     load = commands.add_parser("load", help="build every table for every day in the source")
     load.add_argument("--verbose", action="store_true", help="show Dagster's event log")
+    load.add_argument("--max-reject-share", type=float, metavar="SHARE",
+                      help="share of a partition's records that may be quarantined "
+                           "(overrides SPARKIFY_MAX_REJECT_SHARE for this run)")
     load.set_defaults(run=cmd_load)
 
     warehouse = commands.add_parser("warehouse", help="the embedded PostgreSQL")

@@ -73,9 +73,9 @@ def test_lineage_naming_an_unknown_column_is_refused():
 def test_every_keyed_table_has_the_not_empty_and_primary_key_rules():
     keyed = {table.name for table in TABLES.values() if table.primary_key}
     assert keyed == {table.name for table in (*STAR_TABLES, *ANALYTICS_TABLES)}
-    assert {name: [rule.name for rule in rules] for name, rules in RULES.items()} == {
-        name: ["not_empty", "primary_key"] for name in keyed
-    }
+    generic = {name: [rule.name for rule in rules][:2] for name, rules in RULES.items()
+               if name in keyed}
+    assert generic == {name: ["not_empty", "primary_key"] for name in keyed}
 
 
 def test_composite_key_rule_finds_duplicates_and_null_keys(warehouse):

@@ -12,6 +12,7 @@ from sqlglot import exp
 from sparkify_assets import cli
 from sparkify_assets.deploy_sql import deployment_sql, mask_secrets
 from sparkify_assets.records import EVENT_FIELDS
+from sparkify_assets.sql.checks import RULES
 from sparkify_assets.sql.redshift_load import max_errors_for
 from sparkify_assets.sql.tables import BUILT_TABLES, TABLES
 from sparkify_assets.warehouse.redshift import redshift_warehouse_from_env
@@ -88,8 +89,8 @@ def test_sections_run_in_load_order(redshift_env, capsys) -> None:
                           "staging_songs"]
     checks_start = 4 + len(built)
     assert titles[4:checks_start] == ["songplays 2018-11-01..2018-11-03", *built[1:]]
-    assert titles[checks_start:] == [f"check {t}.{rule}" for t in built for rule in ("not_empty",
-                                                                                    "primary_key")]
+    assert titles[checks_start:] == [f"check {rule.table}.{rule.name}"
+                                     for rules in RULES.values() for rule in rules]
 
 
 def test_copy_options_are_the_chosen_ones(redshift_env) -> None:

@@ -7,11 +7,13 @@ the asset only decides which days to load and reports what happened.
 
 from dagster import (
     AssetExecutionContext,
+    Config,
     Failure,
     MaterializeResult,
     MetadataValue,
     asset,
 )
+from pydantic import Field
 
 from ..partitions import DAILY
 from ..resources import SparkifySource
@@ -21,11 +23,26 @@ from .common import asset_args, partition_days, partition_window, source_kinds
 from .metadata import materialization_metadata
 
 
-def _summary(results: list[StagingResult]) -> dict:
+class StagingConfig(Config):
+    """Run configuration of a staging load (Launchpad: ops.<asset>.config)."""
+
+    max_reject_share: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "Share of a partition's records that may be quarantined before the partition fails. "
+            "Empty: the warehouse's setting (SPARKIFY_MAX_REJECT_SHARE, default 0.05)."
+        ),
+    )
+
+
+def _summary(results: list[StagingResult], warehouse: Warehouse) -> dict:
     return {
         "records_read": sum(r.records for r in results),
         "rows_loaded": sum(r.loaded for r in results),
         "records_rejected": sum(r.rejected for r in results),
+        "max_reject_share": MetadataValue.float(warehouse.max_reject_share),
         "load_seconds": round(sum(r.seconds for r in results), 3),
     }
 
@@ -35,8 +52,12 @@ def _summary(results: list[StagingResult]) -> dict:
     **asset_args(STAGING_EVENTS, "staging", source_kinds()),
 )
 def staging_events(
-    context: AssetExecutionContext, warehouse: Warehouse, source: SparkifySource
+    context: AssetExecutionContext,
+    config: StagingConfig,
+    warehouse: Warehouse,
+    source: SparkifySource,
 ) -> MaterializeResult:
+    warehouse = warehouse.with_max_reject_share(config.max_reject_share)
     days = partition_days(context)
     raw = source.open()
     files_by_day = raw.event_files()
@@ -57,8 +78,8 @@ def staging_events(
             context.log.warning(f"{day}: {result.rejected} record(s) quarantined in load_rejects")
         results.append(result)
     if failures:
-        raise Failure("\n".join(failures), metadata=_summary(results))
-    metadata = _summary(results) | {
+        raise Failure("\n".join(failures), metadata=_summary(results, warehouse))
+    metadata = _summary(results, warehouse) | {
         "days": len(days),
         "files": sum(len(r.files) for r in results),
     }
@@ -69,13 +90,16 @@ def staging_events(
 
 
 @asset(**asset_args(STAGING_SONGS, "staging", source_kinds()))
-def staging_songs(warehouse: Warehouse, source: SparkifySource) -> MaterializeResult:
+def staging_songs(
+    config: StagingConfig, warehouse: Warehouse, source: SparkifySource
+) -> MaterializeResult:
+    warehouse = warehouse.with_max_reject_share(config.max_reject_share)
     try:
         result = warehouse.stage_songs(source.open())
     except RejectThresholdExceeded as err:
         raise Failure(str(err)) from None
     return MaterializeResult(
-        metadata=_summary([result])
+        metadata=_summary([result], warehouse)
         | {"files": MetadataValue.int(result.records)}
         | materialization_metadata(warehouse, STAGING_SONGS)
     )

@@ -37,6 +37,11 @@ def _table_refs(schema: str) -> dict[str, sql.Identifier]:
     return {name: table_ref(schema, name) for name in TABLES}
 
 
+def statement(template: str, schema: str, **values: sql.Composable) -> sql.Composed:
+    """A SQL template whose ``{table}`` placeholders become schema-qualified identifiers."""
+    return sql.SQL(template.strip()).format(**_table_refs(schema), **values)
+
+
 def _layout(table: Table) -> str:
     parts = [f"DISTSTYLE {table.diststyle}"]
     if table.distkey:
@@ -101,6 +106,20 @@ def delete_rejects(schema: str, asset: str, partition: str) -> sql.Composed:
     """Forget a partition's quarantined records before it is loaded again."""
     return sql.SQL("DELETE FROM {} WHERE asset = {} AND partition_key = {}").format(
         table_ref(schema, "load_rejects"), sql.Literal(asset), sql.Literal(partition)
+    )
+
+
+def delete_audit(schema: str, asset: str, partition: str) -> sql.Composed:
+    """Forget a partition's per-file tallies before it is loaded again."""
+    return sql.SQL("DELETE FROM {} WHERE asset = {} AND partition_key = {}").format(
+        table_ref(schema, "load_audit"), sql.Literal(asset), sql.Literal(partition)
+    )
+
+
+def audit_nothing_loaded(schema: str, asset: str, partition: str) -> sql.Composed:
+    """Mark a rolled-back load in its audit: records were read and rejected, none kept."""
+    return sql.SQL("UPDATE {} SET loaded = 0 WHERE asset = {} AND partition_key = {}").format(
+        table_ref(schema, "load_audit"), sql.Literal(asset), sql.Literal(partition)
     )
 
 

@@ -260,20 +260,46 @@ FROM (SELECT DISTINCT start_time FROM {songplays}) played
 """,
 )
 
+def _load_columns(asset: str, *facts: Column) -> tuple[Column, ...]:
+    """The load log tables: which load and file a row is about, its facts, and when it ran."""
+    return (
+        Column("asset", "VARCHAR(64)", asset, False),
+        Column("partition_key", "VARCHAR(32)", "Day for staging_events, '' otherwise", False),
+        Column("source", "VARCHAR(1024)", "File path or S3 key"),
+        *facts,
+        Column("loaded_at", "TIMESTAMP", "When the load ran (UTC)"),
+    )
+
+
 LOAD_REJECTS = Table(
     name="load_rejects",
     description=(
         "Quarantine: every source record that could not be loaded, with where it was and why. "
         "Re-loading a partition replaces its rejects."
     ),
-    columns=(
-        Column("asset", "VARCHAR(64)", "Staging asset the record was meant for", False),
-        Column("partition_key", "VARCHAR(32)", "Day for staging_events, '' otherwise", False),
-        Column("source", "VARCHAR(1024)", "File path or S3 key"),
+    columns=_load_columns(
+        "Staging asset the record was meant for",
         Column("line_number", "INTEGER", "1-based line in the file; a song file is line 1"),
         Column("raw_record", "VARCHAR(65535)", "The record as far as it could be decoded"),
         Column("reason", "VARCHAR(256)", "Why it was rejected"),
-        Column("loaded_at", "TIMESTAMP", "When the load that rejected it ran (UTC)"),
+    ),
+    diststyle="EVEN",
+    sortkey=("asset", "partition_key"),
+)
+
+LOAD_AUDIT = Table(
+    name="load_audit",
+    description=(
+        "Reconciliation: for every source file of the latest load of each staging partition, "
+        "records read, rows loaded and records quarantined (records = loaded + rejected). "
+        "Written in the load's transaction and replaced with the partition, like load_rejects. "
+        "When a partition fails its reject tolerance, loaded is 0: nothing of that load was kept."
+    ),
+    columns=_load_columns(
+        "Staging asset that read the file",
+        Column("records", "INTEGER", "Records read (blank lines are not records)", False),
+        Column("loaded", "INTEGER", "Rows written to the staging table", False),
+        Column("rejected", "INTEGER", "Records written to load_rejects", False),
     ),
     diststyle="EVEN",
     sortkey=("asset", "partition_key"),
@@ -282,6 +308,6 @@ LOAD_REJECTS = Table(
 STAGING_TABLES = (STAGING_EVENTS, STAGING_SONGS)
 STAR_TABLES = (SONGPLAYS, USERS, SONGS, ARTISTS, TIME)
 BUILT_TABLES = (*STAR_TABLES, *ANALYTICS_TABLES)  # filled by SQL from other tables, in run order
-ALL_TABLES = (*STAGING_TABLES, *STAR_TABLES, *ANALYTICS_TABLES, LOAD_REJECTS)
+ALL_TABLES = (*STAGING_TABLES, *STAR_TABLES, *ANALYTICS_TABLES, LOAD_REJECTS, LOAD_AUDIT)
 TABLES = {table.name: table for table in ALL_TABLES}
 check_lineage(ALL_TABLES)

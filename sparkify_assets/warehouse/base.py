@@ -25,7 +25,7 @@ from ..sql.tables import ALL_TABLES, TABLES, Table
 
 
 class RejectThresholdExceeded(RuntimeError):
-    """Too large a share of a partition's records were rejected; nothing of it was loaded."""
+    """Too large a share of a partition's records were rejected; nothing of the load was kept."""
 
 
 class WarehouseError(RuntimeError):
@@ -164,12 +164,25 @@ class Warehouse(ConfigurableResource):
     def songs_sql(self, data_uri: str) -> list:
         raise NotImplementedError
 
+    def with_max_reject_share(self, share: float | None) -> Warehouse:
+        """This warehouse with a run's own reject tolerance (None keeps the configured one).
+
+        A copy rather than a parameter, so every staging path of every target (including
+        Redshift's MAXERROR) reads the one ``max_reject_share`` attribute.
+        """
+        if share is None or share == self.max_reject_share:
+            return self
+        if not 0.0 <= share <= 1.0:
+            raise ValueError(f"max_reject_share must be within 0..1, got {share!r}")
+        return self.model_copy(update={"max_reject_share": share})
+
     def check_reject_share(self, result: StagingResult) -> None:
         if result.records and result.reject_share() > self.max_reject_share:
             raise RejectThresholdExceeded(
                 f"{result.partition}: {result.rejected} of {result.records} records rejected "
                 f"({result.reject_share():.1%}), above the {self.max_reject_share:.1%} allowed "
-                "(SPARKIFY_MAX_REJECT_SHARE); the partition was not loaded. See load_rejects."
+                "(SPARKIFY_MAX_REJECT_SHARE or run config max_reject_share); this load was rolled "
+                "back and the partition keeps its previous rows. See load_rejects."
             )
 
     # --- star schema (shared SQL) -----------------------------------------------------------

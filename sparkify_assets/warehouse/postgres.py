@@ -3,7 +3,8 @@
 A day's log file flows line by line through ``records.parse_events`` into COPY text, which
 ``CopyStream`` hands to psycopg2's ``copy_expert`` in chunks: the file is never held in memory, and
 PostgreSQL ingests one chunk while Python parses the next. Rejected records are spooled to a
-temporary file and copied into ``load_rejects`` in the same transaction.
+temporary file and copied into ``load_rejects`` in the same transaction, with one ``load_audit`` row
+per file (records read, loaded, rejected) for the reconciliation check.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from pydantic import PrivateAttr
 from ..records import FileTally, Reject, parse_events, parse_song
 from ..source import Source, SourceFile
 from ..sql import render
-from ..sql.tables import LOAD_REJECTS, STAGING_EVENTS, STAGING_SONGS, Table
+from ..sql.tables import LOAD_AUDIT, LOAD_REJECTS, STAGING_EVENTS, STAGING_SONGS, Table
 from . import embedded
 from .base import (
+    RejectThresholdExceeded,
     StagingResult,
     Warehouse,
     WarehouseError,
@@ -57,17 +59,21 @@ class CopyStream:
     readline = read
 
 
-class RejectSpool:
-    """Collects rejects as COPY text in a temp file, so a very bad file cannot exhaust memory."""
+class Spool:
+    """COPY text for the ``load_rejects`` or ``load_audit`` rows of one load, in a temp file.
 
-    def __init__(self, asset: str, partition_key: str):
+    A very bad file (or a few hundred thousand song files) cannot exhaust memory this way.
+    ``append`` takes a ``Reject`` or a ``FileTally``: both render their own columns.
+    """
+
+    def __init__(self, asset: str, partition_key: str, loaded_at: str):
         self._prefix = f"{asset}\t{partition_key}\t"
-        self._loaded_at = f"\t{utc_now()}\n"
+        self._loaded_at = f"\t{loaded_at}\n"
         self._file = tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY_BYTES, mode="w+b")
         self.count = 0
 
-    def append(self, reject: Reject) -> None:
-        line = self._prefix + reject.copy_line()[:-1] + self._loaded_at
+    def append(self, record: Reject | FileTally) -> None:
+        line = self._prefix + record.copy_line()[:-1] + self._loaded_at
         self._file.write(line.encode())
         self.count += 1
 
@@ -77,6 +83,26 @@ class RejectSpool:
 
     def close(self) -> None:
         self._file.close()
+
+
+class LoadLog:
+    """What one staging load writes besides its rows: rejects and per-file audit tallies."""
+
+    def __init__(self, asset: str, partition_key: str):
+        self.asset = asset
+        self.partition_key = partition_key
+        loaded_at = utc_now()
+        self.rejects = Spool(asset, partition_key, loaded_at)
+        self.audit = Spool(asset, partition_key, loaded_at)
+
+    def audited(self, rows: Iterator[str], tally: FileTally) -> Iterator[str]:
+        """Pass a file's rows through, then log its tally (final once its rows are consumed)."""
+        yield from rows
+        self.audit.append(tally)
+
+    def close(self) -> None:
+        self.rejects.close()
+        self.audit.close()
 
 
 def _copy_sql(table: Table, schema_name: str, columns: tuple[str, ...]) -> sql.Composed:
@@ -113,15 +139,23 @@ class PostgresWarehouse(Warehouse):
 
     # --- staging ----------------------------------------------------------------------------
     def staging_statements(self, table: Table, partition: str) -> list[sql.Composed]:
-        """What one staging transaction runs after its lock: delete, COPY, then the rejects."""
+        """What one staging transaction runs after its lock: delete, COPY, then rejects, audit."""
         return [
             render.delete_staging(table, self.schema_name, partition),
             _copy_sql(table, self.schema_name, table.column_names),
             # Fresh statistics before anything joins on the new rows: without them the
             # planner guesses a handful of rows and picks nested loops that never finish.
             render.analyze(table, self.schema_name),
-            render.delete_rejects(self.schema_name, table.name, partition),
+            *self._log_statements(table.name, partition),
+        ]
+
+    def _log_statements(self, asset: str, partition: str) -> list[sql.Composed]:
+        """Replace the partition's load_rejects, then its load_audit rows (COPY FROM STDIN)."""
+        return [
+            render.delete_rejects(self.schema_name, asset, partition),
             _copy_sql(LOAD_REJECTS, self.schema_name, LOAD_REJECTS.column_names),
+            render.delete_audit(self.schema_name, asset, partition),
+            _copy_sql(LOAD_AUDIT, self.schema_name, LOAD_AUDIT.column_names),
         ]
 
     def events_day_sql(self, data_uri: str, day: date, keys: list[str]) -> list[sql.Composed]:
@@ -130,63 +164,76 @@ class PostgresWarehouse(Warehouse):
     def songs_sql(self, data_uri: str) -> list[sql.Composed]:
         return self.staging_statements(STAGING_SONGS, "")
 
-    def _replace_rejects(self, cursor, spool: RejectSpool, asset: str, partition: str) -> None:
-        cursor.execute(render.delete_rejects(self.schema_name, asset, partition))
-        cursor.copy_expert(
-            _copy_sql(LOAD_REJECTS, self.schema_name, LOAD_REJECTS.column_names), spool.rewind()
+    def _write_log(self, cursor, log: LoadLog, kept: bool) -> None:
+        """Replace the partition's rejects and audit with this load's.
+
+        ``kept`` is False when the load's rows were rolled back: the audit then says that
+        nothing was loaded, so the reconciliation check flags the partition until it reloads.
+        """
+        delete_rejects, copy_rejects, delete_audit, copy_audit = self._log_statements(
+            log.asset, log.partition_key
         )
+        cursor.execute(delete_rejects)
+        cursor.copy_expert(copy_rejects, log.rejects.rewind())
+        cursor.execute(delete_audit)
+        cursor.copy_expert(copy_audit, log.audit.rewind())
+        if not kept:
+            cursor.execute(render.audit_nothing_loaded(self.schema_name, log.asset,
+                                                       log.partition_key))
 
     def _stage(
-        self, table: Table, partition: str, rows: Iterator[str], spool: RejectSpool,
-        result: StagingResult,
+        self, table: Table, rows: Iterator[str], log: LoadLog, result: StagingResult
     ) -> StagingResult:
-        """Delete-then-COPY one partition and its rejects in one transaction."""
+        """Delete-then-COPY one partition, its rejects and its audit in one transaction."""
         self.ensure_tables()
         started = time.monotonic()
-        delete, copy, analyze, *_ = self.staging_statements(table, partition)
+        lock = lock_key(table.name, log.partition_key)
+        delete, copy, analyze, *_ = self.staging_statements(table, log.partition_key)
         try:
-            with self.transaction(lock=lock_key(table.name, partition)) as cursor:
+            with self.transaction(lock=lock) as cursor:
                 cursor.execute(delete)
                 cursor.copy_expert(copy, CopyStream(rows))
                 cursor.execute(analyze)
                 result.seconds = time.monotonic() - started
                 self.check_reject_share(result)
-                self._replace_rejects(cursor, spool, table.name, partition)
+                self._write_log(cursor, log, kept=True)
             return result
         except psycopg2.Error as err:
-            message = f"loading {table.name} {partition}: {describe_error(err)}"
+            message = f"loading {table.name} {result.partition}: {describe_error(err)}"
             raise WarehouseError(message) from None
-        except Exception:
-            # The staging rows were rolled back, but operators still need to see the rejects
-            # that made the partition fail.
-            if spool.count:
-                with self.transaction(lock=lock_key(table.name, partition)) as cursor:
-                    self._replace_rejects(cursor, spool, table.name, partition)
+        except RejectThresholdExceeded:
+            # The partition's rows were rolled back (its previous rows stay), but operators
+            # still need to see the rejects that made it fail, and the audit of what was read.
+            with self.transaction(lock=lock) as cursor:
+                self._write_log(cursor, log, kept=False)
             raise
         finally:
-            spool.close()
+            log.close()
 
     def stage_events_day(self, source: Source, day: date, files: list[SourceFile]) -> StagingResult:
         partition = day.isoformat()
-        spool = RejectSpool(STAGING_EVENTS.name, partition)
+        log = LoadLog(STAGING_EVENTS.name, partition)
         result = StagingResult(partition, [FileTally(file.key) for file in files])
         rows = chain.from_iterable(
-            parse_events(source.lines(file), file.key, day, tally, spool)
+            log.audited(parse_events(source.lines(file), file.key, day, tally, log.rejects), tally)
             for file, tally in zip(files, result.files, strict=True)
         )
-        return self._stage(STAGING_EVENTS, partition, rows, spool, result)
+        return self._stage(STAGING_EVENTS, rows, log, result)
 
     def stage_songs(self, source: Source) -> StagingResult:
-        spool = RejectSpool(STAGING_SONGS.name, "")
-        # One tally for all song files: each file is one record, and 385k tallies would not
-        # fit the memory budget.
-        tally = FileTally("song_data/")
-        result = StagingResult("all songs", [tally])
+        log = LoadLog(STAGING_SONGS.name, "")
+        # The result keeps one running total; each file's own tally goes to the audit spool,
+        # because 385k tallies would not fit the memory budget.
+        totals = FileTally("song_data/")
+        result = StagingResult("all songs", [totals])
 
         def rows() -> Iterator[str]:
             for file, content in source.read_all(source.song_files()):
-                line = parse_song(content, file.key, tally, spool)
+                tally = FileTally(file.key)
+                line = parse_song(content, file.key, tally, log.rejects)
+                totals.add(tally)
+                log.audit.append(tally)
                 if line is not None:
                     yield line
 
-        return self._stage(STAGING_SONGS, "", rows(), spool, result)
+        return self._stage(STAGING_SONGS, rows(), log, result)
