@@ -176,7 +176,9 @@ def test_two_files_in_the_same_second_are_both_seen(landing, instance):
         landing.put(day_key(later_day), day_lines(later_day), mtime=second_start)
         if landing.modified(day_key(NEW_DAY)) == landing.modified(day_key(later_day)):
             break
-    assert landing.modified(day_key(NEW_DAY)) == landing.modified(day_key(later_day))
+        landing.delete(day_key(later_day))  # a second boundary fell in between: try again
+    else:
+        pytest.fail("could not write two objects within one second in 5 attempts")
 
     after = tick(log_files_sensor, landing, instance, between.cursor)
 
