@@ -116,6 +116,23 @@ def delete_audit(schema: str, asset: str, partition: str) -> sql.Composed:
     )
 
 
+def insert_audit(schema: str, asset: str, partition: str, tallies: list, loaded_at: str):
+    """One load_audit row per file tally (for targets that cannot COPY FROM STDIN)."""
+    rows = [
+        sql.SQL("({})").format(sql.SQL(", ").join(map(sql.Literal, (
+            asset, partition, tally.source, tally.records, tally.loaded, tally.rejected, loaded_at
+        ))))
+        for tally in tallies
+    ]
+    return sql.SQL("INSERT INTO {} ({}) VALUES {}").format(
+        table_ref(schema, "load_audit"),
+        sql.SQL(", ").join(map(sql.Identifier, (
+            "asset", "partition_key", "source", "records", "loaded", "rejected", "loaded_at"
+        ))),
+        sql.SQL(", ").join(rows),
+    )
+
+
 def audit_nothing_loaded(schema: str, asset: str, partition: str) -> sql.Composed:
     """Mark a rolled-back load in its audit: records were read and rejected, none kept."""
     return sql.SQL("UPDATE {} SET loaded = 0 WHERE asset = {} AND partition_key = {}").format(

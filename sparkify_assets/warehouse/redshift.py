@@ -34,7 +34,7 @@ from ..records import FileTally
 from ..source import Source, SourceFile
 from ..sql import redshift_load as load
 from ..sql import render
-from ..sql.tables import LOAD_REJECTS, STAGING_EVENTS, STAGING_SONGS, Table
+from ..sql.tables import LOAD_AUDIT, LOAD_REJECTS, STAGING_EVENTS, STAGING_SONGS, Table
 from .base import (
     RejectThresholdExceeded,
     StagingResult,
@@ -87,9 +87,9 @@ class RedshiftWarehouse(Warehouse):
         table = locked_table(key)
         if table is None:
             return None  # e.g. the DDL: CREATE ... IF NOT EXISTS needs no lock
-        # A staging load also replaces its partition's rows in load_rejects.
-        return load.lock(self.schema_name, [table, LOAD_REJECTS.name] if table in _STAGING
-                         else [table])
+        # A staging load also replaces its partition's rows in load_rejects and load_audit.
+        return load.lock(self.schema_name, [table, LOAD_REJECTS.name, LOAD_AUDIT.name]
+                         if table in _STAGING else [table])
 
     # --- staging ----------------------------------------------------------------------------
     def copy_config(self, data_uri: str) -> load.CopyConfig:
@@ -147,14 +147,28 @@ class RedshiftWarehouse(Warehouse):
                 self._run(cursor, steps_for(marker), result)
                 result.seconds = time.monotonic() - started
                 self.check_reject_share(result)
+                self._replace_audit(cursor, table, partition, result, config, kept=True)
             return result
         except psycopg2.Error as err:
             detail = self._quarantine_failed_load(config, table, partition, marker)
             message = f"loading {table.name} {result.partition}: {describe_error(err)}{detail}"
             raise WarehouseError(self._redact(message)) from None
         except RejectThresholdExceeded as err:
-            detail = self._quarantine_failed_load(config, table, partition, marker)
+            detail = self._quarantine_failed_load(config, table, partition, marker, result)
             raise RejectThresholdExceeded(f"{err}{detail}") from None
+
+    def _replace_audit(self, cursor, table: Table, partition: str, result: StagingResult,
+                       config: load.CopyConfig, kept: bool) -> None:
+        """The per-file tallies of this load replace the partition's audit (as on PostgreSQL).
+
+        ``kept`` is False after a rolled-back load: records were read, none of them kept.
+        """
+        cursor.execute(render.delete_audit(self.schema_name, table.name, partition))
+        if result.files:
+            cursor.execute(render.insert_audit(self.schema_name, table.name, partition,
+                                               result.files, config.loaded_at))
+        if not kept:
+            cursor.execute(render.audit_nothing_loaded(self.schema_name, table.name, partition))
 
     @staticmethod
     def _run(cursor, steps: list[load.Step], result: StagingResult) -> None:
@@ -172,7 +186,8 @@ class RedshiftWarehouse(Warehouse):
                 tally.rejected += rows
 
     def _quarantine_failed_load(
-        self, config: load.CopyConfig, table: Table, partition: str, marker: load.Marker | None
+        self, config: load.CopyConfig, table: Table, partition: str, marker: load.Marker | None,
+        read: StagingResult | None = None,
     ) -> str:
         """After a rollback: keep the lines COPY refused in load_rejects and name the first ones.
 
@@ -186,6 +201,8 @@ class RedshiftWarehouse(Warehouse):
             with self.transaction(lock=lock_key(table.name, partition)) as cursor:
                 cursor.execute(render.delete_rejects(self.schema_name, table.name, partition))
                 cursor.execute(load.quarantine_load_errors(config, table.name, partition, marker))
+                if read is not None:  # a tolerance failure: what was read is known
+                    self._replace_audit(cursor, table, partition, read, config, kept=False)
                 cursor.execute(load.first_rejects(config, table.name, partition))
                 first = cursor.fetchall()
         except (psycopg2.Error, WarehouseError) as err:
