@@ -14,6 +14,7 @@ from dagster import AssetSelection, Definitions, EnvVar, define_asset_job
 
 from . import settings
 from .assets import ALL_ASSETS
+from .automation import AUTOMATION_JOBS, AUTOMATION_SCHEDULES, AUTOMATION_SENSORS
 from .checks import TABLE_CHECKS
 from .cluster import CLUSTER_JOBS, RedshiftCluster
 from .resources import SparkifySource
@@ -56,7 +57,9 @@ def build_definitions(resources: dict) -> Definitions:
     return Definitions(
         assets=ALL_ASSETS,
         asset_checks=TABLE_CHECKS,
-        jobs=[load_everything, *CLUSTER_JOBS],
+        jobs=[load_everything, *CLUSTER_JOBS, *AUTOMATION_JOBS],
+        schedules=AUTOMATION_SCHEDULES,
+        sensors=AUTOMATION_SENSORS,
         resources={"cluster": RedshiftCluster(), **resources},
     )
 

@@ -61,7 +61,7 @@ def _transforms(warehouse: Warehouse, days: list[date]):
     for table in BUILT_TABLES:
         table_window = window if table.window_column else None
         title = f"{table.name} {window[0]}..{window[1]}" if table_window else table.name
-        yield _transaction(warehouse, title, rebuild_lock_key(table, table_window),
+        yield _transaction(warehouse, title, rebuild_lock_key(table),
                            warehouse.rebuild_statements(table, table_window))
 
 

@@ -1,4 +1,4 @@
-"""Where the raw JSON comes from: a local folder (S3 arrives through the same interface).
+"""Where the raw JSON comes from: a local folder here, ``s3://bucket/prefix`` in ``s3_source``.
 
 A source knows the Sparkify layout: ``log_data/YYYY/MM/YYYY-MM-DD-events.json`` day files and
 ``song_data/A/B/C/TR*.json`` song files. It hands out file names and byte streams; it knows
@@ -21,10 +21,20 @@ class SourceError(RuntimeError):
     """The source is unreachable or not laid out as expected; the message names the URI."""
 
 
+class TransientSourceError(SourceError):
+    """A failure that may pass (S3 throttling, a reset connection) still there after the
+    client's own retries: the asset's RetryPolicy may try the step again later."""
+
+    transient = True
+
+
 @dataclass(frozen=True, order=True)
 class SourceFile:
     key: str  # path relative to the source root, with forward slashes: what rejects record
     size: int = 0
+    # Changes whenever the content does: the S3 ETag, or a local file's mtime and size. The
+    # sensors compare it between ticks; the loads never look at it.
+    fingerprint: str = ""
 
 
 def day_of(key: str) -> date | None:
@@ -68,7 +78,12 @@ class LocalSource:
         yield from sorted(folder.rglob("*.json"))
 
     def _file(self, path: Path) -> SourceFile:
-        return SourceFile(path.relative_to(self.root).as_posix(), path.stat().st_size)
+        stat = path.stat()
+        return SourceFile(
+            path.relative_to(self.root).as_posix(),
+            stat.st_size,
+            f"{stat.st_mtime_ns:x}-{stat.st_size:x}",
+        )
 
     def event_files(self) -> dict[date, list[SourceFile]]:
         days: dict[date, list[SourceFile]] = {}

@@ -129,3 +129,38 @@ def table_rows(warehouse: PostgresWarehouse, table: str) -> list[tuple]:
     """Every row of a table in a stable order, to compare whole tables."""
     rows = warehouse.query(sql.SQL("SELECT * FROM {}").format(sql.Identifier(table)))
     return sorted(rows, key=repr)
+
+
+@pytest.fixture
+def moto_s3(monkeypatch):
+    """An in-process moto S3 (no network) and a client on it; fake credentials only."""
+    from moto import mock_aws
+
+    for variable in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE",
+                     "AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE", "SPARKIFY_S3_UNSIGNED"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        import boto3
+
+        yield boto3.client("s3")
+
+
+def upload(client, bucket: str, prefix: str, objects: dict[str, bytes]) -> str:
+    """Put ``objects`` (key relative to the prefix -> content) in a new bucket; returns the URI."""
+    client.create_bucket(Bucket=bucket)
+    for key, content in objects.items():
+        client.put_object(Bucket=bucket, Key=f"{prefix}/{key}", Body=content)
+    return f"s3://{bucket}/{prefix}"
+
+
+def folder_objects(root: Path) -> dict[str, bytes]:
+    """Every song_data/ and log_data/ file under a folder, keyed like the S3 layout."""
+    return {
+        path.relative_to(root).as_posix(): path.read_bytes()
+        for folder in ("song_data", "log_data")
+        for path in sorted((root / folder).rglob("*"))
+        if path.is_file()
+    }

@@ -11,6 +11,7 @@ import time
 
 import psycopg2
 import pytest
+from botocore.exceptions import ClientError
 from dagster import (
     AssetKey,
     DagsterEventType,
@@ -20,8 +21,10 @@ from dagster import (
 from psycopg2 import sql
 
 from sparkify_assets.assets import staging_songs
+from sparkify_assets.faults import is_transient
 from sparkify_assets.resources import SparkifySource
-from sparkify_assets.source import LocalSource
+from sparkify_assets.s3_source import S3Source
+from sparkify_assets.source import LocalSource, SourceError, TransientSourceError
 from sparkify_assets.warehouse.base import TransientWarehouseError, WarehouseError
 from sparkify_assets.warehouse.postgres import PostgresWarehouse
 
@@ -159,3 +162,24 @@ def test_a_failure_outlasting_the_warehouse_retries_gets_the_step_retried(
     assert events.count(DagsterEventType.STEP_UP_FOR_RETRY) >= 1
     assert [m.asset_key for m in result.asset_materializations_for_node("staging_songs")] == [
         AssetKey("staging_songs")]
+
+
+@pytest.mark.parametrize("code, status, transient", [
+    ("SlowDown", 503, True),
+    ("Throttling", 400, True),
+    ("InternalError", 500, True),
+    ("NoSuchBucket", 404, False),
+    ("AccessDenied", 403, False),
+    ("InvalidAccessKeyId", 403, False),
+])
+def test_s3_throttling_is_left_to_the_retry_policy_and_missing_buckets_fail_fast(
+    code, status, transient
+):
+    error = ClientError({"Error": {"Code": code, "Message": code},
+                         "ResponseMetadata": {"HTTPStatusCode": status}}, "ListObjectsV2")
+    source = S3Source("raw", "data", client=object())
+    with pytest.raises(SourceError) as raised, source._errors("the bucket listing"):
+        raise error
+    assert isinstance(raised.value, TransientSourceError) is transient
+    assert is_transient(raised.value) is transient
+    assert str(raised.value).startswith("s3://raw/data: ")

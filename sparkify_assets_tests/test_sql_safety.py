@@ -4,16 +4,19 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import date
 
 import pytest
 from pydantic import ValidationError
 
 from sparkify_assets.load import run_load
+from sparkify_assets.s3_source import S3Source
 from sparkify_assets.s3_uri import S3Location, validate_s3_uri
 from sparkify_assets.source import SourceError
 from sparkify_assets.sql.render import table_ref
 from sparkify_assets.sql.tables import ALL_TABLES
 from sparkify_assets.warehouse.postgres import PostgresWarehouse
+from sparkify_assets.warehouse.redshift import RedshiftWarehouse
 
 from .conftest import definitions_for
 
@@ -105,3 +108,21 @@ def test_s3_uris_with_anything_s3_would_not_name_are_refused(uri, reason):
         validate_s3_uri(uri)
     assert reason in str(raised.value)
     assert "\n" not in str(raised.value).replace("\\n", "")
+
+
+def test_a_malicious_s3_uri_never_reaches_a_client_or_a_copy_statement():
+    uri = f"s3://raw/{INJECTION}"
+    with pytest.raises(SourceError, match="not a usable S3 URI"):
+        S3Source.from_uri(uri)  # refused before any request is made
+
+    redshift = RedshiftWarehouse(
+        host="example.invalid", user="u", iam_role_arn="arn:aws:iam::1:role/r",
+        region="us-west-2", log_jsonpath="s3://config/log_json_path.json")
+    with pytest.raises(SourceError, match="SPARKIFY_DATA_URI"):
+        redshift.events_day_sql(uri, date(2018, 11, 1), ["log_data/2018/11/x.json"])
+    with pytest.raises(SourceError, match="SPARKIFY_LOG_JSONPATH"):
+        redshift.model_copy(update={"log_jsonpath": "s3://config/p.json' CREDENTIALS 'x"}
+                            ).songs_sql("s3://raw/data")
+    statements = redshift.events_day_sql("s3://raw/data", date(2018, 11, 1),
+                                         ["log_data/2018/11/2018-11-01-events.json"])
+    assert statements  # an ordinary URI renders as before

@@ -7,7 +7,6 @@ the asset only decides which days to load and reports what happened.
 
 from dagster import (
     AssetExecutionContext,
-    BackfillPolicy,
     Config,
     Failure,
     MaterializeResult,
@@ -50,8 +49,6 @@ def _summary(results: list[StagingResult], warehouse: Warehouse) -> dict:
 
 @asset(
     partitions_def=DAILY,
-    # A backfill of many days is one run whose step loads each day in its own transaction.
-    backfill_policy=BackfillPolicy.single_run(),
     **asset_args(STAGING_EVENTS, "staging", source_kinds()),
 )
 def staging_events(

@@ -6,7 +6,7 @@ user's latest level or an artist's details can change with any day's data.
 """
 
 
-from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, asset
+from dagster import AssetExecutionContext, MaterializeResult, asset
 
 from ..partitions import DAILY
 from ..sql.tables import ARTISTS, SONGPLAYS, SONGS, TIME, USERS
@@ -18,7 +18,6 @@ from .staging import staging_events, staging_songs
 @asset(
     deps=[staging_events, staging_songs],
     partitions_def=DAILY,
-    backfill_policy=BackfillPolicy.single_run(),
     **asset_args(SONGPLAYS, "star", ("sql",)),
 )
 def songplays(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:

@@ -31,6 +31,7 @@ from pydantic import Field
 
 from .. import settings
 from ..records import FileTally
+from ..s3_uri import validate_s3_uri
 from ..source import Source, SourceFile
 from ..sql import redshift_load as load
 from ..sql import render
@@ -103,6 +104,9 @@ class RedshiftWarehouse(Warehouse):
             raise WarehouseError(
                 f"Redshift loads from S3: the source must be s3://bucket/prefix, got {data_uri!r}"
             )
+        # Both URIs become string literals in COPY: refuse what S3 would not name anyway.
+        validate_s3_uri(data_uri)
+        validate_s3_uri(self.log_jsonpath, "SPARKIFY_LOG_JSONPATH")
         return load.CopyConfig(
             schema=self.schema_name,
             data_uri=data_uri,
