@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -10,6 +11,8 @@ from dagster._core.utils import make_new_run_id
 
 from sparkify_assets.assets.common import WAREHOUSE_POOL
 from sparkify_assets.stale_runs import HOST_TAG, PID_TAG, fail_stale_runs, process_tags
+
+from .conftest import REPO
 
 JOB = "load_everything"
 
@@ -81,3 +84,12 @@ def test_a_load_is_not_blocked_by_the_pool_slot_a_killed_load_still_holds(
         (latest,) = [r for r in instance.get_runs() if r.run_id != stale]
         assert latest.status == DagsterRunStatus.SUCCESS
         assert latest.tags[PID_TAG] != instance.get_run_by_id(stale).tags[PID_TAG]
+
+
+def test_the_project_instance_fails_runs_whose_worker_died_and_frees_their_slots(tmp_path):
+    # Copied, so that loading the instance does not create its databases in the repository.
+    shutil.copy(REPO / "dagster_home" / "dagster.yaml", tmp_path / "dagster.yaml")
+    with DagsterInstance.from_config(str(tmp_path)) as instance:
+        assert instance.run_monitoring_enabled
+        assert 3600 <= instance.run_monitoring_max_runtime_seconds <= 24 * 3600
+        assert instance.run_monitoring_settings["free_slots_after_run_end_seconds"] > 0
