@@ -86,7 +86,7 @@ def test_a_load_is_not_blocked_by_the_pool_slot_a_killed_load_still_holds(
         assert latest.tags[PID_TAG] != instance.get_run_by_id(stale).tags[PID_TAG]
 
 
-def test_the_project_instance_fails_runs_whose_worker_died_and_frees_their_slots(tmp_path):
+def test_the_project_instance_monitors_runs_and_frees_the_slots_of_failed_ones(tmp_path):
     # Copied, so that loading the instance does not create its databases in the repository.
     shutil.copy(REPO / "dagster_home" / "dagster.yaml", tmp_path / "dagster.yaml")
     with DagsterInstance.from_config(str(tmp_path)) as instance:
