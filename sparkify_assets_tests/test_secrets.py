@@ -156,3 +156,20 @@ def test_redact_masks_url_passwords_key_values_and_environment_secrets():
     )
     assert redact("redshift://admin:s3cret@cluster:5439/dev", []) == (
         f"redshift://admin:{MASK}@cluster:5439/dev")
+
+
+@pytest.mark.parametrize("target", ["redshift", "postgres"])
+def test_sparkify_sql_prints_every_statement_and_no_secret(target, aws_keys, bundled_sample):
+    hidden = {"REDSHIFT_PASSWORD": "rs-" + secrets.token_urlsafe(12), **aws_keys}
+    dsn_password = "pw-" + secrets.token_urlsafe(12)
+    env = {**os.environ, **hidden,
+           "SPARKIFY_WAREHOUSE_URL": f"postgresql://someone:{dsn_password}@localhost/sparkify",
+           "REDSHIFT_IAM_ROLE_ARN": "arn:aws:iam::123456789012:role/sparkify-s3-read",
+           "AWS_REGION": "us-west-2", "SPARKIFY_LOG_JSONPATH": "s3://config/log_json_path.json",
+           "SPARKIFY_DATA_URI": "s3://udacity-dend" if target == "redshift"
+           else str(bundled_sample)}
+    completed = _cli(["sql", "--target", target, "--day", "2018-11-01"], env)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert "COPY" in completed.stdout and "COMMIT;" in completed.stdout
+    output = completed.stdout + completed.stderr
+    assert [s for s in [*hidden.values(), dsn_password] if s in output] == []
