@@ -12,7 +12,7 @@ drift apart. Sizes are in bytes because Redshift's VARCHAR(n) counts bytes.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
 import orjson
@@ -127,23 +127,6 @@ class FileTally:
         self.records += other.records
         self.loaded += other.loaded
         self.rejected += other.rejected
-
-
-@dataclass
-class ParseReport:
-    files: list[FileTally] = field(default_factory=list)
-
-    @property
-    def records(self) -> int:
-        return sum(tally.records for tally in self.files)
-
-    @property
-    def loaded(self) -> int:
-        return sum(tally.loaded for tally in self.files)
-
-    @property
-    def rejected(self) -> int:
-        return sum(tally.rejected for tally in self.files)
 
 
 def _escape(text: str) -> str:
