@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from . import settings
+from .redact import redact
 from .source import SourceError
 from .warehouse.base import WarehouseError
 from .warehouse.embedded import EmbeddedWarehouseError
@@ -26,7 +27,7 @@ def cmd_load(args: argparse.Namespace) -> int:
     from .definitions import defs
     from .load import format_report, run_load
 
-    report = run_load(defs, quiet=not args.verbose)
+    report = run_load(defs, quiet=not args.verbose, max_reject_share=args.max_reject_share)
     print(format_report(report))
     return 0 if report.ok else 1
 
@@ -146,6 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     load = commands.add_parser("load", help="build every table for every day in the source")
     load.add_argument("--verbose", action="store_true", help="show Dagster's event log")
+    load.add_argument("--max-reject-share", type=float, metavar="SHARE",
+                      help="share of a partition's records that may be quarantined "
+                           "(overrides SPARKIFY_MAX_REJECT_SHARE for this run)")
     load.set_defaults(run=cmd_load)
 
     warehouse = commands.add_parser("warehouse", help="the embedded PostgreSQL")
@@ -188,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args)
     except USER_ERRORS as err:
-        print(f"sparkify: {err}", file=sys.stderr)
+        print(f"sparkify: {redact(str(err))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

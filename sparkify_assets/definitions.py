@@ -14,7 +14,8 @@ from dagster import AssetSelection, Definitions, EnvVar, define_asset_job
 
 from . import settings
 from .assets import ALL_ASSETS
-from .checks import STAR_CHECKS
+from .automation import AUTOMATION_JOBS, AUTOMATION_SCHEDULES, AUTOMATION_SENSORS
+from .checks import TABLE_CHECKS
 from .cluster import CLUSTER_JOBS, RedshiftCluster
 from .resources import SparkifySource
 from .warehouse.postgres import PostgresWarehouse
@@ -55,8 +56,10 @@ def build_definitions(resources: dict) -> Definitions:
     """The code location with the given resources (tests pass their own warehouse and source)."""
     return Definitions(
         assets=ALL_ASSETS,
-        asset_checks=STAR_CHECKS,
-        jobs=[load_everything, *CLUSTER_JOBS],
+        asset_checks=TABLE_CHECKS,
+        jobs=[load_everything, *CLUSTER_JOBS, *AUTOMATION_JOBS],
+        schedules=AUTOMATION_SCHEDULES,
+        sensors=AUTOMATION_SENSORS,
         resources={"cluster": RedshiftCluster(), **resources},
     )
 

@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 
 from .sql.checks import RULES, count_and_sample
 from .sql.render import to_text
-from .sql.tables import STAGING_EVENTS, STAGING_SONGS, STAR_TABLES
+from .sql.tables import BUILT_TABLES, STAGING_EVENTS, STAGING_SONGS
 from .warehouse.base import Warehouse, lock_key, rebuild_lock_key
 
 # Values that must never be printed, even if one ended up inside a statement.
@@ -66,10 +66,10 @@ def _staging(warehouse: Warehouse, data_uri: str, keys_by_day: dict[date, list[s
 def _transforms(warehouse: Warehouse, days: list[date]):
     # One run covers the whole range, as `sparkify load` does: songplays rebuilds its window.
     window = (min(days), max(days) + timedelta(days=1))
-    for table in STAR_TABLES:
+    for table in BUILT_TABLES:
         table_window = window if table.window_column else None
         title = f"{table.name} {window[0]}..{window[1]}" if table_window else table.name
-        yield _transaction(warehouse, title, rebuild_lock_key(table, table_window),
+        yield _transaction(warehouse, title, rebuild_lock_key(table),
                            warehouse.rebuild_statements(table, table_window))
 
 

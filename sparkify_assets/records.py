@@ -12,7 +12,7 @@ drift apart. Sizes are in bytes because Redshift's VARCHAR(n) counts bytes.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
 import orjson
@@ -121,22 +121,14 @@ class FileTally:
     loaded: int = 0
     rejected: int = 0
 
+    def copy_line(self) -> str:
+        """source, records, loaded, rejected as COPY text (the load_audit columns)."""
+        return f"{_escape(self.source)}\t{self.records}\t{self.loaded}\t{self.rejected}\n"
 
-@dataclass
-class ParseReport:
-    files: list[FileTally] = field(default_factory=list)
-
-    @property
-    def records(self) -> int:
-        return sum(tally.records for tally in self.files)
-
-    @property
-    def loaded(self) -> int:
-        return sum(tally.loaded for tally in self.files)
-
-    @property
-    def rejected(self) -> int:
-        return sum(tally.rejected for tally in self.files)
+    def add(self, other: FileTally) -> None:
+        self.records += other.records
+        self.loaded += other.loaded
+        self.rejected += other.rejected
 
 
 def _escape(text: str) -> str:
@@ -178,7 +170,9 @@ def _user_id(value: object, spec: Field) -> str:
     text = str(value) if type(value) is int else value
     if type(text) is not str or not (text == "" or (text.isascii() and text.isdigit())):
         raise BadRecord(f"{spec.key} is not a whole number")
-    if text and int(text) >= INT32:
+    # Length first: the staging column is VARCHAR(max_bytes), and int() refuses very long digit
+    # strings with a ValueError that is not a BadRecord.
+    if len(text) > (spec.max_bytes or 0) or (text and int(text) >= INT32):
         raise BadRecord(f"{spec.key} is out of range")
     return text
 

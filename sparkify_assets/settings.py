@@ -140,3 +140,43 @@ def redshift(require_connection: bool = True) -> RedshiftSettings:
         log_jsonpath=jsonpath,
         load_errors_view=view,
     )
+
+
+DEFAULT_S3_WORKERS = 16
+DEFAULT_S3_MAX_ATTEMPTS = 8
+
+
+def _positive_int(variable: str, default: int) -> int:
+    raw = os.environ.get(variable)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as err:
+        raise SettingsError(f"{variable} must be a whole number, got {raw!r}") from err
+    if value < 1:
+        raise SettingsError(f"{variable} must be at least 1, got {raw!r}")
+    return value
+
+
+def s3_workers() -> int:
+    """Threads fetching small S3 objects (song files) at once."""
+    return _positive_int("SPARKIFY_S3_WORKERS", DEFAULT_S3_WORKERS)
+
+
+def s3_max_attempts() -> int:
+    """Attempts per S3 request, first one included (botocore's standard AWS_MAX_ATTEMPTS)."""
+    return _positive_int("AWS_MAX_ATTEMPTS", DEFAULT_S3_MAX_ATTEMPTS)
+
+
+def s3_retry_mode() -> str:
+    """botocore retry mode (AWS_RETRY_MODE); adaptive also rate-limits the client on throttling."""
+    mode = os.environ.get("AWS_RETRY_MODE") or "adaptive"
+    if mode not in ("legacy", "standard", "adaptive"):
+        raise SettingsError(f"AWS_RETRY_MODE must be legacy, standard or adaptive, got {mode!r}")
+    return mode
+
+
+def s3_unsigned() -> bool:
+    """Read a public bucket (e.g. s3://udacity-dend) without AWS credentials."""
+    return os.environ.get("SPARKIFY_S3_UNSIGNED", "").lower() in ("1", "true", "yes")

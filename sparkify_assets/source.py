@@ -1,4 +1,4 @@
-"""Where the raw JSON comes from: a local folder (S3 arrives through the same interface).
+"""Where the raw JSON comes from: a local folder here, ``s3://bucket/prefix`` in ``s3_source``.
 
 A source knows the Sparkify layout: ``log_data/YYYY/MM/YYYY-MM-DD-events.json`` day files and
 ``song_data/A/B/C/TR*.json`` song files. It hands out file names and byte streams; it knows
@@ -22,10 +22,20 @@ class SourceError(RuntimeError):
     """The source is unreachable or not laid out as expected; the message names the URI."""
 
 
+class TransientSourceError(SourceError):
+    """A failure that may pass (S3 throttling, a reset connection) still there after the
+    client's own retries: the asset's RetryPolicy may try the step again later."""
+
+    transient = True
+
+
 @dataclass(frozen=True, order=True)
 class SourceFile:
     key: str  # path relative to the source root, with forward slashes: what rejects record
     size: int = 0
+    # Changes whenever the content does: the S3 ETag, or a local file's mtime and size. The
+    # sensors compare it between ticks; the loads never look at it.
+    fingerprint: str = ""
 
 
 def day_of(key: str) -> date | None:
@@ -106,7 +116,8 @@ def _json_files(folder: str, key: str) -> Iterator[SourceFile]:
         if entry.is_dir(follow_symlinks=False):
             yield from _json_files(entry.path, child)
         elif entry.name.endswith(".json") and entry.is_file():
-            yield SourceFile(child, entry.stat().st_size)
+            stat = entry.stat()
+            yield SourceFile(child, stat.st_size, f"{stat.st_mtime_ns:x}-{stat.st_size:x}")
 
 
 def open_source(uri: str) -> Source:

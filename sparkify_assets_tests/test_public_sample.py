@@ -3,6 +3,7 @@
 from datetime import datetime
 
 from sparkify_assets.load import run_load
+from sparkify_assets.sql.checks import RULES
 
 from .conftest import definitions_for
 
@@ -15,6 +16,7 @@ EXPECTED_COUNTS = {
     "artists": 69,
     "time": 6813,
     "load_rejects": 0,
+    "load_audit": 101,  # one tally per file: 30 log files, 71 song files
 }
 
 
@@ -22,8 +24,11 @@ def test_public_sample_builds_the_exact_star_schema(warehouse, public_sample):
     report = run_load(definitions_for(warehouse, public_sample), str(public_sample))
 
     assert report.ok, report.failures
-    assert report.row_counts == EXPECTED_COUNTS
-    assert all(check.passed for check in report.checks)
+    assert {name: report.row_counts[name] for name in EXPECTED_COUNTS} == EXPECTED_COUNTS
+    # Every rule ran as a check in the load's own run, and every one passed (no WARN either).
+    defined = {(rule.table, rule.name) for rules in RULES.values() for rule in rules}
+    assert {(check.asset, check.check) for check in report.checks} == defined
+    assert [check for check in report.checks if not check.passed] == []
 
 
 def test_public_sample_matches_exactly_one_songplay(warehouse, public_sample):

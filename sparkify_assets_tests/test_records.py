@@ -56,6 +56,8 @@ def test_logged_out_event_keeps_empty_user_id_and_nulls():
         (line(length="long"), "length is not a number"),
         (line(registration=[1]), "registration is not a number"),
         (line(userId="abc"), "userId is not a whole number"),
+        (line(userId="9" * 5000), "userId is out of range"),  # int() would raise ValueError
+        (line(userId="0" * 40 + "7"), "userId is out of range"),  # wider than VARCHAR(32)
         (line(artist=7), "artist is not a string"),
         (line(ts=TS + 86_400_000), "outside the file's day"),
         (line(song="x" * 1100), "longer than 1024 bytes"),

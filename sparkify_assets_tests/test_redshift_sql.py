@@ -12,8 +12,9 @@ from sqlglot import exp
 from sparkify_assets import cli
 from sparkify_assets.deploy_sql import deployment_sql, mask_secrets
 from sparkify_assets.records import EVENT_FIELDS
+from sparkify_assets.sql.checks import RULES
 from sparkify_assets.sql.redshift_load import max_errors_for
-from sparkify_assets.sql.tables import STAR_TABLES, TABLES
+from sparkify_assets.sql.tables import BUILT_TABLES, TABLES
 from sparkify_assets.warehouse.redshift import redshift_warehouse_from_env
 
 ROLE = "arn:aws:iam::123456789012:role/sparkify-redshift-s3-read"
@@ -83,12 +84,13 @@ def test_sections_run_in_load_order(redshift_env, capsys) -> None:
     output = run_sql(capsys, "--target", "redshift", "--day", "2018-11-02", "--day", "2018-11-01")
 
     titles = re.findall(r"^-- (\S+(?: \S+)?)$", output, flags=re.MULTILINE)
-    star = [table.name for table in STAR_TABLES]
+    built = [table.name for table in BUILT_TABLES]
     assert titles[:4] == ["DDL", "staging_events 2018-11-01", "staging_events 2018-11-02",
                           "staging_songs"]
-    assert titles[4:9] == ["songplays 2018-11-01..2018-11-03", *star[1:]]
-    assert titles[9:] == [f"check {t}.{rule}" for t in star for rule in ("not_empty",
-                                                                          "primary_key")]
+    checks_start = 4 + len(built)
+    assert titles[4:checks_start] == ["songplays 2018-11-01..2018-11-03", *built[1:]]
+    assert titles[checks_start:] == [f"check {rule.table}.{rule.name}"
+                                     for rules in RULES.values() for rule in rules]
 
 
 def test_copy_options_are_the_chosen_ones(redshift_env) -> None:

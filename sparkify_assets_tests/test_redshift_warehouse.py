@@ -173,12 +173,11 @@ def test_one_partition_is_delete_then_copy_in_one_transaction(script: Script) ->
     assert kinds == [
         "BEGIN", "LOCK", "SET timezone", "SELECT pg_backend_pid", "DELETE FROM",
         "DELETE FROM", "CREATE TEMP", "COPY", "INSERT INTO", "INSERT INTO", "INSERT INTO",
-        "DROP TABLE", "ANALYZE", "COMMIT",
+        "DROP TABLE", "ANALYZE", "DELETE FROM", "INSERT INTO", "COMMIT",
     ]
-    lock, _, _, delete_day, delete_rejects, _, copy, move, rules, errors, drop, analyze, _ = (
-        transaction[1:]
-    )
-    assert lock == 'LOCK "public"."load_rejects", "public"."staging_events"'
+    (lock, _, _, delete_day, delete_rejects, _, copy, move, rules, errors, drop, analyze,
+     delete_audit, audit, _) = transaction[1:]
+    assert lock == 'LOCK "public"."load_audit", "public"."load_rejects", "public"."staging_events"'
     assert delete_day == "DELETE FROM \"public\".\"staging_events\" WHERE event_date = '2018-11-15'"
     assert delete_rejects.endswith("asset = 'staging_events' AND partition_key = '2018-11-15'")
     assert copy.startswith('COPY "staging_events_copy" ("artist", "auth", "first_name"')
@@ -196,6 +195,11 @@ def test_one_partition_is_delete_then_copy_in_one_transaction(script: Script) ->
     )
     assert drop == 'DROP TABLE "staging_events_copy"'
     assert analyze == 'ANALYZE "public"."staging_events"'
+    assert delete_audit.startswith('DELETE FROM "public"."load_audit"')
+    assert delete_audit.endswith("asset = 'staging_events' AND partition_key = '2018-11-15'")
+    # The file's tally, as counted from the statements' row counts, is its audit row.
+    assert audit.startswith('INSERT INTO "public"."load_audit"')
+    assert f"('staging_events', '2018-11-15', '{KEY}', 123, 120, 3, " in audit
     assert (result.records, result.loaded, result.rejected) == (123, 120, 3)
     (connect,) = script.connects
     assert connect["sslmode"] == "require" and connect["password"] == PASSWORD
@@ -245,6 +249,10 @@ def test_too_many_rejects_roll_the_day_back_but_keep_the_rejects(script: Script)
     load, quarantine = script.transactions
     assert load[-1] == "ROLLBACK" and quarantine[-1] == "COMMIT"
     assert any('FROM "sys_load_error_detail"' in s for s in quarantine)
+    # The audit still records what was read, and that none of it was kept.
+    assert any(s.startswith('INSERT INTO "public"."load_audit"') and ", 100, 90, 10, " in s
+               for s in quarantine)
+    assert any(s.startswith('UPDATE "public"."load_audit" SET loaded = 0') for s in quarantine)
 
 
 def test_failure_before_copy_reads_no_load_errors(script: Script) -> None:
@@ -265,7 +273,9 @@ def test_songs_copy_the_song_data_prefix_with_json_auto(script: Script) -> None:
     (copy,) = [s for s in transaction if s.startswith("COPY")]
     assert copy.startswith('COPY "staging_songs_copy" ("num_songs", "artist_id"')
     assert f"\nFROM '{DATA}/song_data/'\n" in copy and "\nFORMAT AS JSON 'auto'\n" in copy
-    assert transaction[1] == 'LOCK "public"."load_rejects", "public"."staging_songs"'
+    assert transaction[1] == (
+        'LOCK "public"."load_audit", "public"."load_rejects", "public"."staging_songs"'
+    )
     (errors,) = [s for s in transaction if 'FROM "stl_load_errors"' in s]
     assert "TRIM(\"raw_line\")" in errors and f"\"session\" = {SESSION}" in errors
     assert (result.records, result.loaded) == (71, 71)

@@ -1,43 +1,105 @@
-"""Decorator arguments and metadata every table asset shares, derived from its Table definition."""
+"""Decorator arguments and results every table asset shares, derived from its Table definition."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 
-from dagster import AssetExecutionContext, TableColumn, TableSchema
+from dagster import (
+    AssetExecutionContext,
+    BackfillPolicy,
+    Backoff,
+    Failure,
+    Jitter,
+    MaterializeResult,
+    RetryPolicy,
+)
 
 from .. import settings
+from ..faults import is_transient
+from ..redact import redact
+from ..source import SourceError
 from ..sql.tables import Table
+from ..warehouse.base import RejectThresholdExceeded, Warehouse, WarehouseError
+from ..warehouse.embedded import EmbeddedWarehouseError
+from .metadata import definition_metadata, describe, materialization_metadata
 
 OWNERS = ["team:data-platform"]
+# Errors whose message tells the user all there is to know (they name the thing and the fix).
+USER_ERRORS = (WarehouseError, EmbeddedWarehouseError, SourceError, RejectThresholdExceeded,
+               settings.SettingsError)
+# The warehouse retries a dropped connection or a deadlock itself, within seconds. What is still
+# failing after that (a server restarting for longer, S3 throttling beyond botocore's own
+# retries) gets the whole step again, later; see failing_fast for what never does.
+TRANSIENT_RETRY = RetryPolicy(
+    max_retries=2, delay=5, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS
+)
+# Every table asset writes to the one warehouse. Unlimited by default; an instance can cap the
+# steps writing at once: `dagster instance concurrency set sparkify_warehouse 2`.
+WAREHOUSE_POOL = "sparkify_warehouse"
+
+
+@contextmanager
+def failing_fast() -> Iterator[None]:
+    """Let TRANSIENT_RETRY re-run the step only for failures that may pass.
+
+    Bad SQL, wrong credentials, a missing bucket or folder, too many bad records: another
+    attempt would fail the same way, minutes later. They fail the step at once, with the
+    (secret-free) message as the failure's description.
+    """
+    try:
+        yield
+    except Failure as failure:
+        failure.allow_retries = False
+        raise
+    except Exception as err:
+        if is_transient(err):
+            raise
+        failure = Failure(description=redact(str(err)) or type(err).__name__,
+                          allow_retries=False)
+        if isinstance(err, USER_ERRORS):
+            raise failure from None  # the message is the whole story; a stack adds noise
+        raise failure from err  # anything else may be a bug: keep its traceback
 
 
 def target_kind() -> str:
     return "redshift" if settings.deployment() == "redshift" else "postgres"
 
 
-def column_schema(table: Table) -> TableSchema:
-    return TableSchema(
-        columns=[
-            TableColumn(column.name, column.type, description=column.description or None)
-            for column in table.columns
-        ]
-    )
+def source_kinds() -> tuple[str, ...]:
+    """Where staging reads from: JSON files, in S3 when the source (or the target) is there."""
+    in_s3 = settings.data_uri().startswith("s3://") or settings.deployment() == "redshift"
+    return ("json", "s3") if in_s3 else ("json",)
 
 
 def asset_args(table: Table, group: str, extra_kinds: tuple[str, ...] = ()) -> dict:
     """The @asset keyword arguments that come straight from the table definition."""
     return {
         "name": table.name,
-        "description": table.description,
+        "description": describe(table),
         "group_name": group,
         "kinds": {target_kind(), *extra_kinds},
         "owners": OWNERS,
-        "metadata": {
-            "dagster/table_name": table.name,
-            "dagster/column_schema": column_schema(table),
-        },
+        "retry_policy": TRANSIENT_RETRY,
+        "pool": WAREHOUSE_POOL,
+        # Every table, partitioned or not, runs a range of days as ONE run: the daily assets
+        # take the whole range in one step (each day still its own transaction), and the
+        # unpartitioned dimensions join that run after them, so
+        # `dagster asset materialize --select '*' --partition-range A...B` is a single run.
+        "backfill_policy": BackfillPolicy.single_run(),
+        "metadata": definition_metadata(table),
     }
+
+
+def rebuilt(
+    warehouse: Warehouse, table: Table, window: tuple[date, date] | None = None
+) -> MaterializeResult:
+    """Rebuild a table from its SQL and report what it now holds."""
+    with failing_fast():
+        _, seconds = warehouse.rebuild(table, window)
+        metadata = materialization_metadata(warehouse, table, window)
+    return MaterializeResult(metadata={**metadata, "build_seconds": round(seconds, 3)})
 
 
 def partition_days(context: AssetExecutionContext) -> list[date]:

@@ -7,36 +7,62 @@ the asset only decides which days to load and reports what happened.
 
 from dagster import (
     AssetExecutionContext,
-    BackfillPolicy,
+    Config,
     Failure,
     MaterializeResult,
     MetadataValue,
     asset,
 )
+from pydantic import Field
 
 from ..partitions import DAILY
 from ..resources import SparkifySource
 from ..sql.tables import STAGING_EVENTS, STAGING_SONGS
 from ..warehouse.base import RejectThresholdExceeded, StagingResult, Warehouse
-from .common import asset_args, partition_days
+from .common import asset_args, failing_fast, partition_days, partition_window, source_kinds
+from .metadata import materialization_metadata
 
 
-def _summary(results: list[StagingResult]) -> dict:
+class StagingConfig(Config):
+    """Run configuration of a staging load (Launchpad: ops.<asset>.config)."""
+
+    max_reject_share: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "Share of a partition's records that may be quarantined before the partition fails. "
+            "Empty: the warehouse's setting (SPARKIFY_MAX_REJECT_SHARE, default 0.05)."
+        ),
+    )
+
+
+def _summary(results: list[StagingResult], warehouse: Warehouse) -> dict:
     return {
         "records_read": sum(r.records for r in results),
         "rows_loaded": sum(r.loaded for r in results),
         "records_rejected": sum(r.rejected for r in results),
+        "max_reject_share": MetadataValue.float(warehouse.max_reject_share),
         "load_seconds": round(sum(r.seconds for r in results), 3),
     }
 
 
 @asset(
     partitions_def=DAILY,
-    # A backfill of many days is one run whose step loads each day in its own transaction.
-    backfill_policy=BackfillPolicy.single_run(),
-    **asset_args(STAGING_EVENTS, "staging", ("json",)),
+    **asset_args(STAGING_EVENTS, "staging", source_kinds()),
 )
 def staging_events(
+    context: AssetExecutionContext,
+    config: StagingConfig,
+    warehouse: Warehouse,
+    source: SparkifySource,
+) -> MaterializeResult:
+    with failing_fast():
+        return _load_days(context, warehouse.with_max_reject_share(config.max_reject_share),
+                          source)
+
+
+def _load_days(
     context: AssetExecutionContext, warehouse: Warehouse, source: SparkifySource
 ) -> MaterializeResult:
     days = partition_days(context)
@@ -61,23 +87,33 @@ def staging_events(
     # The days that did load are committed: give downstream builds their statistics either way.
     warehouse.refresh_statistics(STAGING_EVENTS)
     if failures:
-        raise Failure("\n".join(failures), metadata=_summary(results))
-    metadata = _summary(results) | {
+        raise Failure("\n".join(failures), metadata=_summary(results, warehouse))
+    metadata = _summary(results, warehouse) | {
         "days": len(days),
         "files": sum(len(r.files) for r in results),
-        "dagster/partition_row_count": sum(r.loaded for r in results),
     }
-    return MaterializeResult(metadata=metadata)
+    return MaterializeResult(
+        metadata=metadata
+        | materialization_metadata(warehouse, STAGING_EVENTS, partition_window(context))
+    )
 
 
-@asset(**asset_args(STAGING_SONGS, "staging", ("json",)))
-def staging_songs(warehouse: Warehouse, source: SparkifySource) -> MaterializeResult:
+@asset(**asset_args(STAGING_SONGS, "staging", source_kinds()))
+def staging_songs(
+    config: StagingConfig, warehouse: Warehouse, source: SparkifySource
+) -> MaterializeResult:
+    with failing_fast():
+        return _load_songs(warehouse.with_max_reject_share(config.max_reject_share), source)
+
+
+def _load_songs(warehouse: Warehouse, source: SparkifySource) -> MaterializeResult:
     try:
         result = warehouse.stage_songs(source.open())
     except RejectThresholdExceeded as err:
         raise Failure(str(err)) from None
     warehouse.refresh_statistics(STAGING_SONGS)
     return MaterializeResult(
-        metadata=_summary([result])
-        | {"dagster/row_count": result.loaded, "files": MetadataValue.int(result.records)}
+        metadata=_summary([result], warehouse)
+        | {"files": MetadataValue.int(result.records)}
+        | materialization_metadata(warehouse, STAGING_SONGS)
     )

@@ -6,46 +6,39 @@ user's latest level or an artist's details can change with any day's data.
 """
 
 
-from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, asset
+from dagster import AssetExecutionContext, MaterializeResult, asset
 
 from ..partitions import DAILY
-from ..sql.tables import ARTISTS, SONGPLAYS, SONGS, TIME, USERS, Table
+from ..sql.tables import ARTISTS, SONGPLAYS, SONGS, TIME, USERS
 from ..warehouse.base import Warehouse
-from .common import asset_args, partition_window
+from .common import asset_args, partition_window, rebuilt
 from .staging import staging_events, staging_songs
-
-
-def build(warehouse: Warehouse, table: Table, window=None) -> MaterializeResult:
-    rows, seconds = warehouse.rebuild(table, window)
-    count_key = "dagster/partition_row_count" if window else "dagster/row_count"
-    return MaterializeResult(metadata={count_key: rows, "build_seconds": round(seconds, 3)})
 
 
 @asset(
     deps=[staging_events, staging_songs],
     partitions_def=DAILY,
-    backfill_policy=BackfillPolicy.single_run(),
     **asset_args(SONGPLAYS, "star", ("sql",)),
 )
 def songplays(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
-    return build(warehouse, SONGPLAYS, partition_window(context))
+    return rebuilt(warehouse, SONGPLAYS, partition_window(context))
 
 
 @asset(deps=[staging_events], **asset_args(USERS, "star", ("sql",)))
 def users(warehouse: Warehouse) -> MaterializeResult:
-    return build(warehouse, USERS)
+    return rebuilt(warehouse, USERS)
 
 
 @asset(deps=[staging_songs], **asset_args(SONGS, "star", ("sql",)))
 def songs(warehouse: Warehouse) -> MaterializeResult:
-    return build(warehouse, SONGS)
+    return rebuilt(warehouse, SONGS)
 
 
 @asset(deps=[staging_songs], **asset_args(ARTISTS, "star", ("sql",)))
 def artists(warehouse: Warehouse) -> MaterializeResult:
-    return build(warehouse, ARTISTS)
+    return rebuilt(warehouse, ARTISTS)
 
 
 @asset(deps=[songplays], **asset_args(TIME, "star", ("sql",)))
 def time(warehouse: Warehouse) -> MaterializeResult:
-    return build(warehouse, TIME)
+    return rebuilt(warehouse, TIME)

@@ -2,7 +2,18 @@
 
 Because every rule has that one shape, the Dagster checks can count violations and show a few
 offending keys the same way for all of them, and ``sparkify sql`` can print them for Redshift.
-Rules that every star table gets (non-empty, primary key) are derived from its definition.
+Rules that every keyed table gets (non-empty, primary key) are derived from its definition; the
+others are one SQL template each, with ``{table}`` placeholders like the build SQL in ``tables``.
+Templates avoid CTEs so they can be wrapped in ``SELECT COUNT(*) FROM (...)`` on both targets.
+
+Severity follows who broke what:
+- ERROR, blocking: an invariant the pipeline itself guarantees (keys, reconciliation, partition
+  days). A violation means a defect, so downstream assets must not build on it.
+- ERROR, not blocking: referential integrity of songplays. Those rules read tables built *after*
+  songplays (users, time, ...), so they run once those exist, and a blocking check there would
+  make `time` wait for itself. A failure still fails ``sparkify load``.
+- WARN: the source says something implausible (a level outside free/paid, a negative duration)
+  or records were quarantined below the tolerance. The data loads as given; someone should look.
 """
 
 from __future__ import annotations
@@ -12,8 +23,12 @@ from dataclasses import dataclass
 
 from psycopg2 import sql
 
-from .render import table_ref
-from .tables import STAR_TABLES, Table
+from .analytics import ANALYTICS_TABLES
+from .render import statement, table_ref
+from .tables import ALL_TABLES, STAGING_EVENTS, STAGING_SONGS, STAGING_TABLES, Table
+
+ERROR = "ERROR"
+WARN = "WARN"
 
 
 @dataclass(frozen=True)
@@ -22,42 +37,239 @@ class Rule:
     name: str
     description: str
     violations: Callable[[str], sql.Composed]  # schema -> SELECT returning offending rows
-    blocking: bool = True  # ERROR and stops downstream assets; False means WARN
+    blocking: bool = True  # stops downstream assets when it fails
+    severity: str = ERROR  # ERROR or WARN
+    after: tuple[str, ...] = ()  # tables the rule reads that are built after `table`
+
+    def __post_init__(self) -> None:
+        if self.blocking and (self.severity != ERROR or self.after):
+            raise ValueError(f"{self.table}.{self.name}: only an ERROR rule that reads nothing "
+                             "built after its table can block")
+
+
+def _template(query: str) -> Callable[[str], sql.Composed]:
+    return lambda schema: statement(query, schema)
 
 
 def _not_empty(table: Table) -> Rule:
     def violations(schema: str) -> sql.Composed:
         return sql.SQL(
-            "SELECT 'no rows' AS problem WHERE NOT EXISTS (SELECT 1 FROM {})"
+            "SELECT 'no rows' AS problem, COUNT(*) AS row_count FROM {} HAVING COUNT(*) = 0"
         ).format(table_ref(schema, table.name))
 
+    if table in ANALYTICS_TABLES:
+        # An answer can legitimately be empty (e.g. no user changed level this month): report it,
+        # but do not fail the run over it.
+        return Rule(table.name, "not_empty", f"{table.name} has at least one row (a warning: an "
+                    "analytics answer may be empty).", violations, blocking=False, severity=WARN)
     return Rule(table.name, "not_empty", f"{table.name} has at least one row.", violations)
 
 
 def _primary_key(table: Table) -> Rule:
-    (key,) = table.primary_key  # every star table has a single-column key
+    """Duplicate or NULL keys; a composite key is grouped by all its columns (portable SQL)."""
+    keys = [sql.Identifier(column) for column in table.primary_key]
+    any_null = sql.SQL(" OR ").join(sql.SQL("{} IS NULL").format(key) for key in keys)
 
     def violations(schema: str) -> sql.Composed:
         return sql.SQL(
-            "SELECT {key} AS key_value, COUNT(*) AS copies FROM {table} "
-            "GROUP BY {key} HAVING COUNT(*) > 1 OR {key} IS NULL"
-        ).format(key=sql.Identifier(key), table=table_ref(schema, table.name))
+            "SELECT {keys}, COUNT(*) AS copies FROM {table} "
+            "GROUP BY {keys} HAVING COUNT(*) > 1 OR {any_null}"
+        ).format(keys=sql.SQL(", ").join(keys), table=table_ref(schema, table.name),
+                 any_null=any_null)
 
+    key = ", ".join(table.primary_key)
     return Rule(
         table.name, "primary_key",
-        f"{key} is unique and never NULL (Redshift does not enforce primary keys).",
+        f"({key}) is unique and never NULL (Redshift does not enforce primary keys).",
         violations,
     )
 
 
+def _references(column: str, parent: str, parent_key: str) -> Rule:
+    """songplays.<column> (when not NULL) exists in <parent>.<parent_key>."""
+    query = f"""
+SELECT p.songplay_id, p.{column}
+FROM {{songplays}} p
+LEFT JOIN {{{parent}}} d ON d.{parent_key} = p.{column}
+WHERE p.{column} IS NOT NULL AND d.{parent_key} IS NULL
+"""
+    return Rule(
+        "songplays", f"{column}_in_{parent}",
+        f"Every non-NULL songplays.{column} exists in {parent}.{parent_key}.",
+        _template(query), blocking=False, after=(parent,),
+    )
+
+
+def _level_is_free_or_paid(table: str, key: str) -> Rule:
+    query = f"SELECT {key}, level FROM {{{table}}} WHERE level IS NULL OR level NOT IN "
+    query += "('free', 'paid')"
+    return Rule(table, "level_is_free_or_paid", f"{table}.level is 'free' or 'paid'.",
+                _template(query), blocking=False, severity=WARN)
+
+
+def _not_negative(table: str, column: str, key: str) -> Rule:
+    return Rule(
+        table, f"{column}_not_negative", f"{table}.{column} (seconds) is never negative.",
+        _template(f"SELECT {key}, {column} FROM {{{table}}} WHERE {column} < 0"),
+        blocking=False, severity=WARN,
+    )
+
+
+def _rejects(table: Table) -> Rule:
+    query = f"""
+SELECT partition_key, source, line_number, reason
+FROM {{load_rejects}}
+WHERE asset = '{table.name}'
+"""
+    return Rule(
+        table.name, "rejects",
+        f"No record meant for {table.name} was quarantined in load_rejects. Rejects below the "
+        "tolerance (SPARKIFY_MAX_REJECT_SHARE) load the partition and show here as a warning.",
+        _template(query), blocking=False, severity=WARN,
+    )
+
+
+def _reconciles_with_audit(table: Table, partition_column: str | None, per_file: bool) -> Rule:
+    """Every audited file balances (read = loaded + rejected), and the audit matches what the
+    staging table and load_rejects hold: per file, or per partition when ``per_file`` is False."""
+    file_of_row = "source" if per_file else "'all files'"
+    grouping = [f"TO_CHAR({partition_column}, 'YYYY-MM-DD')"] if partition_column else []
+    partition_of_row = grouping[0] if grouping else "''"
+    grouping += ["source"] if per_file else []
+    group_staged = f"GROUP BY {', '.join(grouping)}" if grouping else ""
+    group_rejects = "GROUP BY partition_key" + (", source" if per_file else "")
+    # Per file, a file without exactly one audit row is itself a violation.
+    unaudited = "SUM(audited) <> 1\n    OR " if per_file else ""
+    query = f"""
+SELECT partition_key, source,
+       SUM(records) AS records, SUM(loaded) AS loaded, SUM(rejected) AS rejected,
+       SUM(staged) AS staged, SUM(quarantined) AS quarantined
+FROM (
+    SELECT partition_key, {file_of_row} AS source, records, loaded, rejected,
+           0 AS staged, 0 AS quarantined, 1 AS audited,
+           CASE WHEN records <> loaded + rejected THEN 1 ELSE 0 END AS unbalanced
+    FROM {{load_audit}} WHERE asset = '{table.name}'
+    UNION ALL
+    SELECT {partition_of_row}, {file_of_row}, 0, 0, 0, COUNT(*), 0, 0, 0
+    FROM {{{table.name}}} {group_staged}
+    UNION ALL
+    SELECT partition_key, {file_of_row}, 0, 0, 0, 0, COUNT(*), 0, 0
+    FROM {{load_rejects}} WHERE asset = '{table.name}' {group_rejects}
+) tallies
+GROUP BY partition_key, source
+HAVING {unaudited}SUM(unbalanced) > 0
+    OR SUM(loaded) <> SUM(staged)
+    OR SUM(rejected) <> SUM(quarantined)
+"""
+    scope = "For every file" if per_file else "Over all files (each file's tally balances)"
+    return Rule(
+        table.name, "reconciles_with_audit",
+        f"{scope} of the latest load: records read = rows in {table.name} + rows in "
+        "load_rejects, as tallied in load_audit. Nothing was lost or duplicated.",
+        _template(query),
+    )
+
+
+# A play's day: the staging event's event_date for the songplay, and the songplay's own day.
+_PLAY_KEY = "CAST(e.session_id AS BIGINT) * 4294967296 + e.item_in_session"
+
+SONGPLAYS_PER_DAY = Rule(
+    "songplays", "rows_per_day_match_staging",
+    "For each day, songplays has one row per distinct NextSong event with a userId in "
+    "staging_events (copies of an event, same session and item, count once).",
+    _template(f"""
+SELECT day, SUM(expected) AS expected_plays, SUM(built) AS songplays
+FROM (
+    SELECT e.event_date AS day, COUNT(DISTINCT {_PLAY_KEY}) AS expected, 0 AS built
+    FROM {{staging_events}} e
+    WHERE e.page = 'NextSong' AND e.user_id <> ''
+    GROUP BY e.event_date
+    UNION ALL
+    SELECT CAST(p.start_time AS DATE), 0, COUNT(*)
+    FROM {{songplays}} p
+    GROUP BY CAST(p.start_time AS DATE)
+) per_day
+GROUP BY day
+HAVING SUM(expected) <> SUM(built)
+"""),
+)
+
+START_TIME_ON_EVENT_DAY = Rule(
+    "songplays", "start_time_in_partition_day",
+    "Every songplay's start_time falls on the UTC day (partition) of the log file its event "
+    "came from.",
+    _template(f"""
+SELECT p.songplay_id, p.start_time, e.event_date
+FROM {{songplays}} p
+JOIN {{staging_events}} e
+  ON e.session_id = p.session_id AND {_PLAY_KEY} = p.songplay_id
+WHERE e.page = 'NextSong' AND e.user_id <> ''
+  AND CAST(p.start_time AS DATE) <> e.event_date
+"""),
+)
+
+def _holds_exactly(table: str, key: str, expected: str, origin: str, description: str) -> Rule:
+    """<table>.<key> is exactly the set of ``expected`` (a subquery): none missing, none extra."""
+    query = f"""
+SELECT 'missing from {table}' AS problem, e.{key}
+FROM {expected} e LEFT JOIN {{{table}}} t ON t.{key} = e.{key}
+WHERE t.{key} IS NULL
+UNION ALL
+SELECT 'not in {origin}', t.{key}
+FROM {{{table}}} t LEFT JOIN {expected} e ON e.{key} = t.{key}
+WHERE e.{key} IS NULL
+"""
+    return Rule(table, f"match_{origin}_{key}s", description, _template(query))
+
+
+USERS_MATCH_STAGING = _holds_exactly(
+    "users", "user_id",
+    "(SELECT DISTINCT CAST(user_id AS INTEGER) AS user_id FROM {staging_events} "
+    "WHERE user_id <> '')",
+    "staging_events",
+    "users holds exactly the distinct non-empty user ids of staging_events.",
+)
+TIME_MATCHES_SONGPLAYS = _holds_exactly(
+    "time", "start_time", "(SELECT DISTINCT start_time FROM {songplays})", "songplays",
+    "time holds exactly the distinct start_time values of songplays.",
+)
+
+_SPECIFIC_RULES = [
+    _rejects(STAGING_EVENTS),
+    _reconciles_with_audit(STAGING_EVENTS, "event_date", per_file=True),
+    _not_negative("staging_events", "length", "source, line_number"),
+    _rejects(STAGING_SONGS),
+    # Song rows are matched to the audit in total: Redshift's one COPY of song_data/ cannot say
+    # which file a row came from (its staging_songs.source is the prefix).
+    _reconciles_with_audit(STAGING_SONGS, None, per_file=False),
+    SONGPLAYS_PER_DAY,
+    START_TIME_ON_EVENT_DAY,
+    _level_is_free_or_paid("songplays", "songplay_id"),
+    _references("user_id", "users", "user_id"),
+    _references("start_time", "time", "start_time"),
+    _references("song_id", "songs", "song_id"),
+    _references("artist_id", "artists", "artist_id"),
+    USERS_MATCH_STAGING,
+    _level_is_free_or_paid("users", "user_id"),
+    _not_negative("songs", "duration", "song_id"),
+    TIME_MATCHES_SONGPLAYS,
+]
+
+
 def rules_for(table: Table) -> list[Rule]:
-    return [_not_empty(table), _primary_key(table)]
+    generic = [_not_empty(table), _primary_key(table)] if table.primary_key else []
+    return generic + [rule for rule in _SPECIFIC_RULES if rule.table == table.name]
 
 
-RULES: dict[str, list[Rule]] = {table.name: rules_for(table) for table in STAR_TABLES}
+# Every keyed table (star schema and analytics) gets the generic rules, staging its own.
+RULES: dict[str, list[Rule]] = {
+    table.name: rules_for(table)
+    for table in ALL_TABLES if table.primary_key or table in STAGING_TABLES
+}
 
 
 def count_and_sample(rule: Rule, schema: str, sample: int = 5) -> tuple[sql.Composed, sql.Composed]:
     violations = rule.violations(schema)
     count = sql.SQL("SELECT COUNT(*) FROM ({}) violations").format(violations)
-    return count, violations + sql.SQL(" LIMIT {}").format(sql.Literal(sample))
+    # Ordered so the same violations always show the same few keys.
+    return count, violations + sql.SQL(" ORDER BY 1, 2 LIMIT {}").format(sql.Literal(sample))

@@ -37,6 +37,11 @@ def _table_refs(schema: str) -> dict[str, sql.Identifier]:
     return {name: table_ref(schema, name) for name in TABLES}
 
 
+def statement(template: str, schema: str, **values: sql.Composable) -> sql.Composed:
+    """A SQL template whose ``{table}`` placeholders become schema-qualified identifiers."""
+    return sql.SQL(template.strip()).format(**_table_refs(schema), **values)
+
+
 def _layout(table: Table) -> str:
     parts = [f"DISTSTYLE {table.diststyle}"]
     if table.distkey:
@@ -141,16 +146,74 @@ def delete_rejects(schema: str, asset: str, partition: str) -> sql.Composed:
     )
 
 
+def delete_audit(schema: str, asset: str, partition: str) -> sql.Composed:
+    """Forget a partition's per-file tallies before it is loaded again."""
+    return sql.SQL("DELETE FROM {} WHERE asset = {} AND partition_key = {}").format(
+        table_ref(schema, "load_audit"), sql.Literal(asset), sql.Literal(partition)
+    )
+
+
+def insert_audit(schema: str, asset: str, partition: str, tallies: list, loaded_at: str):
+    """One load_audit row per file tally (for targets that cannot COPY FROM STDIN)."""
+    rows = [
+        sql.SQL("({})").format(sql.SQL(", ").join(map(sql.Literal, (
+            asset, partition, tally.source, tally.records, tally.loaded, tally.rejected, loaded_at
+        ))))
+        for tally in tallies
+    ]
+    return sql.SQL("INSERT INTO {} ({}) VALUES {}").format(
+        table_ref(schema, "load_audit"),
+        sql.SQL(", ").join(map(sql.Identifier, (
+            "asset", "partition_key", "source", "records", "loaded", "rejected", "loaded_at"
+        ))),
+        sql.SQL(", ").join(rows),
+    )
+
+
+def audit_nothing_loaded(schema: str, asset: str, partition: str) -> sql.Composed:
+    """Mark a rolled-back load in its audit: records were read and rejected, none kept."""
+    return sql.SQL("UPDATE {} SET loaded = 0 WHERE asset = {} AND partition_key = {}").format(
+        table_ref(schema, "load_audit"), sql.Literal(asset), sql.Literal(partition)
+    )
+
+
 def analyze(table: Table, schema: str) -> sql.Composed:
     """Refresh a table's planner statistics (both engines accept it inside a transaction)."""
     return sql.SQL("ANALYZE {}").format(table_ref(schema, table.name))
 
 
+def in_window(table: Table, window: tuple[date, date] | None) -> sql.Composable:
+    """`` WHERE`` clause keeping a partitioned table's rows in [start, end); empty otherwise."""
+    if window is None or not table.window_column:
+        return sql.SQL("")
+    start, end = window
+    column = sql.Identifier(table.window_column)
+    return sql.SQL(" WHERE {} >= {} AND {} < {}").format(
+        column, sql.Literal(start.isoformat()), column, sql.Literal(end.isoformat())
+    )
+
+
 def delete_window(table: Table, schema: str, start: date, end: date) -> sql.Composed:
-    return sql.SQL("DELETE FROM {} WHERE {} >= {} AND {} < {}").format(
+    return sql.SQL("DELETE FROM {}").format(table_ref(schema, table.name)) + in_window(
+        table, (start, end)
+    )
+
+
+def query(text: str, schema: str) -> sql.Composed:
+    """A SELECT written with ``{table}`` placeholders (a build or a summary), made runnable."""
+    return sql.SQL(text.strip()).format(**_table_refs(schema))
+
+
+def preview(table: Table, schema: str, limit: int,
+            window: tuple[date, date] | None = None) -> sql.Composed:
+    """A few rows in sort key order, then key order (or every column): the same ones each time."""
+    order = tuple(dict.fromkeys((*table.sortkey, *(table.primary_key or table.column_names))))
+    return sql.SQL("SELECT {} FROM {}{} ORDER BY {} LIMIT {}").format(
+        sql.SQL(", ").join(map(sql.Identifier, table.column_names)),
         table_ref(schema, table.name),
-        sql.Identifier(table.window_column), sql.Literal(start.isoformat()),
-        sql.Identifier(table.window_column), sql.Literal(end.isoformat()),
+        in_window(table, window),
+        sql.SQL(", ").join(map(sql.Identifier, order)),
+        sql.Literal(limit),
     )
 
 

@@ -9,37 +9,9 @@ PostgreSQL and Redshift: window functions instead of DISTINCT ON, CTEs in INSERT
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ..records import EVENT_FIELDS, SONG_FIELDS, Field
-
-
-@dataclass(frozen=True)
-class Column:
-    name: str
-    type: str
-    description: str = ""
-    nullable: bool = True
-
-
-@dataclass(frozen=True)
-class Table:
-    name: str
-    description: str
-    columns: tuple[Column, ...]
-    primary_key: tuple[str, ...] = ()
-    # Redshift physical layout. ALL copies small dimensions to every node; KEY co-locates rows.
-    diststyle: str = "EVEN"
-    distkey: str | None = None
-    sortkey: tuple[str, ...] = ()
-    # SELECT (optionally WITH ...) producing the rows; None for tables filled by COPY.
-    build: str | None = None
-    # Partitioned tables replace only the rows whose time column lies in the window.
-    window_column: str | None = None
-
-    @property
-    def column_names(self) -> tuple[str, ...]:
-        return tuple(column.name for column in self.columns)
+from .analytics import ANALYTICS_TABLES
+from .model import Column, Table, check_lineage, derived_from
 
 
 def _from_fields(fields: tuple[Field, ...]) -> tuple[Column, ...]:
@@ -73,6 +45,7 @@ STAGING_EVENTS = Table(
     diststyle="KEY",
     distkey="session_id",
     sortkey=("event_date",),
+    window_column="event_date",
 )
 
 STAGING_SONGS = Table(
@@ -87,6 +60,18 @@ STAGING_SONGS = Table(
     diststyle="ALL",
 )
 
+def _events(*columns: str):
+    return derived_from("staging_events", *columns)
+
+
+def _songs(*columns: str):
+    return derived_from("staging_songs", *columns)
+
+
+# A play's song and artist are chosen by matching title, artist name and duration.
+_SONG_MATCH = _events("song", "artist", "length") + _songs("title", "artist_name", "duration")
+_PLAY_TIME = derived_from("songplays", "start_time")
+
 SONGPLAYS = Table(
     name="songplays",
     description=(
@@ -96,15 +81,22 @@ SONGPLAYS = Table(
         "none matches; never fans out. Daily partitioned by start_time's UTC day."
     ),
     columns=(
-        Column("songplay_id", "BIGINT", "session_id * 2^32 + item_in_session", False),
-        Column("start_time", "TIMESTAMP", "Event time, UTC, millisecond precision", False),
-        Column("user_id", "INTEGER", "The listener", False),
-        Column("level", EVENT_TYPES["level"], "'free' or 'paid' at the time of the play"),
-        Column("song_id", SONG_TYPES["song_id"], "Matched song, NULL when unmatched"),
-        Column("artist_id", SONG_TYPES["artist_id"], "Matched artist, NULL when unmatched"),
-        Column("session_id", "INTEGER", "App session", False),
-        Column("location", EVENT_TYPES["location"], "Listener's location"),
-        Column("user_agent", EVENT_TYPES["user_agent"], "Listener's user agent, as logged"),
+        Column("songplay_id", "BIGINT", "session_id * 2^32 + item_in_session", False,
+               lineage=_events("session_id", "item_in_session")),
+        Column("start_time", "TIMESTAMP", "Event time, UTC, millisecond precision", False,
+               lineage=_events("ts")),
+        Column("user_id", "INTEGER", "The listener", False, lineage=_events("user_id")),
+        Column("level", EVENT_TYPES["level"], "'free' or 'paid' at the time of the play",
+               lineage=_events("level")),
+        Column("song_id", SONG_TYPES["song_id"], "Matched song, NULL when unmatched",
+               lineage=_songs("song_id") + _SONG_MATCH),
+        Column("artist_id", SONG_TYPES["artist_id"], "Matched artist, NULL when unmatched",
+               lineage=_songs("artist_id") + _SONG_MATCH),
+        Column("session_id", "INTEGER", "App session", False, lineage=_events("session_id")),
+        Column("location", EVENT_TYPES["location"], "Listener's location",
+               lineage=_events("location")),
+        Column("user_agent", EVENT_TYPES["user_agent"], "Listener's user agent, as logged",
+               lineage=_events("user_agent")),
     ),
     primary_key=("songplay_id",),
     # start_time has high cardinality (even spread) and is the join key to `time`, which shares
@@ -152,11 +144,12 @@ USERS = Table(
         "and level come from the user's latest event by ts (users change level)."
     ),
     columns=(
-        Column("user_id", "INTEGER", "", False),
-        Column("first_name", EVENT_TYPES["first_name"]),
-        Column("last_name", EVENT_TYPES["last_name"]),
-        Column("gender", EVENT_TYPES["gender"]),
-        Column("level", EVENT_TYPES["level"], "Level at the user's latest event"),
+        Column("user_id", "INTEGER", "", False, lineage=_events("user_id")),
+        Column("first_name", EVENT_TYPES["first_name"], lineage=_events("first_name")),
+        Column("last_name", EVENT_TYPES["last_name"], lineage=_events("last_name")),
+        Column("gender", EVENT_TYPES["gender"], lineage=_events("gender")),
+        Column("level", EVENT_TYPES["level"], "Level at the user's latest event",
+               lineage=_events("level")),
     ),
     primary_key=("user_id",),
     diststyle="ALL",
@@ -180,11 +173,11 @@ SONGS = Table(
     name="songs",
     description="Dimension: one row per song_id from staging_songs.",
     columns=(
-        Column("song_id", SONG_TYPES["song_id"], "", False),
-        Column("title", SONG_TYPES["title"]),
-        Column("artist_id", SONG_TYPES["artist_id"]),
-        Column("year", "INTEGER", "0 when unknown"),
-        Column("duration", "DOUBLE PRECISION", "Seconds"),
+        Column("song_id", SONG_TYPES["song_id"], "", False, lineage=_songs("song_id")),
+        Column("title", SONG_TYPES["title"], lineage=_songs("title")),
+        Column("artist_id", SONG_TYPES["artist_id"], lineage=_songs("artist_id")),
+        Column("year", "INTEGER", "0 when unknown", lineage=_songs("year")),
+        Column("duration", "DOUBLE PRECISION", "Seconds", lineage=_songs("duration")),
     ),
     primary_key=("song_id",),
     diststyle="ALL",
@@ -208,11 +201,12 @@ ARTISTS = Table(
         "name, then the smallest song_id: deterministic on any load order."
     ),
     columns=(
-        Column("artist_id", SONG_TYPES["artist_id"], "", False),
-        Column("name", SONG_TYPES["artist_name"]),
-        Column("location", SONG_TYPES["artist_location"], "'' when unknown, as published"),
-        Column("latitude", "DOUBLE PRECISION"),
-        Column("longitude", "DOUBLE PRECISION"),
+        Column("artist_id", SONG_TYPES["artist_id"], "", False, lineage=_songs("artist_id")),
+        Column("name", SONG_TYPES["artist_name"], lineage=_songs("artist_name")),
+        Column("location", SONG_TYPES["artist_location"], "'' when unknown, as published",
+               lineage=_songs("artist_location")),
+        Column("latitude", "DOUBLE PRECISION", lineage=_songs("artist_latitude")),
+        Column("longitude", "DOUBLE PRECISION", lineage=_songs("artist_longitude")),
     ),
     primary_key=("artist_id",),
     diststyle="ALL",
@@ -241,13 +235,13 @@ TIME = Table(
         "ISO week; weekday is 0 for Sunday through 6 (DOW)."
     ),
     columns=(
-        Column("start_time", "TIMESTAMP", "", False),
-        Column("hour", "INTEGER"),
-        Column("day", "INTEGER"),
-        Column("week", "INTEGER", "ISO week"),
-        Column("month", "INTEGER"),
-        Column("year", "INTEGER"),
-        Column("weekday", "INTEGER", "0 = Sunday ... 6 = Saturday"),
+        Column("start_time", "TIMESTAMP", "", False, lineage=_PLAY_TIME),
+        Column("hour", "INTEGER", lineage=_PLAY_TIME),
+        Column("day", "INTEGER", lineage=_PLAY_TIME),
+        Column("week", "INTEGER", "ISO week", lineage=_PLAY_TIME),
+        Column("month", "INTEGER", lineage=_PLAY_TIME),
+        Column("year", "INTEGER", lineage=_PLAY_TIME),
+        Column("weekday", "INTEGER", "0 = Sunday ... 6 = Saturday", lineage=_PLAY_TIME),
     ),
     primary_key=("start_time",),
     # Same key as songplays so the fact-to-time join is node-local.
@@ -266,20 +260,46 @@ FROM (SELECT DISTINCT start_time FROM {songplays}) played
 """,
 )
 
+def _load_columns(asset: str, *facts: Column) -> tuple[Column, ...]:
+    """The load log tables: which load and file a row is about, its facts, and when it ran."""
+    return (
+        Column("asset", "VARCHAR(64)", asset, False),
+        Column("partition_key", "VARCHAR(32)", "Day for staging_events, '' otherwise", False),
+        Column("source", "VARCHAR(1024)", "File path or S3 key"),
+        *facts,
+        Column("loaded_at", "TIMESTAMP", "When the load ran (UTC)"),
+    )
+
+
 LOAD_REJECTS = Table(
     name="load_rejects",
     description=(
         "Quarantine: every source record that could not be loaded, with where it was and why. "
         "Re-loading a partition replaces its rejects."
     ),
-    columns=(
-        Column("asset", "VARCHAR(64)", "Staging asset the record was meant for", False),
-        Column("partition_key", "VARCHAR(32)", "Day for staging_events, '' otherwise", False),
-        Column("source", "VARCHAR(1024)", "File path or S3 key"),
+    columns=_load_columns(
+        "Staging asset the record was meant for",
         Column("line_number", "INTEGER", "1-based line in the file; a song file is line 1"),
         Column("raw_record", "VARCHAR(65535)", "The record as far as it could be decoded"),
         Column("reason", "VARCHAR(256)", "Why it was rejected"),
-        Column("loaded_at", "TIMESTAMP", "When the load that rejected it ran (UTC)"),
+    ),
+    diststyle="EVEN",
+    sortkey=("asset", "partition_key"),
+)
+
+LOAD_AUDIT = Table(
+    name="load_audit",
+    description=(
+        "Reconciliation: for every source file of the latest load of each staging partition, "
+        "records read, rows loaded and records quarantined (records = loaded + rejected). "
+        "Written in the load's transaction and replaced with the partition, like load_rejects. "
+        "When a partition fails its reject tolerance, loaded is 0: nothing of that load was kept."
+    ),
+    columns=_load_columns(
+        "Staging asset that read the file",
+        Column("records", "INTEGER", "Records read (blank lines are not records)", False),
+        Column("loaded", "INTEGER", "Rows written to the staging table", False),
+        Column("rejected", "INTEGER", "Records written to load_rejects", False),
     ),
     diststyle="EVEN",
     sortkey=("asset", "partition_key"),
@@ -287,5 +307,7 @@ LOAD_REJECTS = Table(
 
 STAGING_TABLES = (STAGING_EVENTS, STAGING_SONGS)
 STAR_TABLES = (SONGPLAYS, USERS, SONGS, ARTISTS, TIME)
-ALL_TABLES = (*STAGING_TABLES, *STAR_TABLES, LOAD_REJECTS)
+BUILT_TABLES = (*STAR_TABLES, *ANALYTICS_TABLES)  # filled by SQL from other tables, in run order
+ALL_TABLES = (*STAGING_TABLES, *STAR_TABLES, *ANALYTICS_TABLES, LOAD_REJECTS, LOAD_AUDIT)
 TABLES = {table.name: table for table in ALL_TABLES}
+check_lineage(ALL_TABLES)

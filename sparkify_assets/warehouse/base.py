@@ -6,30 +6,87 @@ and in DDL layout options; building the star schema and running checks is the sa
 
 from __future__ import annotations
 
+import functools
+import inspect
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 import psycopg2
-from dagster import ConfigurableResource, EnvVar
+from dagster import ConfigurableResource, EnvVar, get_dagster_logger
 from psycopg2 import sql
-from pydantic import PrivateAttr
+from pydantic import PrivateAttr, field_validator
 
+from .. import faults
 from ..records import FileTally
+from ..redact import redact
 from ..source import Source, SourceFile
 from ..sql import render
 from ..sql.tables import ALL_TABLES, TABLES, Table
 
 
 class RejectThresholdExceeded(RuntimeError):
-    """Too large a share of a partition's records were rejected; nothing of it was loaded."""
+    """Too large a share of a partition's records were rejected; nothing of the load was kept."""
 
 
 class WarehouseError(RuntimeError):
     """A warehouse operation failed; the message is meant for the user (no secrets, no DSN)."""
+
+
+class TransientWarehouseError(WarehouseError):
+    """A failure that may pass (connection lost, server restarting, deadlock), still there after
+    the warehouse's own retries; the asset's RetryPolicy may try the step again later."""
+
+    transient = True
+
+
+def warehouse_error(context: str, err: psycopg2.Error) -> WarehouseError:
+    """The user-facing error for a psycopg2 failure, transient or not, without secrets."""
+    kind = TransientWarehouseError if faults.is_transient_db_error(err) else WarehouseError
+    return kind(f"{context}: {describe_error(err)}")
+
+
+# A transaction is attempted this often before a transient failure is handed on; the backoff
+# between attempts adds up to a few seconds, enough for the embedded server to restart.
+RETRY_ATTEMPTS = 4
+_log = get_dagster_logger("sparkify.warehouse")
+_retrying: ContextVar[bool] = ContextVar("sparkify_warehouse_retrying", default=False)
+Result = TypeVar("Result")
+
+
+def retry_transient(what: str) -> Callable[[Callable[..., Result]], Callable[..., Result]]:
+    """Run a warehouse method again, from scratch, when it fails on a transient error.
+
+    Only for methods that are whole transactions: a failed attempt was rolled back, so the next
+    one starts from the same state, and since every write replaces its partition the end result
+    is the same as one clean attempt. ``what`` names the work in messages; it is formatted with
+    the method's arguments (e.g. ``"loading staging_events {day}"``). Permanent errors are raised
+    at once as ``WarehouseError``.
+    """
+
+    def decorate(method: Callable[..., Result]) -> Callable[..., Result]:
+        signature = inspect.signature(method)
+
+        @functools.wraps(method)
+        def wrapper(self, *args, **kwargs) -> Result:
+            if _retrying.get():  # an enclosing call already retries the whole operation
+                return method(self, *args, **kwargs)
+            arguments = signature.bind(self, *args, **kwargs)
+            arguments.apply_defaults()
+            context = what.format(**arguments.arguments)
+            token = _retrying.set(True)
+            try:
+                return self._with_retries(context, lambda: method(self, *args, **kwargs))
+            finally:
+                _retrying.reset(token)
+
+        return wrapper
+
+    return decorate
 
 
 @dataclass
@@ -73,8 +130,11 @@ def lock_key(*parts: str) -> str:
     return ":".join(("sparkify", *parts))
 
 
-def rebuild_lock_key(table: Table, window: tuple[date, date] | None) -> str:
-    return lock_key(table.name, f"{window[0]}..{window[1]}" if window else "all")
+def rebuild_lock_key(table: Table) -> str:
+    # One lock per table, not per window: a song refresh rebuilds songplays over a range that
+    # overlaps the day a sensor run rebuilds, and overlapping delete-then-insert transactions
+    # would collide on the primary key.
+    return lock_key(table.name, "rebuild")
 
 
 def locked_table(key: str) -> str | None:
@@ -93,9 +153,37 @@ class Warehouse(ConfigurableResource):
 
     dialect: ClassVar[str] = "postgres"
 
+    @field_validator("schema_name")
+    @classmethod
+    def _plain_schema_name(cls, value):
+        # Refused when the resource is built, long before any SQL (an EnvVar is checked when
+        # it resolves; render.table_ref checks every name again at use).
+        return render.check_identifier(value, "schema") if isinstance(value, str) else value
+
     # --- connection -------------------------------------------------------------------------
     def connect(self):  # -> psycopg2 connection
         raise NotImplementedError
+
+    def reset_connection(self) -> None:
+        """Forget what the last connection established, before a retry. Targets override."""
+
+    def _with_retries(self, context: str, attempt: Callable[[], Result]) -> Result:
+        for delay in faults.backoff(RETRY_ATTEMPTS):
+            try:
+                return attempt()
+            except (psycopg2.Error, TransientWarehouseError) as err:
+                if not faults.is_transient(err):
+                    raise warehouse_error(context, err) from None
+                message = str(err) if isinstance(err, WarehouseError) else (
+                    f"{context}: {describe_error(err)}")
+                if delay is None:
+                    raise TransientWarehouseError(
+                        f"{message} (still failing after {RETRY_ATTEMPTS} attempts)"
+                    ) from None
+                _log.warning(f"{message}; trying again in {delay:.1f} s")
+                self.reset_connection()
+                time.sleep(delay)
+        raise AssertionError("unreachable: backoff ends with None")
 
     def lock_statement(self, key: str) -> sql.Composable | None:
         """The statement that serializes writers of ``key`` (see ``lock_key``), or None."""
@@ -118,11 +206,14 @@ class Warehouse(ConfigurableResource):
                 yield cursor
             connection.commit()
         except BaseException:
-            connection.rollback()
+            # On a dropped connection the rollback fails too; the original error is the news.
+            with suppress(psycopg2.Error):
+                connection.rollback()
             raise
         finally:
             connection.close()
 
+    @retry_transient("querying the warehouse")
     def query(self, statement, params=None) -> list[tuple]:
         with self.transaction() as cursor:
             cursor.execute(statement, params)
@@ -143,6 +234,7 @@ class Warehouse(ConfigurableResource):
             )
         ]
 
+    @retry_transient("creating the tables")
     def ensure_tables(self) -> None:
         if self._tables_ready:
             return
@@ -174,6 +266,7 @@ class Warehouse(ConfigurableResource):
         """
         return []
 
+    @retry_transient("analyzing {table.name}")
     def refresh_statistics(self, table: Table) -> None:
         statements = self.statistics_statements(table)
         if statements:
@@ -181,15 +274,29 @@ class Warehouse(ConfigurableResource):
                 for statement in statements:
                     cursor.execute(statement)
 
+    def with_max_reject_share(self, share: float | None) -> Warehouse:
+        """This warehouse with a run's own reject tolerance (None keeps the configured one).
+
+        A copy rather than a parameter, so every staging path of every target (including
+        Redshift's MAXERROR) reads the one ``max_reject_share`` attribute.
+        """
+        if share is None or share == self.max_reject_share:
+            return self
+        if not 0.0 <= share <= 1.0:
+            raise ValueError(f"max_reject_share must be within 0..1, got {share!r}")
+        return self.model_copy(update={"max_reject_share": share})
+
     def check_reject_share(self, result: StagingResult) -> None:
         if result.records and result.reject_share() > self.max_reject_share:
             raise RejectThresholdExceeded(
                 f"{result.partition}: {result.rejected} of {result.records} records rejected "
                 f"({result.reject_share():.1%}), above the {self.max_reject_share:.1%} allowed "
-                "(SPARKIFY_MAX_REJECT_SHARE); the partition was not loaded. See load_rejects."
+                "(SPARKIFY_MAX_REJECT_SHARE or run config max_reject_share); this load was rolled "
+                "back and the partition keeps its previous rows. See load_rejects."
             )
 
     # --- star schema (shared SQL) -----------------------------------------------------------
+    @retry_transient("rebuilding {table.name}")
     def rebuild(self, table: Table, window: tuple[date, date] | None = None) -> tuple[int, float]:
         """Replace a star table's rows (or one window's) in one transaction.
 
@@ -197,7 +304,7 @@ class Warehouse(ConfigurableResource):
         """
         self.ensure_tables()
         started = time.monotonic()
-        with self.transaction(lock=rebuild_lock_key(table, window)) as cursor:
+        with self.transaction(lock=rebuild_lock_key(table)) as cursor:
             for statement in self.rebuild_statements(table, window):
                 cursor.execute(statement)
             (rows,) = cursor.fetchone()
@@ -205,17 +312,18 @@ class Warehouse(ConfigurableResource):
 
     def rebuild_statements(self, table: Table, window: tuple[date, date] | None = None) -> list:
         """What ``rebuild`` runs: the shared delete + insert, ANALYZE, then a count of the rows."""
-        count = sql.SQL("SELECT COUNT(*) FROM {}").format(self.table(table.name))
-        if window and table.window_column:
-            column = sql.Identifier(table.window_column)
-            count += sql.SQL(" WHERE {} >= {} AND {} < {}").format(
-                column, sql.Literal(window[0].isoformat()),
-                column, sql.Literal(window[1].isoformat()),
-            )
         # Downstream builds and checks read this table next; plan them on real statistics.
         analyze = render.analyze(table, self.schema_name)
-        return [*render.rebuild(table, self.schema_name, window), analyze, count]
+        return [*render.rebuild(table, self.schema_name, window), analyze,
+                self.count_statement(table, window)]
 
+    def count_statement(self, table: Table, window: tuple[date, date] | None = None):
+        """Rows in the table, or in the window of a partitioned table."""
+        return sql.SQL("SELECT COUNT(*) FROM {}").format(self.table(table.name)) + (
+            render.in_window(table, window)
+        )
+
+    @retry_transient("counting rows")
     def row_counts(self) -> dict[str, int]:
         counts = {}
         for name in TABLES:
@@ -226,5 +334,13 @@ class Warehouse(ConfigurableResource):
 
 
 def describe_error(err: psycopg2.Error) -> str:
-    """The server's message without the DSN or parameters (which may hold secrets)."""
-    return (getattr(err, "pgerror", None) or str(err)).strip().splitlines()[0]
+    """The server's message without the DSN, parameters or any other secret."""
+    text = (getattr(err, "pgerror", None) or str(err)).strip()
+    lines = [line.strip() for line in text.splitlines() if line.strip()] or [type(err).__name__]
+    # libpq puts the reason on the first line, except for a lost connection, where the server's
+    # last words ("terminating connection due to administrator command") come first and the
+    # loss itself second: keep both, they are short.
+    message = lines[0]
+    if len(lines) > 1 and "server closed the connection" in lines[1]:
+        message += f" ({lines[1]})"
+    return redact(message)

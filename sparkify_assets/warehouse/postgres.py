@@ -4,7 +4,8 @@ A day's log file flows line by line through ``records.parse_events`` into COPY t
 ``CopyStream`` cuts into chunks for psycopg2's ``copy_expert``: the file is never held in memory. A
 producer thread (``pipeline.BackgroundReader``) parses the next chunks while PostgreSQL ingests
 this one. Rejected records are spooled to a temporary file and copied into ``load_rejects`` in the
-same transaction.
+same transaction, with one ``load_audit`` row per file (records read, loaded, rejected) for the
+reconciliation check.
 """
 
 from __future__ import annotations
@@ -22,16 +23,17 @@ from pydantic import PrivateAttr
 from ..records import FileTally, Reject, parse_events, parse_song
 from ..source import Source, SourceFile
 from ..sql import render
-from ..sql.tables import LOAD_REJECTS, STAGING_EVENTS, STAGING_SONGS, Table
+from ..sql.tables import LOAD_AUDIT, LOAD_REJECTS, STAGING_EVENTS, STAGING_SONGS, Table
 from . import embedded
 from .base import (
+    RejectThresholdExceeded,
     StagingResult,
     Warehouse,
-    WarehouseError,
-    describe_error,
     lock_key,
     resolved,
+    retry_transient,
     utc_now,
+    warehouse_error,
 )
 from .pipeline import BackgroundReader
 
@@ -59,17 +61,21 @@ class CopyStream:
     readline = read
 
 
-class RejectSpool:
-    """Collects rejects as COPY text in a temp file, so a very bad file cannot exhaust memory."""
+class Spool:
+    """COPY text for the ``load_rejects`` or ``load_audit`` rows of one load, in a temp file.
 
-    def __init__(self, asset: str, partition_key: str):
+    A very bad file (or a few hundred thousand song files) cannot exhaust memory this way.
+    ``append`` takes a ``Reject`` or a ``FileTally``: both render their own columns.
+    """
+
+    def __init__(self, asset: str, partition_key: str, loaded_at: str):
         self._prefix = f"{asset}\t{partition_key}\t"
-        self._loaded_at = f"\t{utc_now()}\n"
+        self._loaded_at = f"\t{loaded_at}\n"
         self._file = tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY_BYTES, mode="w+b")
         self.count = 0
 
-    def append(self, reject: Reject) -> None:
-        line = self._prefix + reject.copy_line()[:-1] + self._loaded_at
+    def append(self, record: Reject | FileTally) -> None:
+        line = self._prefix + record.copy_line()[:-1] + self._loaded_at
         self._file.write(line.encode())
         self.count += 1
 
@@ -79,6 +85,26 @@ class RejectSpool:
 
     def close(self) -> None:
         self._file.close()
+
+
+class LoadLog:
+    """What one staging load writes besides its rows: rejects and per-file audit tallies."""
+
+    def __init__(self, asset: str, partition_key: str):
+        self.asset = asset
+        self.partition_key = partition_key
+        loaded_at = utc_now()
+        self.rejects = Spool(asset, partition_key, loaded_at)
+        self.audit = Spool(asset, partition_key, loaded_at)
+
+    def audited(self, rows: Iterator[str], tally: FileTally) -> Iterator[str]:
+        """Pass a file's rows through, then log its tally (final once its rows are consumed)."""
+        yield from rows
+        self.audit.append(tally)
+
+    def close(self) -> None:
+        self.rejects.close()
+        self.audit.close()
 
 
 def _copy_sql(table: Table, schema_name: str, columns: tuple[str, ...]) -> sql.Composed:
@@ -104,9 +130,15 @@ class PostgresWarehouse(Warehouse):
     def connect(self):
         try:
             return psycopg2.connect(self.dsn())
-        except psycopg2.OperationalError as err:
+        except psycopg2.Error as err:  # OperationalError, or ProgrammingError for a bad DSN
             target = "the embedded warehouse" if not self.url else "SPARKIFY_WAREHOUSE_URL"
-            raise WarehouseError(f"cannot connect to {target}: {describe_error(err)}") from None
+            raise warehouse_error(f"cannot connect to {target}", err) from None
+
+    def reset_connection(self) -> None:
+        # The embedded server may have died (killed, crashed): looking up the DSN again runs
+        # ensure_running, which restarts it. A configured URL stays as it is.
+        if not self.url:
+            self._dsn = None
 
     def lock_statement(self, key: str) -> sql.Composed:
         # Transaction-scoped advisory lock: a second writer of the same partition waits, then
@@ -124,12 +156,17 @@ class PostgresWarehouse(Warehouse):
         )
 
     def staging_statements(self, table: Table, partition: str) -> list[sql.Composed]:
-        """What one staging transaction runs after its lock: delete, COPY, then the rejects."""
+        """What one staging transaction runs after its lock: delete, COPY, then rejects, audit."""
         before, copy, after = self._staging_steps(table, partition)
+        return [*before, copy, *after, *self._log_statements(table.name, partition)]
+
+    def _log_statements(self, asset: str, partition: str) -> list[sql.Composed]:
+        """Replace the partition's load_rejects, then its load_audit rows (COPY FROM STDIN)."""
         return [
-            *before, copy, *after,
-            render.delete_rejects(self.schema_name, table.name, partition),
+            render.delete_rejects(self.schema_name, asset, partition),
             _copy_sql(LOAD_REJECTS, self.schema_name, LOAD_REJECTS.column_names),
+            render.delete_audit(self.schema_name, asset, partition),
+            _copy_sql(LOAD_AUDIT, self.schema_name, LOAD_AUDIT.column_names),
         ]
 
     def statistics_statements(self, table: Table) -> list[sql.Composed]:
@@ -144,66 +181,82 @@ class PostgresWarehouse(Warehouse):
     def songs_sql(self, data_uri: str) -> list[sql.Composed]:
         return self.staging_statements(STAGING_SONGS, "")
 
-    def _replace_rejects(self, cursor, spool: RejectSpool, asset: str, partition: str) -> None:
-        cursor.execute(render.delete_rejects(self.schema_name, asset, partition))
-        cursor.copy_expert(
-            _copy_sql(LOAD_REJECTS, self.schema_name, LOAD_REJECTS.column_names), spool.rewind()
+    def _write_log(self, cursor, log: LoadLog, kept: bool) -> None:
+        """Replace the partition's rejects and audit with this load's.
+
+        ``kept`` is False when the load's rows were rolled back: the audit then says that
+        nothing was loaded, so the reconciliation check flags the partition until it reloads.
+        """
+        delete_rejects, copy_rejects, delete_audit, copy_audit = self._log_statements(
+            log.asset, log.partition_key
         )
+        cursor.execute(delete_rejects)
+        cursor.copy_expert(copy_rejects, log.rejects.rewind())
+        cursor.execute(delete_audit)
+        cursor.copy_expert(copy_audit, log.audit.rewind())
+        if not kept:
+            cursor.execute(render.audit_nothing_loaded(self.schema_name, log.asset,
+                                                       log.partition_key))
 
     def _stage(
-        self, table: Table, partition: str, rows: Iterator[str], spool: RejectSpool,
-        result: StagingResult,
+        self, table: Table, rows: Iterator[str], log: LoadLog, result: StagingResult
     ) -> StagingResult:
-        """Delete-then-COPY one partition and its rejects in one transaction."""
+        """Delete-then-COPY one partition, its rejects and its audit in one transaction."""
         self.ensure_tables()
         started = time.monotonic()
-        before, copy, after = self._staging_steps(table, partition)
+        lock = lock_key(table.name, log.partition_key)
+        before, copy, after = self._staging_steps(table, log.partition_key)
         try:
-            with self.transaction(lock=lock_key(table.name, partition)) as cursor:
+            with self.transaction(lock=lock) as cursor:
                 for statement in before:
                     cursor.execute(statement)
+                # The producer thread also writes the log's rejects and audit; leaving the block
+                # joins it, so they are complete below.
                 with BackgroundReader(CopyStream(rows)) as stream:
                     cursor.copy_expert(copy, stream)
                 for statement in after:
                     cursor.execute(statement)
                 result.seconds = time.monotonic() - started
                 self.check_reject_share(result)
-                self._replace_rejects(cursor, spool, table.name, partition)
+                self._write_log(cursor, log, kept=True)
             return result
         except psycopg2.Error as err:
-            message = f"loading {table.name} {partition}: {describe_error(err)}"
-            raise WarehouseError(message) from None
-        except Exception:
-            # The staging rows were rolled back, but operators still need to see the rejects
-            # that made the partition fail.
-            if spool.count:
-                with self.transaction(lock=lock_key(table.name, partition)) as cursor:
-                    self._replace_rejects(cursor, spool, table.name, partition)
+            raise warehouse_error(f"loading {table.name} {result.partition}", err) from None
+        except RejectThresholdExceeded:
+            # The partition's rows were rolled back (its previous rows stay), but operators
+            # still need to see the rejects that made it fail, and the audit of what was read.
+            with self.transaction(lock=lock) as cursor:
+                self._write_log(cursor, log, kept=False)
             raise
         finally:
-            spool.close()
+            log.close()
 
+    @retry_transient("loading staging_events {day}")
     def stage_events_day(self, source: Source, day: date, files: list[SourceFile]) -> StagingResult:
         partition = day.isoformat()
-        spool = RejectSpool(STAGING_EVENTS.name, partition)
+        log = LoadLog(STAGING_EVENTS.name, partition)
         result = StagingResult(partition, [FileTally(file.key) for file in files])
         rows = chain.from_iterable(
-            parse_events(source.lines(file), file.key, day, tally, spool)
+            log.audited(parse_events(source.lines(file), file.key, day, tally, log.rejects), tally)
             for file, tally in zip(files, result.files, strict=True)
         )
-        return self._stage(STAGING_EVENTS, partition, rows, spool, result)
+        return self._stage(STAGING_EVENTS, rows, log, result)
 
+    @retry_transient("loading staging_songs")
     def stage_songs(self, source: Source) -> StagingResult:
-        spool = RejectSpool(STAGING_SONGS.name, "")
-        # One tally for all song files: each file is one record, and 385k tallies would not
-        # fit the memory budget.
-        tally = FileTally("song_data/")
-        result = StagingResult("all songs", [tally])
+        log = LoadLog(STAGING_SONGS.name, "")
+        # The result keeps one running total; each file's own tally goes to the audit spool,
+        # because 385k tallies would not fit the memory budget.
+        totals = FileTally("song_data/")
+        result = StagingResult("all songs", [totals])
 
         def rows() -> Iterator[str]:
             for file, content in source.read_all(source.song_files()):
-                line = parse_song(content, file.key, tally, spool)
+                tally = FileTally(file.key)
+                line = parse_song(content, file.key, tally, log.rejects)
+                totals.add(tally)
+                log.audit.append(tally)
                 if line is not None:
                     yield line
 
-        return self._stage(STAGING_SONGS, "", rows(), spool, result)
+        return self._stage(STAGING_SONGS, rows(), log, result)

@@ -31,10 +31,11 @@ from pydantic import Field
 
 from .. import settings
 from ..records import FileTally
+from ..s3_uri import validate_s3_uri
 from ..source import Source, SourceFile
 from ..sql import redshift_load as load
 from ..sql import render
-from ..sql.tables import LOAD_REJECTS, STAGING_EVENTS, STAGING_SONGS, Table
+from ..sql.tables import LOAD_AUDIT, LOAD_REJECTS, STAGING_EVENTS, STAGING_SONGS, Table
 from .base import (
     RejectThresholdExceeded,
     StagingResult,
@@ -44,7 +45,9 @@ from .base import (
     lock_key,
     locked_table,
     resolved,
+    retry_transient,
     utc_now,
+    warehouse_error,
 )
 
 _STAGING = (STAGING_EVENTS.name, STAGING_SONGS.name)
@@ -71,6 +74,11 @@ class RedshiftWarehouse(Warehouse):
         password = resolved(self.password)
         return text.replace(password, "***") if password else text
 
+    def _error(self, context: str, err: psycopg2.Error, detail: str = "") -> WarehouseError:
+        """The user-facing error (transient or not, see faults), without the password."""
+        error = warehouse_error(context, err)
+        return type(error)(self._redact(f"{error}{detail}"))
+
     def connect(self):
         try:
             return psycopg2.connect(
@@ -79,17 +87,16 @@ class RedshiftWarehouse(Warehouse):
                 connect_timeout=self.connect_timeout, application_name="sparkify",
             )
         except psycopg2.Error as err:
-            where = f"{self.host}:{self.port}"
-            message = f"cannot connect to Redshift at {where}: {describe_error(err)}"
-            raise WarehouseError(self._redact(message)) from None
+            raise self._error(f"cannot connect to Redshift at {self.host}:{self.port}",
+                              err) from None
 
     def lock_statement(self, key: str) -> sql.Composed | None:
         table = locked_table(key)
         if table is None:
             return None  # e.g. the DDL: CREATE ... IF NOT EXISTS needs no lock
-        # A staging load also replaces its partition's rows in load_rejects.
-        return load.lock(self.schema_name, [table, LOAD_REJECTS.name] if table in _STAGING
-                         else [table])
+        # A staging load also replaces its partition's rows in load_rejects and load_audit.
+        return load.lock(self.schema_name, [table, LOAD_REJECTS.name, LOAD_AUDIT.name]
+                         if table in _STAGING else [table])
 
     # --- staging ----------------------------------------------------------------------------
     def copy_config(self, data_uri: str) -> load.CopyConfig:
@@ -97,6 +104,9 @@ class RedshiftWarehouse(Warehouse):
             raise WarehouseError(
                 f"Redshift loads from S3: the source must be s3://bucket/prefix, got {data_uri!r}"
             )
+        # Both URIs become string literals in COPY: refuse what S3 would not name anyway.
+        validate_s3_uri(data_uri)
+        validate_s3_uri(self.log_jsonpath, "SPARKIFY_LOG_JSONPATH")
         return load.CopyConfig(
             schema=self.schema_name,
             data_uri=data_uri,
@@ -116,6 +126,7 @@ class RedshiftWarehouse(Warehouse):
         steps = load.songs_steps(self.copy_config(data_uri), load.PRINTED_MARKER)
         return [load.SET_UTC, load.MARKER, *(step.statement for step in steps)]
 
+    @retry_transient("loading staging_events {day}")
     def stage_events_day(self, source: Source, day: date, files: list[SourceFile]) -> StagingResult:
         config = self.copy_config(source.uri)
         keys = [file.key for file in files]
@@ -125,6 +136,7 @@ class RedshiftWarehouse(Warehouse):
             lambda marker: load.events_day_steps(config, day, keys, marker),
         )
 
+    @retry_transient("loading staging_songs")
     def stage_songs(self, source: Source) -> StagingResult:
         config = self.copy_config(source.uri)
         result = StagingResult("all songs", [FileTally(load.SONGS_PREFIX)])
@@ -147,14 +159,27 @@ class RedshiftWarehouse(Warehouse):
                 self._run(cursor, steps_for(marker), result)
                 result.seconds = time.monotonic() - started
                 self.check_reject_share(result)
+                self._replace_audit(cursor, table, partition, result, config, kept=True)
             return result
         except psycopg2.Error as err:
             detail = self._quarantine_failed_load(config, table, partition, marker)
-            message = f"loading {table.name} {result.partition}: {describe_error(err)}{detail}"
-            raise WarehouseError(self._redact(message)) from None
+            raise self._error(f"loading {table.name} {result.partition}", err, detail) from None
         except RejectThresholdExceeded as err:
-            detail = self._quarantine_failed_load(config, table, partition, marker)
+            detail = self._quarantine_failed_load(config, table, partition, marker, result)
             raise RejectThresholdExceeded(f"{err}{detail}") from None
+
+    def _replace_audit(self, cursor, table: Table, partition: str, result: StagingResult,
+                       config: load.CopyConfig, kept: bool) -> None:
+        """The per-file tallies of this load replace the partition's audit (as on PostgreSQL).
+
+        ``kept`` is False after a rolled-back load: records were read, none of them kept.
+        """
+        cursor.execute(render.delete_audit(self.schema_name, table.name, partition))
+        if result.files:
+            cursor.execute(render.insert_audit(self.schema_name, table.name, partition,
+                                               result.files, config.loaded_at))
+        if not kept:
+            cursor.execute(render.audit_nothing_loaded(self.schema_name, table.name, partition))
 
     @staticmethod
     def _run(cursor, steps: list[load.Step], result: StagingResult) -> None:
@@ -172,7 +197,8 @@ class RedshiftWarehouse(Warehouse):
                 tally.rejected += rows
 
     def _quarantine_failed_load(
-        self, config: load.CopyConfig, table: Table, partition: str, marker: load.Marker | None
+        self, config: load.CopyConfig, table: Table, partition: str, marker: load.Marker | None,
+        read: StagingResult | None = None,
     ) -> str:
         """After a rollback: keep the lines COPY refused in load_rejects and name the first ones.
 
@@ -186,6 +212,8 @@ class RedshiftWarehouse(Warehouse):
             with self.transaction(lock=lock_key(table.name, partition)) as cursor:
                 cursor.execute(render.delete_rejects(self.schema_name, table.name, partition))
                 cursor.execute(load.quarantine_load_errors(config, table.name, partition, marker))
+                if read is not None:  # a tolerance failure: what was read is known
+                    self._replace_audit(cursor, table, partition, read, config, kept=False)
                 cursor.execute(load.first_rejects(config, table.name, partition))
                 first = cursor.fetchall()
         except (psycopg2.Error, WarehouseError) as err:

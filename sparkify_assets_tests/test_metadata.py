@@ -1,0 +1,172 @@
+"""What the Dagster UI shows: descriptions, groups, kinds, owners, lineage and the metadata of
+every materialization, read back from a real Dagster instance after a real load."""
+
+import shutil
+import string
+
+import pytest
+from dagster import AssetKey, DagsterInstance
+from psycopg2 import sql
+
+from sparkify_assets.assets import ALL_ASSETS
+from sparkify_assets.assets.metadata import PREVIEW_ROWS, markdown_table
+from sparkify_assets.load import run_load
+from sparkify_assets.sql.analytics import ANALYTICS_TABLES
+from sparkify_assets.sql.checks import RULES, count_and_sample, rules_for
+from sparkify_assets.sql.model import Column, Table, check_lineage, derived_from
+from sparkify_assets.sql.tables import STAGING_TABLES, STAR_TABLES, TABLES
+from sparkify_assets.warehouse import embedded
+from sparkify_assets.warehouse.postgres import PostgresWarehouse
+
+from .conftest import REPO, definitions_for
+from .synthetic import write_dataset
+
+GROUPS = {
+    **{table.name: "staging" for table in STAGING_TABLES},
+    **{table.name: "star" for table in STAR_TABLES},
+    **{table.name: "analytics" for table in ANALYTICS_TABLES},
+}
+SPECS = {spec.key.to_user_string(): spec for asset in ALL_ASSETS for spec in asset.specs}
+WINDOW_PLACEHOLDERS = {"window_start", "window_end"}
+
+
+def _placeholders(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+def test_every_table_is_an_asset_described_grouped_kinded_and_owned():
+    assert set(SPECS) == set(GROUPS)
+    for name, spec in SPECS.items():
+        table = TABLES[name]
+        assert spec.group_name == GROUPS[name]
+        assert spec.description.startswith(table.description)
+        if table.primary_key:
+            assert f"Key: ({', '.join(table.primary_key)})" in spec.description
+        assert spec.owners == ["team:data-platform"]
+        assert "postgres" in spec.kinds
+        assert ("json" if GROUPS[name] == "staging" else "sql") in spec.kinds
+        assert spec.metadata["dagster/table_name"] == name
+        schema = spec.metadata["dagster/column_schema"]
+        assert [column.name for column in schema.columns] == list(table.column_names)
+
+
+def test_asset_dependencies_are_the_tables_its_sql_reads_and_its_lineage_names():
+    for name, spec in SPECS.items():
+        table = TABLES[name]
+        deps = {dep.asset_key.to_user_string() for dep in spec.deps}
+        if table.build:
+            assert deps == _placeholders(table.build) - WINDOW_PLACEHOLDERS, name
+        lineage_sources = {source for deps_ in table.column_lineage.values()
+                           for source, _ in deps_}
+        assert lineage_sources <= deps, name
+        if GROUPS[name] != "staging":
+            assert set(table.column_lineage) == set(table.column_names), name
+
+
+def test_lineage_naming_an_unknown_column_is_refused():
+    wrong = Table("wrong", "", (Column("x", "INTEGER", lineage=derived_from("songplays", "nope")),))
+    check_lineage(TABLES.values())
+    with pytest.raises(ValueError, match=r"wrong\.x: lineage names unknown column songplays\.nope"):
+        check_lineage([*TABLES.values(), wrong])
+
+
+def test_every_keyed_table_has_the_not_empty_and_primary_key_rules():
+    keyed = {table.name for table in TABLES.values() if table.primary_key}
+    assert keyed == {table.name for table in (*STAR_TABLES, *ANALYTICS_TABLES)}
+    generic = {name: [rule.name for rule in rules][:2] for name, rules in RULES.items()
+               if name in keyed}
+    assert generic == {name: ["not_empty", "primary_key"] for name in keyed}
+
+
+def test_composite_key_rule_finds_duplicates_and_null_keys(warehouse):
+    # Redshift does not enforce keys, so the table is created without a constraint here too.
+    pairs = Table("pairs", "", (Column("a", "INTEGER"), Column("b", "INTEGER")),
+                  primary_key=("a", "b"))
+    (_, rule) = rules_for(pairs)
+    with warehouse.transaction() as cursor:
+        cursor.execute("CREATE TABLE pairs (a INTEGER, b INTEGER)")
+        cursor.execute("INSERT INTO pairs VALUES (1, 1), (1, 1), (1, 2), (2, 1), (NULL, 3)")
+    count, sample = count_and_sample(rule, "public")
+    assert warehouse.query(count) == [(2,)]
+    assert sorted(warehouse.query(sample), key=str) == [(1, 1, 2), (None, 3, 1)]
+    assert rule.description.startswith("(a, b) is unique and never NULL")
+
+
+def test_markdown_preview_cells_are_escaped_cut_and_null_marked():
+    text = markdown_table(["a", "b"], [("x|y\nz", None), ("w" * 60, 3)])
+    lines = text.splitlines()
+    assert lines[:2] == ["| a | b |", "|---|---|"]
+    assert lines[2] == "| x\\|y z | NULL |"
+    assert lines[3].startswith("| " + "w" * 39 + "… | 3")
+    assert markdown_table(["a"], []) == "_no rows_"
+
+
+@pytest.fixture(scope="module")
+def materialized(tmp_path_factory, server_home):
+    """A load of the synthetic dataset recorded in a DAGSTER_HOME with the project's yaml."""
+    home = tmp_path_factory.mktemp("dagster-home")
+    shutil.copy(REPO / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    data = write_dataset(tmp_path_factory.mktemp("metadata-data"))
+    warehouse = PostgresWarehouse(url=embedded.ensure_running(server_home, "metadata_test"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DAGSTER_HOME", str(home))
+        report = run_load(definitions_for(warehouse, data), str(data))
+        assert report.ok, report.failures
+        instance = DagsterInstance.get()
+        latest = {name: instance.get_latest_materialization_event(AssetKey(name))
+                  for name in SPECS}
+    return warehouse, {name: event.asset_materialization.metadata
+                       for name, event in latest.items()}
+
+
+def test_every_materialization_shows_size_shape_lineage_and_a_preview(materialized):
+    warehouse, metadata = materialized
+    for name, values in metadata.items():
+        table = TABLES[name]
+        (rows,) = warehouse.query(sql.SQL("SELECT COUNT(*) FROM {}").format(
+            sql.Identifier(name)))[0]
+        assert rows > 0, name
+        assert values["dagster/row_count"].value == rows, name
+        assert values["dagster/table_name"].value == f"public.{name}"
+        schema = values["dagster/column_schema"].value
+        assert [(c.name, c.type) for c in schema.columns] == [
+            (c.name, c.type) for c in table.columns
+        ]
+        preview = values["preview"].value.splitlines()
+        assert preview[0] == "| " + " | ".join(table.column_names) + " |"
+        assert len(preview) == 2 + min(rows, PREVIEW_ROWS)
+        if GROUPS[name] != "staging":
+            lineage = values["dagster/column_lineage"].value
+            assert {column: {(dep.asset_key.to_user_string(), dep.column_name) for dep in deps}
+                    for column, deps in lineage.deps_by_column.items()} == {
+                column: set(deps) for column, deps in table.column_lineage.items()}
+            assert values["build_seconds"].value >= 0
+
+
+def test_partitioned_assets_report_the_partition_and_the_table(materialized):
+    warehouse, metadata = materialized
+    for name in ("staging_events", "songplays"):
+        # One run covered every day, so the partition range holds the whole table.
+        assert metadata[name]["dagster/partition_row_count"].value == (
+            metadata[name]["dagster/row_count"].value
+        )
+    assert "dagster/partition_row_count" not in metadata["users"]
+
+
+def test_staging_reports_load_timings_and_rejects(materialized):
+    _, metadata = materialized
+    for name in ("staging_events", "staging_songs"):
+        values = metadata[name]
+        assert values["records_rejected"].value == 0
+        assert values["records_read"].value == values["rows_loaded"].value
+        assert values["load_seconds"].value > 0
+
+
+def test_every_analytics_asset_shows_its_answer_as_markdown(materialized):
+    warehouse, metadata = materialized
+    for table in ANALYTICS_TABLES:
+        summary = metadata[table.name]["summary"].value.splitlines()
+        assert summary[0].startswith("| ") and summary[1].startswith("|---")
+        assert len(summary) > 2
+    (changed,) = warehouse.query("SELECT COUNT(*) FROM level_changes")[0]
+    assert metadata["level_changes"]["summary"].value.splitlines()[2].startswith(f"| {changed} |")

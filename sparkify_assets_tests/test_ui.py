@@ -1,0 +1,295 @@
+"""``dagster dev`` as a user starts it: its GraphQL answer, and the lineage page in a real browser.
+
+One ``dagster dev`` serves the whole module, on a free loopback port, with a temporary
+DAGSTER_HOME holding the project's dagster.yaml. It is stopped with SIGTERM: a background dagster
+ignores SIGINT when its parent did and copies that disposition to SIGTERM, so the child restores
+SIGINT to the default first; it runs in its own process group, which is killed at the end so no
+code server or daemon is left behind.
+
+Jobs, schedules and sensors are compared with whatever the code location defines, so the test
+covers new ones as they land.
+"""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+from dagster import DagsterInstance
+
+from sparkify_assets.definitions import defs
+from sparkify_assets.sql.tables import STAGING_TABLES, STAR_TABLES
+from sparkify_assets.warehouse import embedded
+
+from .conftest import REPO
+
+STARTUP_SECONDS = 180  # generous: CI machines are small and the code location imports dagster
+STOP_SECONDS = 60
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+# The seven warehouse assets and their dependencies, as README draws them.
+WAREHOUSE_GRAPH = {
+    "staging_events": set(),
+    "staging_songs": set(),
+    "songplays": {"staging_events", "staging_songs"},
+    "users": {"staging_events"},
+    "songs": {"staging_songs"},
+    "artists": {"staging_songs"},
+    "time": {"songplays"},
+}
+
+ASSETS_QUERY = """{
+  assetNodes {
+    assetKey { path }
+    groupName
+    kinds
+    owners { ... on TeamAssetOwner { team } ... on UserAssetOwner { email } }
+    dependencyKeys { path }
+    assetChecksOrError { ... on AssetChecks { checks { name } } }
+  }
+}"""
+REPOSITORY_QUERY = """{
+  repositoriesOrError {
+    ... on RepositoryConnection {
+      nodes { name jobs { name } schedules { name } sensors { name } }
+    }
+  }
+  shouldShowNux
+}"""
+LOCATION_QUERY = """{
+  workspaceOrError {
+    ... on Workspace {
+      locationEntries {
+        name loadStatus
+        locationOrLoadError { __typename ... on PythonError { message } }
+      }
+    }
+  }
+}"""
+
+
+@dataclass
+class DagsterDev:
+    url: str
+    home: Path
+
+    def graphql(self, query: str) -> dict:
+        request = urllib.request.Request(
+            f"{self.url}/graphql", data=json.dumps({"query": query}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            answer = json.load(response)
+        assert not answer.get("errors"), answer["errors"]
+        return answer["data"]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _log_tail(log: Path) -> str:
+    return "\n".join(log.read_text(errors="replace").splitlines()[-30:])
+
+
+def _wait_until_loaded(ui: DagsterDev, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"dagster dev exited with {process.returncode}:\n{_log_tail(log)}")
+        try:
+            entries = ui.graphql(LOCATION_QUERY)["workspaceOrError"]["locationEntries"]
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            entries = []
+        for entry in entries:
+            if entry["loadStatus"] == "LOADED":
+                location = entry["locationOrLoadError"]
+                if location["__typename"] == "PythonError":
+                    pytest.fail(f"code location {entry['name']} failed: {location['message']}")
+                return
+        time.sleep(0.5)
+    pytest.fail(f"dagster dev not ready after {STARTUP_SECONDS} s:\n{_log_tail(log)}")
+
+
+def _group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _stop(process: subprocess.Popen) -> bool:
+    """SIGTERM the process group; SIGKILL what is left. True when SIGTERM sufficed."""
+    group = process.pid  # start_new_session: the leader's pid is the group id
+    if _group_alive(group):
+        os.killpg(group, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_SECONDS
+    try:
+        process.wait(timeout=STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        pass
+    while _group_alive(group) and time.monotonic() < deadline:
+        time.sleep(0.2)  # the code server and daemon leave after their parent
+    stopped = not _group_alive(group)
+    if not stopped:
+        os.killpg(group, signal.SIGKILL)
+        process.wait(timeout=10)
+    return stopped
+
+
+@pytest.fixture(scope="module")
+def dagster_dev(tmp_path_factory):
+    home = tmp_path_factory.mktemp("dagster-dev-home")
+    shutil.copy(REPO / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    sparkify_home = home / "sparkify"  # in case a sensor's run starts a warehouse
+    port = _free_port()
+    env = dict(os.environ, DAGSTER_HOME=str(home), SPARKIFY_HOME=str(sparkify_home),
+               PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+    log = home / "dagster-dev.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "dagster", "dev", "-w", str(REPO / "workspace.yaml"),
+             "-h", "127.0.0.1", "-p", str(port)],
+            cwd=REPO, env=env, stdout=output, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_default_sigint,
+        )
+    ui = DagsterDev(f"http://127.0.0.1:{port}", home)
+    try:
+        _wait_until_loaded(ui, process, log)
+        yield ui
+    finally:
+        stopped_by_sigterm = _stop(process)
+        embedded.stop(sparkify_home)
+    assert stopped_by_sigterm, f"dagster dev ignored SIGTERM:\n{_log_tail(log)}"
+
+
+@pytest.fixture(scope="module")
+def asset_nodes(dagster_dev) -> dict[str, dict]:
+    nodes = dagster_dev.graphql(ASSETS_QUERY)["assetNodes"]
+    return {"/".join(node["assetKey"]["path"]): node for node in nodes}
+
+
+def _repository_def():
+    return defs.get_repository_def()
+
+
+def test_ui_shows_every_asset_with_its_group_kinds_and_owner(asset_nodes):
+    expected = {key.to_user_string() for key in _repository_def().asset_graph.get_all_asset_keys()}
+    assert set(WAREHOUSE_GRAPH) <= set(asset_nodes)
+    assert set(asset_nodes) == expected
+    groups = {name: node["groupName"] for name, node in asset_nodes.items()}
+    assert {groups[table.name] for table in STAGING_TABLES} == {"staging"}
+    assert {groups[table.name] for table in STAR_TABLES} == {"star"}
+    assert set(groups.values()) == {"staging", "star", "analytics"}
+    for name, node in asset_nodes.items():
+        assert "postgres" in node["kinds"], name
+        assert node["owners"] == [{"team": "data-platform"}], name
+
+
+def test_ui_shows_the_dependencies(asset_nodes):
+    upstream = {name: {"/".join(key["path"]) for key in node["dependencyKeys"]}
+                for name, node in asset_nodes.items()}
+    assert {name: upstream[name] for name in WAREHOUSE_GRAPH} == WAREHOUSE_GRAPH
+    graph = _repository_def().asset_graph
+    for key in graph.get_all_asset_keys():
+        expected = {parent.to_user_string() for parent in graph.get(key).parent_keys}
+        assert upstream[key.to_user_string()] == expected
+
+
+def test_ui_shows_the_checks_of_every_star_table(asset_nodes):
+    checks = {name: {check["name"] for check in node["assetChecksOrError"].get("checks", [])}
+              for name, node in asset_nodes.items()}
+    for table in STAR_TABLES:
+        assert {"not_empty", "primary_key"} <= checks[table.name], table.name
+    defined: dict[str, set[str]] = {name: set() for name in asset_nodes}
+    for key in _repository_def().asset_graph.asset_check_keys:
+        defined[key.asset_key.to_user_string()].add(key.name)
+    assert checks == defined
+
+
+def test_ui_shows_every_job_schedule_and_sensor_of_the_code_location(dagster_dev):
+    answer = dagster_dev.graphql(REPOSITORY_QUERY)
+    (repository,) = answer["repositoriesOrError"]["nodes"]
+    shown = {kind: {item["name"] for item in repository[kind]}
+             for kind in ("jobs", "schedules", "sensors")}
+    repo = _repository_def()
+    assert "load_everything" in shown["jobs"]
+    assert {job.name for job in repo.get_all_jobs()} <= shown["jobs"]
+    assert {schedule.name for schedule in repo.schedule_defs} == shown["schedules"]
+    assert {sensor.name for sensor in repo.sensor_defs} == shown["sensors"]
+
+
+def test_project_dagster_yaml_turns_off_the_pop_up_and_telemetry(dagster_dev):
+    assert dagster_dev.graphql(REPOSITORY_QUERY)["shouldShowNux"] is False
+    instance = DagsterInstance.from_config(str(dagster_dev.home))
+    assert (instance.nux_enabled, instance.telemetry_enabled) == (False, False)
+
+
+# --- a real browser -----------------------------------------------------------------------------
+
+
+class _TextNodes(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.texts: set[str] = set()
+
+    def handle_data(self, data: str) -> None:
+        if data.strip():
+            self.texts.add(data.strip())
+
+
+def _chromium(url: str, profile: Path, *action: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+         "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--hide-scrollbars",
+         f"--user-data-dir={profile}", "--window-size=2200,2200",
+         # Virtual time runs ahead while the page is idle; the GraphQL fetches still happen.
+         "--virtual-time-budget=20000", *action, url],
+        capture_output=True, text=True, timeout=180, check=True,
+    )
+
+
+def _lineage_url(dagster_dev: DagsterDev) -> str:
+    # Groups start collapsed; the page keeps the expanded ones in this query parameter.
+    groups = sorted({node.group_name for node in _repository_def().asset_graph.asset_nodes})
+    expanded = ",".join(f"global@global:{group}" for group in groups)
+    return f"{dagster_dev.url}/asset-groups?{urlencode({'expanded': expanded})}"
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
+def test_lineage_page_renders_every_asset_in_a_real_browser(dagster_dev, asset_nodes, tmp_path):
+    url = _lineage_url(dagster_dev)
+    dom = _chromium(url, tmp_path / "profile", "--dump-dom").stdout
+    parser = _TextNodes()
+    parser.feed(dom)
+    assert "Global asset lineage" in parser.texts
+    assert {"staging", "star", "analytics"} <= parser.texts
+    assert set(asset_nodes) <= parser.texts, sorted(set(asset_nodes) - parser.texts)
+
+    screenshot = tmp_path / "asset-lineage.png"
+    _chromium(url, tmp_path / "profile", f"--screenshot={screenshot}")
+    png = screenshot.read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    assert (width, height) == (2200, 2200)
+    # A blank or error page compresses to a few kB; the drawn graph is hundreds of kB.
+    assert len(png) > 150_000, f"screenshot looks empty: {screenshot}"
