@@ -209,15 +209,19 @@ WHERE e.page = 'NextSong' AND e.user_id <> ''
 )
 
 def _holds_exactly(table: str, key: str, expected: str, origin: str, description: str) -> Rule:
-    """<table>.<key> is exactly the set of ``expected`` (a subquery): none missing, none extra."""
+    """<table>.<key> is exactly the set of ``expected`` (a subquery): none missing, none extra.
+
+    One FULL OUTER JOIN, so ``expected`` (a DISTINCT over a large table) is computed once, not
+    once per direction; both targets support it.
+    """
+    # ``found`` tells the sides apart even where a key itself is NULL.
     query = f"""
-SELECT 'missing from {table}' AS problem, e.{key}
-FROM {expected} e LEFT JOIN {{{table}}} t ON t.{key} = e.{key}
-WHERE t.{key} IS NULL
-UNION ALL
-SELECT 'not in {origin}', t.{key}
-FROM {{{table}}} t LEFT JOIN {expected} e ON e.{key} = t.{key}
-WHERE e.{key} IS NULL
+SELECT CASE WHEN t.found IS NULL THEN 'missing from {table}' ELSE 'not in {origin}' END
+           AS problem,
+       COALESCE(e.{key}, t.{key}) AS {key}
+FROM (SELECT x.{key}, 1 AS found FROM {expected} x) e
+FULL OUTER JOIN (SELECT {key}, 1 AS found FROM {{{table}}}) t ON t.{key} = e.{key}
+WHERE t.found IS NULL OR e.found IS NULL
 """
     return Rule(table, f"match_{origin}_{key}s", description, _template(query))
 
