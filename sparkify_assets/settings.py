@@ -45,17 +45,23 @@ def first_day() -> str:
     return raw
 
 
-def max_reject_share() -> float:
-    raw = os.environ.get("SPARKIFY_MAX_REJECT_SHARE")
+def _number(variable: str, default, convert, kind: str, low, high=None):
+    """An optional numeric variable, converted and bounded, or a SettingsError naming it."""
+    raw = os.environ.get(variable)
     if not raw:
-        return DEFAULT_MAX_REJECT_SHARE
+        return default
     try:
-        share = float(raw)
+        value = convert(raw)
     except ValueError as err:
-        raise SettingsError(f"SPARKIFY_MAX_REJECT_SHARE must be a number, got {raw!r}") from err
-    if not 0.0 <= share <= 1.0:
-        raise SettingsError(f"SPARKIFY_MAX_REJECT_SHARE must be within 0..1, got {raw!r}")
-    return share
+        raise SettingsError(f"{variable} must be {kind}, got {raw!r}") from err
+    if value < low or (high is not None and value > high):
+        bounds = f"within {low}..{high}" if high is not None else f"at least {low}"
+        raise SettingsError(f"{variable} must be {bounds}, got {raw!r}")
+    return value
+
+
+def max_reject_share() -> float:
+    return _number("SPARKIFY_MAX_REJECT_SHARE", DEFAULT_MAX_REJECT_SHARE, float, "a number", 0, 1)
 
 
 def deployment() -> str:
@@ -147,16 +153,7 @@ DEFAULT_S3_MAX_ATTEMPTS = 8
 
 
 def _positive_int(variable: str, default: int) -> int:
-    raw = os.environ.get(variable)
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError as err:
-        raise SettingsError(f"{variable} must be a whole number, got {raw!r}") from err
-    if value < 1:
-        raise SettingsError(f"{variable} must be at least 1, got {raw!r}")
-    return value
+    return _number(variable, default, int, "a whole number", 1)
 
 
 def s3_workers() -> int:
