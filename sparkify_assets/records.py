@@ -235,6 +235,13 @@ def day_bounds_ms(day: date) -> tuple[int, int]:
     return int(start.timestamp() * 1000), int(end.timestamp() * 1000)
 
 
+def _row(record: dict, compiled: Callable[[dict], str | None], converters: tuple) -> str:
+    """COPY text of a record: the compiled fast path, or field by field (which names the
+    reason when a field does not convert)."""
+    values = compiled(record)
+    return values if values is not None else "\t".join(_values(record, converters))
+
+
 def parse_events(
     lines: Iterable[bytes], source: str, day: date, tally: FileTally, rejects: list[Reject] | None
 ) -> Iterator[str]:
@@ -254,9 +261,7 @@ def parse_events(
         tally.records += 1
         try:
             record = _decode_object(raw)
-            values = _EVENT_ROW(record)  # the fast path; None sends it field by field
-            if values is None:
-                values = "\t".join(_values(record, _EVENT_CONVERTERS))
+            values = _row(record, _EVENT_ROW, _EVENT_CONVERTERS)
             ts = record["ts"]
             if not day_start <= ts < day_end:
                 raise BadRecord(f"ts is outside the file's day {day.isoformat()}")
@@ -278,9 +283,7 @@ def parse_song(content: bytes, source: str, tally: FileTally, rejects: list[Reje
     tally.records += 1
     try:
         record = _decode_object(content)
-        values = _SONG_ROW(record)  # the fast path; None sends it field by field
-        if values is None:
-            values = "\t".join(_values(record, _SONG_CONVERTERS))
+        values = _row(record, _SONG_ROW, _SONG_CONVERTERS)
     except BadRecord as bad:
         tally.rejected += 1
         rejects.append(Reject(source, 1, raw_text(content), str(bad)))
