@@ -198,10 +198,11 @@ def _converter(spec: Field) -> Callable[[object], str]:
 
 _EVENT_CONVERTERS = tuple((f.key, _converter(f)) for f in EVENT_FIELDS)
 _SONG_CONVERTERS = tuple((f.key, _converter(f)) for f in SONG_FIELDS)
-# The same rules compiled into one function per record shape: the fast path for clean records.
+# The same rules compiled into one decoder + formatter per record shape: the fast path for clean
+# lines. It only accepts; anything it does not accept goes field by field (see row_compiler).
 _BOUNDS = {"int": INT32, "bigint": INT64}
-_EVENT_ROW = compile_row(EVENT_FIELDS, null=NULL, int_bounds=_BOUNDS)
-_SONG_ROW = compile_row(SONG_FIELDS, null=NULL, int_bounds=_BOUNDS)
+_EVENT_ROW = compile_row("Event", EVENT_FIELDS, null=NULL, int_bounds=_BOUNDS)
+_SONG_ROW = compile_row("Song", SONG_FIELDS, null=NULL, int_bounds=_BOUNDS)
 
 
 def _decode_object(raw: bytes) -> dict:
@@ -235,11 +236,22 @@ def day_bounds_ms(day: date) -> tuple[int, int]:
     return int(start.timestamp() * 1000), int(end.timestamp() * 1000)
 
 
-def _row(record: dict, compiled: Callable[[dict], str | None], converters: tuple) -> str:
-    """COPY text of a record: the compiled fast path, or field by field (which names the
-    reason when a field does not convert)."""
-    values = compiled(record)
-    return values if values is not None else "\t".join(_values(record, converters))
+def _event_row(raw: bytes) -> tuple[str, int]:
+    """COPY values and ts of one event line: the fast path, or decoded and converted field by
+    field (which names the reason when the line is bad)."""
+    fast = _EVENT_ROW(raw)
+    if fast is not None:
+        values, record = fast
+        return values, record.ts
+    record = _decode_object(raw)
+    return "\t".join(_values(record, _EVENT_CONVERTERS)), record["ts"]
+
+
+def _song_row(raw: bytes) -> str:
+    fast = _SONG_ROW(raw)
+    if fast is not None:
+        return fast[0]
+    return "\t".join(_values(_decode_object(raw), _SONG_CONVERTERS))
 
 
 def parse_events(
@@ -260,9 +272,7 @@ def parse_events(
             continue  # blank lines are layout, not records
         tally.records += 1
         try:
-            record = _decode_object(raw)
-            values = _row(record, _EVENT_ROW, _EVENT_CONVERTERS)
-            ts = record["ts"]
+            values, ts = _event_row(raw)
             if not day_start <= ts < day_end:
                 raise BadRecord(f"ts is outside the file's day {day.isoformat()}")
         except BadRecord as bad:
@@ -282,8 +292,7 @@ def parse_song(content: bytes, source: str, tally: FileTally, rejects: list[Reje
         return None
     tally.records += 1
     try:
-        record = _decode_object(content)
-        values = _row(record, _SONG_ROW, _SONG_CONVERTERS)
+        values = _song_row(content)
     except BadRecord as bad:
         tally.rejected += 1
         rejects.append(Reject(source, 1, raw_text(content), str(bad)))

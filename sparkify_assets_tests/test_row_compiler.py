@@ -1,12 +1,16 @@
 """The compiled fast path never disagrees with the field-by-field record contract.
 
-For every field, every awkward value is put into an otherwise good record: the fast row must be
-exactly the row the field-by-field path builds, or None when that path would quarantine the record
-(or when the fast path leaves the case to it).
+For every field, every awkward value is put into an otherwise good record, written as JSON in
+several ways (ASCII-escaped, raw UTF-8, compact): the fast row must be exactly the row the
+field-by-field path builds, or None when that path would quarantine the record (or when the fast
+path leaves the case to it). Lines no JSON writer produces (duplicate keys, huge numbers, broken
+escapes, bad UTF-8) are checked the same way.
 """
 
 import itertools
+import json
 
+import orjson
 import pytest
 
 from sparkify_assets.records import (
@@ -17,6 +21,7 @@ from sparkify_assets.records import (
     EVENT_FIELDS,
     SONG_FIELDS,
     BadRecord,
+    _decode_object,
     _values,
 )
 from sparkify_assets.row_compiler import compile_row
@@ -72,11 +77,30 @@ def _variants(good: dict, fields) -> list[dict]:
     return records
 
 
-def _exact_row(record: dict, converters) -> str | None:
+def _lines(record: dict) -> list[bytes]:
+    lines = [json.dumps(record).encode()]  # non-ASCII as \\u escapes
     try:
-        return "\t".join(_values(record, converters))
+        lines.append(json.dumps(record, ensure_ascii=False).encode())
+        lines.append(orjson.dumps(record))
+    except (UnicodeEncodeError, TypeError):
+        pass
+    return lines
+
+
+def _exact_row(line: bytes, converters) -> str | None:
+    try:
+        return "\t".join(_values(_decode_object(line), converters))
     except BadRecord:
         return None
+
+
+def _agrees(fast_row, converters, line: bytes) -> bool:
+    """Asserts the fast path agrees with the exact one; True when the fast path took the line."""
+    fast = fast_row(line)
+    if fast is None:
+        return False
+    assert fast[0] == _exact_row(line, converters), line
+    return True
 
 
 @pytest.mark.parametrize(
@@ -90,22 +114,56 @@ def _exact_row(record: dict, converters) -> str | None:
 def test_fast_row_equals_the_exact_row_or_defers(fields, good, fast_row, converters):
     accepted = 0
     for record in _variants(good, fields):
-        fast = fast_row(record)
-        if fast is not None:
-            assert fast == _exact_row(record, converters), record
-            accepted += 1
+        for line in _lines(record):
+            accepted += _agrees(fast_row, converters, line)
     # The fast path must really carry clean records, NULLs and non-ASCII text, not defer all.
-    assert fast_row(good) == _exact_row(good, converters)
-    assert accepted > len(fields) * 10
+    for line in _lines(good):
+        assert fast_row(line)[0] == _exact_row(line, converters)
+    assert accepted > len(fields) * 30
+
+
+ODD_LINES = [
+    b'{"ts": 1, "ts": 1542240001234}',  # duplicate key: the last one counts in both paths
+    b'{"sessionId": 5.0}', b'{"sessionId": true}', b'{"length": true}', b'{"length": 1e400}',
+    b'{"length": 123456789012345678901234567890}', b'{"ts": 18446744073709551615}',
+    b'{"ts": -9223372036854775809}', b'{"length": 9223372036854775808}', b'{"song": "\\ud800"}',
+    b'{"song": "\\udc00x"}', b'{"song": "a\\u0000"}', b'{"song": "\xff"}', b'{"song": "\\N"}',
+    b'{"userId": "\\u0661"}', b'{"userId": 66}', b'{"page": "NextSong"} trailing',
+    b'{"page": "NextSong"}   ', b'{"length": 1E5}', b'{"length": -0.0}', b'{"length": 1.5e-320}',
+    b'{"deep": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+    b'{"artist": "' + "\u00e9".encode() * 300 + b'"}', b'{"artist": "' + "é".encode() * 600 + b'"}',
+]
+
+
+@pytest.mark.parametrize("odd", ODD_LINES)
+def test_odd_lines_agree(odd):
+    """Each odd fragment replaces its key's value in a good event line."""
+    base = {k: v for k, v in GOOD_EVENT.items()}
+    line = orjson.dumps(base)[:-1] + b", " + odd[1:]
+    _agrees(_EVENT_ROW, _EVENT_CONVERTERS, line)
+    exact = _exact_row(line, _EVENT_CONVERTERS)
+    fast = _EVENT_ROW(line)
+    if fast is not None:
+        assert fast[1].ts == orjson.loads(line)["ts"]
+    if exact is None:
+        assert fast is None
 
 
 def test_fast_row_defers_on_every_escape_and_nul():
     for value in ("a\\b", "a\tb", "a\nb", "a\rb", "a\x00b"):
-        assert _EVENT_ROW({**GOOD_EVENT, "song": value}) is None
-    assert _EVENT_ROW({**GOOD_EVENT, "song": "\\N"}) is None  # not to be mistaken for NULL
-    assert _EVENT_ROW({**GOOD_EVENT, "song": None}).split("\t")[13] == "\\N"
+        assert _EVENT_ROW(orjson.dumps({**GOOD_EVENT, "song": value})) is None
+    # not to be mistaken for NULL
+    assert _EVENT_ROW(orjson.dumps({**GOOD_EVENT, "song": "\\N"})) is None
+    values, _ = _EVENT_ROW(orjson.dumps({**GOOD_EVENT, "song": None}))
+    assert values.split("\t")[13] == "\\N"
 
 
-def test_compile_row_refuses_shapes_it_cannot_handle():
-    with pytest.raises(ValueError, match="two or more"):
-        compile_row(EVENT_FIELDS[:1], null="\\N", int_bounds={"int": 2**31})
+def test_compile_row_refuses_kinds_it_does_not_know():
+    class Odd:
+        key = column = "x"
+        kind = "date"
+        max_bytes = None
+        required = False
+
+    with pytest.raises(ValueError, match="no fast path"):
+        compile_row("Odd", [Odd()], null="\\N", int_bounds={})
