@@ -64,6 +64,16 @@ def max_reject_share() -> float:
     return _number("SPARKIFY_MAX_REJECT_SHARE", DEFAULT_MAX_REJECT_SHARE, float, "a number", 0, 1)
 
 
+DEFAULT_CHECK_WORKERS = 2
+MAX_CHECK_WORKERS = 8
+
+
+def check_workers() -> int:
+    """Connections one asset-check step evaluates its rules on at once (1 = one after another)."""
+    return _number("SPARKIFY_CHECK_WORKERS", DEFAULT_CHECK_WORKERS, int, "a whole number", 1,
+                   MAX_CHECK_WORKERS)
+
+
 def deployment() -> str:
     """``local`` (embedded or any PostgreSQL) or ``redshift``."""
     value = os.environ.get("SPARKIFY_DEPLOYMENT") or "local"

@@ -15,18 +15,22 @@ from dagster import (
     DagsterEventType,
     DagsterInstance,
     Definitions,
+    build_op_context,
     define_asset_job,
 )
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
 )
+from psycopg2 import sql
+from psycopg2.extras import LoggingConnection
 
 from sparkify_assets.assets import ALL_ASSETS
-from sparkify_assets.checks import TABLE_CHECKS, evaluate
+from sparkify_assets.checks import TABLE_CHECKS, evaluate, table_checks
 from sparkify_assets.load import LoadReport, check_outcomes, format_report, run_load
+from sparkify_assets.settings import SettingsError, check_workers
 from sparkify_assets.sql.analytics import ANALYTICS_TABLES
-from sparkify_assets.sql.checks import RULES, WARN, count_and_sample
+from sparkify_assets.sql.checks import RULES, WARN, Rule, count_and_sample
 from sparkify_assets.sql.render import to_text
 from sparkify_assets.sql.tables import TABLES
 from sparkify_assets.warehouse import embedded
@@ -252,3 +256,112 @@ def test_checks_run_in_the_load_run_after_the_tables_they_read_and_can_fail(ware
     assert "  FAIL  songplays.user_id_in_users  (1 violation)" in text
     assert "  WARN  staging_events.length_not_negative  (2 violations)" in text
     assert text.endswith("load FAILED")
+
+
+class StatementLog(list):
+    """What one connection executed: psycopg2's LoggingConnection writes each statement here."""
+
+    def write(self, text: str) -> None:
+        self.append(text.strip())
+
+
+# Dagster hands a step a copy of its resource, so the logs live outside the warehouse object.
+CONNECTION_LOGS: list[StatementLog] = []
+
+
+class RecordingWarehouse(PostgresWarehouse):
+    """The real warehouse, keeping one StatementLog per connection it opens."""
+
+    def connect(self):
+        connection = psycopg2.connect(self.dsn(), connection_factory=LoggingConnection)
+        log = StatementLog()
+        connection.initialize(log)
+        CONNECTION_LOGS.append(log)
+        return connection
+
+    def run_check_step(self, check) -> tuple[list[tuple], list[list[str]]]:
+        """One check step invoked directly: its results as plain values, and what it executed."""
+        CONNECTION_LOGS.clear()
+        results = [outcome(result) for result in check(build_op_context(), warehouse=self)]
+        # The step's copy of the resource runs ensure_tables' DDL transaction first: not a check.
+        # A worker may find no query left to take, so a check connection's log can be empty.
+        return results, [list(log) for log in CONNECTION_LOGS
+                         if "sparkify:ddl" not in "".join(log[:1])]
+
+
+def outcome(result) -> tuple:
+    metadata = {key: value.value for key, value in result.metadata.items()}
+    return result.asset_key, result.check_name, result.passed, result.severity, metadata
+
+
+def rules_of(check) -> list[Rule]:
+    """A check step's rules in the order RULES lists them."""
+    keys = {(key.asset_key.path[0], key.name) for key in check.check_keys}
+    return [rule for key, rule in RULE_BY_KEY.items() if key in keys]
+
+
+def test_checks_on_two_connections_give_the_same_results_and_count_each_table_once(
+    good_warehouse, monkeypatch
+):
+    # A user and a start time that no play has: one failing rule in each of two groups, and
+    # table_rows that differ from the good load's.
+    good_warehouse.query("INSERT INTO users VALUES (99, 'Ghost', 'User', 'F', 'free') RETURNING 1")
+    good_warehouse.query("INSERT INTO time (start_time) VALUES ('2018-11-20 10:00:00') RETURNING 1")
+    try:
+        warehouse = RecordingWarehouse(url=good_warehouse.url)
+        runs = {}
+        for workers in ("1", "2"):
+            monkeypatch.setenv("SPARKIFY_CHECK_WORKERS", workers)
+            runs[workers] = [warehouse.run_check_step(check) for check in TABLE_CHECKS]
+        connection = psycopg2.connect(good_warehouse.url)
+        try:
+            with connection.cursor() as cursor:  # the rules one by one, each counting its table
+                reference = [[outcome(evaluate(rule, cursor, "public")) for rule in rules_of(check)]
+                             for check in TABLE_CHECKS]
+        finally:
+            connection.close()
+        rows = {table: good_warehouse.query(
+            sql.SQL("SELECT COUNT(*) FROM {}").format(sql.Identifier(table)))[0][0]
+            for table in RULES}
+    finally:
+        good_warehouse.query("DELETE FROM users WHERE user_id = 99 RETURNING 1")
+        good_warehouse.query("DELETE FROM time WHERE start_time = '2018-11-20 10:00:00' "
+                             "RETURNING 1")
+
+    sequential = [results for results, _ in runs["1"]]
+    concurrent = [results for results, _ in runs["2"]]
+    assert sequential == reference
+    assert concurrent == reference
+    assert {(str(asset.path[0]), name) for group in concurrent
+            for asset, name, passed, _, _ in group if not passed} == {
+        ("users", "match_staging_events_user_ids"), ("time", "match_songplays_start_times")}
+    assert all(metadata["table_rows"] == rows[asset.path[0]]
+               for group in concurrent for asset, _, _, _, metadata in group)
+
+    for workers, steps in runs.items():
+        for check, (results, logs) in zip(TABLE_CHECKS, steps, strict=True):
+            table = results[0][0].path[0]
+            statements = [statement for log in logs for statement in log]
+            assert statements.count(f'SELECT COUNT(*) FROM "public"."{table}"') == 1, check
+            assert len(statements) == len(results) + 1 + sum(  # + a sample per failing rule
+                not passed for _, _, passed, _, _ in results), check
+            # One connection sequentially; two opened when there is more than one query to run.
+            assert len(logs) == (1 if workers == "1" else 2), (workers, check)
+
+
+def test_an_error_in_any_rule_fails_the_check_step(good_warehouse, monkeypatch):
+    broken = Rule("users", "reads_a_missing_table", "Reads a table that does not exist.",
+                  lambda schema: sql.SQL("SELECT 1 FROM {}").format(
+                      sql.Identifier(schema, "no_such_table")))
+    check = table_checks("broken_checks", [*RULES["users"], broken])
+    for workers in ("1", "2"):
+        monkeypatch.setenv("SPARKIFY_CHECK_WORKERS", workers)
+        with pytest.raises(psycopg2.errors.UndefinedTable, match="no_such_table"):
+            list(check(build_op_context(), warehouse=good_warehouse))
+
+
+@pytest.mark.parametrize("raw", ["0", "9", "two"])
+def test_check_workers_outside_1_to_8_is_refused_by_name(monkeypatch, raw):
+    monkeypatch.setenv("SPARKIFY_CHECK_WORKERS", raw)
+    with pytest.raises(SettingsError, match=f"SPARKIFY_CHECK_WORKERS must be .*{raw!r}"):
+        check_workers()
