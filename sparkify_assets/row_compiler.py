@@ -106,8 +106,9 @@ def compile_row(
         "def row(line):",
         "    try:",
         "        record = decode(line)",
-        # msgspec.DecodeError; UnicodeDecodeError for bad UTF-8; RecursionError for deep nesting
-        "    except (ValueError, RecursionError):",
+        # UnicodeDecodeError for bad UTF-8, RecursionError for deep nesting; DecodeError is a
+        # ValueError only in newer msgspec releases.
+        "    except (DecodeError, ValueError, RecursionError):",
         "        return None",
         "    nulls = 0",
     ]
@@ -129,7 +130,7 @@ def compile_row(
         "    return row, record",
     ]
     namespace: dict[str, Any] = {
-        "decode": decoder.decode, "NULL": null,
+        "decode": decoder.decode, "DecodeError": msgspec.DecodeError, "NULL": null,
     }
     exec("\n".join(body), namespace)  # the source is built from the field list alone
     return namespace["row"]
