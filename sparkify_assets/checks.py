@@ -62,12 +62,10 @@ def check_result(rule: Rule, violations: int, sample: list[str], rows: int) -> A
     )
 
 
-def evaluate(rule: Rule, cursor, schema: str, rows: int | None = None) -> AssetCheckResult:
-    """Run one rule on an open cursor; the table is counted unless its ``rows`` are given."""
+def evaluate(rule: Rule, cursor, schema: str) -> AssetCheckResult:
+    """Run one rule and count its table on an open cursor (``evaluate_all`` does a whole step)."""
     violations, sample = find_violations(rule, cursor, schema)
-    if rows is None:
-        rows = count_rows(cursor, schema, rule.table)
-    return check_result(rule, violations, sample, rows)
+    return check_result(rule, violations, sample, count_rows(cursor, schema, rule.table))
 
 
 Task = Callable[[object], object]  # cursor -> value
