@@ -137,13 +137,18 @@ def _escape(text: str) -> str:
     return text
 
 
+def _over_bytes(text: str, limit: int) -> bool:
+    """More than ``limit`` bytes in UTF-8; only encodes when the characters could be that many."""
+    return len(text) * 4 > limit and len(text.encode()) > limit
+
+
 def _text(value: object, spec: Field) -> str:
     if type(value) is not str:
         raise BadRecord(f"{spec.key} is not a string")
     if "\x00" in value:
         raise BadRecord(f"{spec.key} contains a NUL character")
     limit = spec.max_bytes or 0
-    if len(value) * 4 > limit and len(value.encode()) > limit:
+    if _over_bytes(value, limit):
         raise BadRecord(f"{spec.key} is longer than {limit} bytes")
     return _escape(value)
 
@@ -201,8 +206,10 @@ _SONG_CONVERTERS = tuple((f.key, _converter(f)) for f in SONG_FIELDS)
 # The same rules compiled into one decoder + formatter per record shape: the fast path for clean
 # lines. It only accepts; anything it does not accept goes field by field (see row_compiler).
 _BOUNDS = {"int": INT32, "bigint": INT64}
-_EVENT_ROW = compile_row("Event", EVENT_FIELDS, null=NULL, int_bounds=_BOUNDS)
-_SONG_ROW = compile_row("Song", SONG_FIELDS, null=NULL, int_bounds=_BOUNDS)
+_EVENT_ROW = compile_row("Event", EVENT_FIELDS, null=NULL, int_bounds=_BOUNDS,
+                         over_bytes=_over_bytes)
+_SONG_ROW = compile_row("Song", SONG_FIELDS, null=NULL, int_bounds=_BOUNDS,
+                        over_bytes=_over_bytes)
 
 
 def _decode_object(raw: bytes) -> dict:

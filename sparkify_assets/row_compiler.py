@@ -81,13 +81,14 @@ def _field_code(name: str, spec: FieldSpec) -> list[str]:
 
 
 def _bytes_code(names_and_specs: list[tuple[str, FieldSpec]]) -> list[str]:
-    """Outside ASCII a character takes up to 4 bytes: check the byte sizes the columns allow."""
+    """Outside ASCII a character takes up to 4 bytes: check the byte sizes the columns allow,
+    with the record contract's own test (``over_bytes``)."""
     limits = ", ".join(f"({name}, {spec.max_bytes})" for name, spec in names_and_specs)
     return [
         "    if not row.isascii():",
         "        try:",
         f"            for value, limit in ({limits},):",
-        "                if len(value) * 4 > limit and len(value.encode()) > limit:",
+        "                if over_bytes(value, limit):",
         "                    return None",
         "        except UnicodeEncodeError:",
         "            return None",
@@ -95,7 +96,8 @@ def _bytes_code(names_and_specs: list[tuple[str, FieldSpec]]) -> list[str]:
 
 
 def compile_row(
-    name: str, fields: Iterable[FieldSpec], *, null: str, int_bounds: dict[str, int]
+    name: str, fields: Iterable[FieldSpec], *, null: str, int_bounds: dict[str, int],
+    over_bytes: Callable[[str, int], bool],
 ) -> Callable[[bytes], tuple[str, Any] | None]:
     """``row(line)``: the tab-separated COPY values of a JSON line and its decoded record, or
     None. The record's attributes are the field's columns (``record.ts``)."""
@@ -131,6 +133,7 @@ def compile_row(
     ]
     namespace: dict[str, Any] = {
         "decode": decoder.decode, "DecodeError": msgspec.DecodeError, "NULL": null,
+        "over_bytes": over_bytes,
     }
     exec("\n".join(body), namespace)  # the source is built from the field list alone
     return namespace["row"]

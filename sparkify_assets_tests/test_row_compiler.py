@@ -166,4 +166,4 @@ def test_compile_row_refuses_kinds_it_does_not_know():
         required = False
 
     with pytest.raises(ValueError, match="no fast path"):
-        compile_row("Odd", [Odd()], null="\\N", int_bounds={})
+        compile_row("Odd", [Odd()], null="\\N", int_bounds={}, over_bytes=lambda text, limit: False)
