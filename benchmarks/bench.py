@@ -48,9 +48,10 @@ from psycopg2 import sql
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from sparkify_assets.source import LocalSource  # noqa: E402
+from sparkify_assets.ingest.local import LocalSource  # noqa: E402
 from sparkify_assets.sql import render  # noqa: E402
-from sparkify_assets.sql.tables import BUILT_TABLES, STAGING_EVENTS, STAGING_SONGS  # noqa: E402
+from sparkify_assets.sql.catalog import BUILT_TABLES  # noqa: E402
+from sparkify_assets.sql.tables import STAGING_EVENTS, STAGING_SONGS  # noqa: E402
 from sparkify_assets.warehouse import embedded  # noqa: E402
 from sparkify_assets.warehouse.postgres import PostgresWarehouse  # noqa: E402
 
@@ -74,7 +75,7 @@ class DataSet:
 
 def sparkify_command() -> list[str]:
     script = Path(sys.executable).with_name("sparkify")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "sparkify_assets.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "sparkify_assets.cli.main"]
 
 
 def ensure_data(work: Path, data: DataSet) -> Path:
@@ -86,9 +87,21 @@ def ensure_data(work: Path, data: DataSet) -> Path:
         folder.parent.mkdir(parents=True, exist_ok=True)
         print(f"generating {data.name} ...", flush=True)
         subprocess.run(
-            [*sparkify_command(), "generate", str(folder), "--events", str(data.events),
-             "--songs", str(data.songs), "--days", str(data.days), "--seed", str(data.seed)],
-            check=True, stdout=subprocess.DEVNULL,
+            [
+                *sparkify_command(),
+                "generate",
+                str(folder),
+                "--events",
+                str(data.events),
+                "--songs",
+                str(data.songs),
+                "--days",
+                str(data.days),
+                "--seed",
+                str(data.seed),
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
         )
         done.touch()
     return folder
@@ -178,8 +191,9 @@ class Server:
         connection = psycopg2.connect(self.admin_dsn)
         connection.autocommit = True
         with connection.cursor() as cursor:
-            cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(name)))
+            cursor.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
         connection.close()
 
 
@@ -212,16 +226,22 @@ def run_project(server: Server, data: Path, work: Path) -> tuple[Measurement, st
     dagster_home = work / "dagster_home"
     dagster_home.mkdir(exist_ok=True)
     shutil.copy(REPO / "dagster_home" / "dagster.yaml", dagster_home / "dagster.yaml")
-    env = dict(os.environ, SPARKIFY_WAREHOUSE_URL=dsn, SPARKIFY_DATA_URI=str(data),
-               SPARKIFY_HOME=str(server.home), DAGSTER_HOME=str(dagster_home),
-               PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+    env = dict(
+        os.environ,
+        SPARKIFY_WAREHOUSE_URL=dsn,
+        SPARKIFY_DATA_URI=str(data),
+        SPARKIFY_HOME=str(server.home),
+        DAGSTER_HOME=str(dagster_home),
+        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    )
     output = work / "last-load.txt"
     load_average = os.getloadavg()[0]
     server_cpu = server.cpu_seconds()
     with open(output, "w") as out:
         started = time.perf_counter()
-        process = subprocess.Popen([*sparkify_command(), "load"], env=env, stdout=out,
-                                   stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [*sparkify_command(), "load"], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
         sampler = RssSampler({"sparkify": process.pid, "postgres": server.postmaster})
         sampler.start()
         _, status, usage = os.wait4(process.pid, 0)
@@ -234,8 +254,13 @@ def run_project(server: Server, data: Path, work: Path) -> tuple[Measurement, st
         raise SystemExit(f"sparkify load failed ({process.returncode}):\n{report}")
     run_id = report.split()[1].rstrip(":")
     measurement = Measurement(
-        seconds, step_seconds(dagster_home, run_id), peaks, usage.ru_maxrss * 1024,
-        usage.ru_utime + usage.ru_stime, server_cpu, load_average,
+        seconds,
+        step_seconds(dagster_home, run_id),
+        peaks,
+        usage.ru_maxrss * 1024,
+        usage.ru_utime + usage.ru_stime,
+        server_cpu,
+        load_average,
     )
     return measurement, dsn
 
@@ -249,7 +274,8 @@ def dump_staging(dsn: str, folder: Path) -> None:
         for table in (STAGING_EVENTS, STAGING_SONGS):
             with open(folder / f"{table.name}.tsv", "w") as out:
                 cursor.copy_expert(
-                    sql.SQL("COPY {} TO STDOUT").format(sql.Identifier(table.name)), out)
+                    sql.SQL("COPY {} TO STDOUT").format(sql.Identifier(table.name)), out
+                )
     connection.close()
     (folder / ".complete").touch()
 
@@ -272,8 +298,10 @@ def run_floor(server: Server, rows: Path, window: tuple[date, date]) -> Measurem
                 if isinstance(statement, Path):
                     with open(statement, "rb") as source:
                         cursor.copy_expert(
-                            sql.SQL("COPY {} FROM STDIN").format(
-                                sql.Identifier(statement.stem)), source, COPY_BUFFER)
+                            sql.SQL("COPY {} FROM STDIN").format(sql.Identifier(statement.stem)),
+                            source,
+                            COPY_BUFFER,
+                        )
                 else:
                     cursor.execute(statement)
         connection.commit()
@@ -281,18 +309,24 @@ def run_floor(server: Server, rows: Path, window: tuple[date, date]) -> Measurem
 
     for table in (STAGING_EVENTS, STAGING_SONGS):
         timed(f"COPY {table.name}", [rows / f"{table.name}.tsv"])
-    timed("ANALYZE staging", [render.analyze(table, "public")
-                              for table in (STAGING_EVENTS, STAGING_SONGS)])
+    timed(
+        "ANALYZE staging",
+        [render.analyze(table, "public") for table in (STAGING_EVENTS, STAGING_SONGS)],
+    )
     for table in BUILT_TABLES:  # the star schema, then the analytics tables, in run order
-        timed(table.name, render.rebuild(table, "public",
-                                         window if table.window_column else None))
+        timed(table.name, render.rebuild(table, "public", window if table.window_column else None))
     connection.close()
     peaks = sampler.stop()
     time.sleep(0.2)  # let the postmaster reap the backend, so its CPU is counted
     server_cpu = server.cpu_seconds() - server_cpu
     server.drop(dsn)
-    return Measurement(sum(stages.values()), stages, peaks, server_cpu_seconds=server_cpu,
-                       load_average=load_average)
+    return Measurement(
+        sum(stages.values()),
+        stages,
+        peaks,
+        server_cpu_seconds=server_cpu,
+        load_average=load_average,
+    )
 
 
 # --- report ---------------------------------------------------------------------------------
@@ -314,8 +348,9 @@ def print_table(title: str, rows: list[tuple[str, list[float]]]) -> None:
         print(f"  {name:<{width}}  {median(values):8.2f}  {spread(values)}")
 
 
-def summarize(args, big: list[Measurement], tiny: list[Measurement], floor: list[Measurement],
-              songs: int) -> dict:
+def summarize(
+    args, big: list[Measurement], tiny: list[Measurement], floor: list[Measurement], songs: int
+) -> dict:
     marginal = [b.seconds - t.seconds for b, t in zip(big, tiny, strict=True)]
     ratios = [m / f.seconds for m, f in zip(marginal, floor, strict=True)]
     songs_step = [b.stages.get("staging_songs", float("nan")) for b in big]
@@ -323,14 +358,21 @@ def summarize(args, big: list[Measurement], tiny: list[Measurement], floor: list
         "sparkify largest process (ru_maxrss)": max(m.max_rss_kernel for m in big + tiny),
         "sparkify tree, sum (sampled)": max(m.peaks["sparkify"].total for m in big + tiny),
         "postgres largest process (sampled)": max(
-            m.peaks["postgres"].largest for m in big + tiny + floor),
+            m.peaks["postgres"].largest for m in big + tiny + floor
+        ),
         "postgres all processes, sum (sampled)": max(
-            m.peaks["postgres"].total for m in big + tiny + floor),
+            m.peaks["postgres"].total for m in big + tiny + floor
+        ),
     }
     loads = [m.load_average for m in big + tiny + floor]
     return {
-        "data": {"events": args.events, "songs": args.songs, "days": args.days,
-                 "seed": args.seed, "tiny_events": args.tiny_events},
+        "data": {
+            "events": args.events,
+            "songs": args.songs,
+            "days": args.days,
+            "seed": args.seed,
+            "tiny_events": args.tiny_events,
+        },
         "cpus": os.cpu_count(),
         "floor_seconds": [f.seconds for f in floor],
         "floor_stages": {stage: [f.stages[stage] for f in floor] for stage in floor[0].stages},
@@ -339,8 +381,9 @@ def summarize(args, big: list[Measurement], tiny: list[Measurement], floor: list
         "marginal_seconds": marginal,
         "ratio": median(marginal) / median(f.seconds for f in floor),
         "ratios_per_repetition": ratios,
-        "load_stages": {stage: [b.stages.get(stage, float("nan")) for b in big]
-                        for stage in big[0].stages},
+        "load_stages": {
+            stage: [b.stages.get(stage, float("nan")) for b in big] for stage in big[0].stages
+        },
         "load_cpu_seconds": [b.cpu_seconds for b in big],
         "cpu": {
             "floor (postgres)": [f.server_cpu_seconds for f in floor],
@@ -359,30 +402,48 @@ def summarize(args, big: list[Measurement], tiny: list[Measurement], floor: list
 
 def report(summary: dict) -> None:
     data = summary["data"]
-    print(f"\n=== {data['events']:,} events, {data['songs']:,} songs, {data['days']} days "
-          f"({summary['cpus']} CPUs; 1-min load average during runs "
-          f"{summary['load_average_1min']['min']:.1f} .. {summary['load_average_1min']['max']:.1f},"
-          f" median {summary['load_average_1min']['median']:.1f}) ===")
-    print_table("floor: PostgreSQL COPY of pre-parsed rows + the same build SQL (seconds)", [
-        *summary["floor_stages"].items(), ("floor total", summary["floor_seconds"]),
-    ])
-    print_table("sparkify load, Dagster steps of the big run (seconds)",
-                list(summary["load_stages"].items()))
-    print_table("sparkify load (seconds)", [
-        (f"big ({data['events']:,} events)", summary["load_seconds"]),
-        (f"tiny ({data['tiny_events']:,} events)", summary["tiny_load_seconds"]),
-        ("marginal = big - tiny", summary["marginal_seconds"]),
-    ])
-    print_table("CPU seconds (less sensitive to other load than wall time)",
-                list(summary["cpu"].items()))
+    print(
+        f"\n=== {data['events']:,} events, {data['songs']:,} songs, {data['days']} days "
+        f"({summary['cpus']} CPUs; 1-min load average during runs "
+        f"{summary['load_average_1min']['min']:.1f} .. {summary['load_average_1min']['max']:.1f},"
+        f" median {summary['load_average_1min']['median']:.1f}) ==="
+    )
+    print_table(
+        "floor: PostgreSQL COPY of pre-parsed rows + the same build SQL (seconds)",
+        [
+            *summary["floor_stages"].items(),
+            ("floor total", summary["floor_seconds"]),
+        ],
+    )
+    print_table(
+        "sparkify load, Dagster steps of the big run (seconds)",
+        list(summary["load_stages"].items()),
+    )
+    print_table(
+        "sparkify load (seconds)",
+        [
+            (f"big ({data['events']:,} events)", summary["load_seconds"]),
+            (f"tiny ({data['tiny_events']:,} events)", summary["tiny_load_seconds"]),
+            ("marginal = big - tiny", summary["marginal_seconds"]),
+        ],
+    )
+    print_table(
+        "CPU seconds (less sensitive to other load than wall time)", list(summary["cpu"].items())
+    )
     cpu = summary["cpu"]
-    print(f"\n  CPU ratio marginal / floor: "
-          f"{median(cpu['marginal = big - tiny']) / median(cpu['floor (postgres)']):.2f}")
-    print(f"\n  ratio marginal / floor: {summary['ratio']:.2f} (medians)   per repetition: "
-          f"{spread(summary['ratios_per_repetition'])}, median "
-          f"{median(summary['ratios_per_repetition']):.2f}   (target <= 1.5)")
-    print(f"  song files per second (staging_songs step): "
-          f"{summary['songs_files_per_second']:,.0f}   (target >= 5,000)")
+    print(
+        f"\n  CPU ratio marginal / floor: "
+        f"{median(cpu['marginal = big - tiny']) / median(cpu['floor (postgres)']):.2f}"
+    )
+    print(
+        f"\n  ratio marginal / floor: {summary['ratio']:.2f} (medians)   per repetition: "
+        f"{spread(summary['ratios_per_repetition'])}, median "
+        f"{median(summary['ratios_per_repetition']):.2f}   (target <= 1.5)"
+    )
+    print(
+        f"  song files per second (staging_songs step): "
+        f"{summary['songs_files_per_second']:,.0f}   (target >= 5,000)"
+    )
     print("\npeak RSS (MiB; target: every process <= 512)")
     for name, value in summary["peak_rss_mib"].items():
         print(f"  {name:<40} {value:8.1f}")
@@ -423,8 +484,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tiny-events", type=int, default=1_000)
     parser.add_argument("--tiny-songs", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--work", type=Path, default=REPO / "benchmarks" / "out",
-                        help="data, server and results (default: benchmarks/out)")
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=REPO / "benchmarks" / "out",
+        help="data, server and results (default: benchmarks/out)",
+    )
     parser.add_argument("--chart", action="store_true", help="draw a PNG (needs matplotlib)")
     args = parser.parse_args(argv)
 
@@ -440,8 +505,10 @@ def main(argv: list[str] | None = None) -> int:
 
     big_runs, tiny_runs, floor_runs = [], [], []
     for repetition in range(1, args.repeat + 1):
-        print(f"repetition {repetition}/{args.repeat}: load average "
-              f"{os.getloadavg()[0]:.1f}", flush=True)
+        print(
+            f"repetition {repetition}/{args.repeat}: load average {os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
         # The floor needs the rows of a first big load; after that, it alternates between going
         # first and last, so a change in the machine's load does not favour one side.
         floor_first = (rows / ".complete").exists() and repetition % 2 == 0
@@ -457,8 +524,11 @@ def main(argv: list[str] | None = None) -> int:
         big_runs.append(measurement)
         if not floor_first:
             floor_runs.append(run_floor(server, rows, window))
-        print(f"  sparkify load {big_runs[-1].seconds:.2f} s, tiny {tiny_runs[-1].seconds:.2f} s,"
-              f" floor {floor_runs[-1].seconds:.2f} s", flush=True)
+        print(
+            f"  sparkify load {big_runs[-1].seconds:.2f} s, tiny {tiny_runs[-1].seconds:.2f} s,"
+            f" floor {floor_runs[-1].seconds:.2f} s",
+            flush=True,
+        )
 
     summary = summarize(args, big_runs, tiny_runs, floor_runs, songs)
     report(summary)

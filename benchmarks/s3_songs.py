@@ -20,16 +20,24 @@ import time
 import boto3
 from moto.server import ThreadedMotoServer
 
-from sparkify_assets.s3_source import S3Source
+from sparkify_assets.ingest.s3 import S3Source
 
 
 def upload(client, files: int) -> None:
     client.create_bucket(Bucket="bench")
     for n in range(files):
-        song = {"song_id": f"SO{n:08d}", "artist_id": f"AR{n % 997:06d}", "title": f"Song {n}",
-                "artist_name": f"Artist {n % 997}", "duration": 180.0 + n % 60, "year": 0,
-                "num_songs": 1, "artist_latitude": None, "artist_longitude": None,
-                "artist_location": ""}
+        song = {
+            "song_id": f"SO{n:08d}",
+            "artist_id": f"AR{n % 997:06d}",
+            "title": f"Song {n}",
+            "artist_name": f"Artist {n % 997}",
+            "duration": 180.0 + n % 60,
+            "year": 0,
+            "num_songs": 1,
+            "artist_latitude": None,
+            "artist_longitude": None,
+            "artist_location": "",
+        }
         key = f"raw/song_data/{chr(65 + n % 26)}/{n % 7}/TR{n:08d}.json"
         client.put_object(Bucket="bench", Key=key, Body=json.dumps(song).encode())
 
@@ -60,16 +68,22 @@ def main() -> None:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
-    os.environ.update(AWS_ENDPOINT_URL=f"http://{host}:{port}", AWS_ACCESS_KEY_ID="bench",
-                      AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1")
+    os.environ.update(
+        AWS_ENDPOINT_URL=f"http://{host}:{port}",
+        AWS_ACCESS_KEY_ID="bench",
+        AWS_SECRET_ACCESS_KEY="bench",
+        AWS_DEFAULT_REGION="us-east-1",
+    )
     try:
         upload(boto3.client("s3"), args.files)
         print(f"{args.files} song files, {args.latency_ms:g} ms added per GET")
         for workers in args.workers:
             count, size, seconds = read_all(workers, args.latency_ms / 1000)
             peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            print(f"  workers={workers:>3}  files={count}  bytes={size:,}  "
-                  f"{seconds:7.2f} s  {count / seconds:8.0f} files/s  peak RSS {peak_mb:.0f} MB")
+            print(
+                f"  workers={workers:>3}  files={count}  bytes={size:,}  "
+                f"{seconds:7.2f} s  {count / seconds:8.0f} files/s  peak RSS {peak_mb:.0f} MB"
+            )
     finally:
         server.stop()
 

@@ -11,27 +11,30 @@ import os
 from pathlib import Path
 from urllib.parse import quote
 
-import psycopg2
-import pytest
-from psycopg2 import sql
+# The suite must never pick up a developer's own warehouse, source, deployment or Dagster
+# instance, so the caller's variables go before anything of the package is imported (settings
+# are read while definitions are built).
+for _variable in [
+    name
+    for name in os.environ
+    if name.startswith(("SPARKIFY_", "REDSHIFT_")) or name == "DAGSTER_HOME"
+]:
+    os.environ.pop(_variable)
 
-from sparkify_assets.definitions import build_definitions
-from sparkify_assets.generate import generate
-from sparkify_assets.resources import SparkifySource
-from sparkify_assets.settings import BUNDLED_SAMPLE
-from sparkify_assets.warehouse import embedded
-from sparkify_assets.warehouse.postgres import PostgresWarehouse
+import psycopg2  # noqa: E402
+import pytest  # noqa: E402
+from psycopg2 import sql  # noqa: E402
+
+from sparkify_assets.core.settings import BUNDLED_SAMPLE  # noqa: E402
+from sparkify_assets.defs.location import build_definitions  # noqa: E402
+from sparkify_assets.defs.resources import SparkifySource  # noqa: E402
+from sparkify_assets.synthetic.generate import generate  # noqa: E402
+from sparkify_assets.warehouse import embedded  # noqa: E402
+from sparkify_assets.warehouse.postgres import PostgresWarehouse  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 PUBLIC_SAMPLE = REPO.parent / "shared" / "acceptance" / "udacity_sample"
 _database_numbers = itertools.count()
-
-
-def pytest_configure(config):
-    # The suite must never pick up a developer's own warehouse or Dagster instance.
-    for variable in ("SPARKIFY_WAREHOUSE_URL", "SPARKIFY_DATA_URI", "DAGSTER_HOME",
-                     "SPARKIFY_DEPLOYMENT"):
-        os.environ.pop(variable, None)
 
 
 @pytest.fixture(scope="session")
@@ -70,21 +73,31 @@ def database_role(database_url):
     made = []
 
     def make(name: str, password: str | None = None, connection_limit: int = -1) -> str:
-        run_as_admin(database_url, sql.SQL(
-            "CREATE ROLE {} LOGIN CONNECTION LIMIT {} PASSWORD {}"
-        ).format(sql.Identifier(name), sql.Literal(connection_limit), sql.Literal(password)))
+        run_as_admin(
+            database_url,
+            sql.SQL("CREATE ROLE {} LOGIN CONNECTION LIMIT {} PASSWORD {}").format(
+                sql.Identifier(name), sql.Literal(connection_limit), sql.Literal(password)
+            ),
+        )
         made.append(name)
-        run_as_admin(database_url, sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
-            sql.Identifier(database), sql.Identifier(name)))
+        run_as_admin(
+            database_url,
+            sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
+                sql.Identifier(database), sql.Identifier(name)
+            ),
+        )
         user = name + (f":{quote(password, safe='')}" if password else "")
         return database_url.replace("postgresql://postgres@", f"postgresql://{user}@", 1)
 
     yield make
     for name in made:
-        run_as_admin(database_url, sql.SQL("ALTER DATABASE {} OWNER TO postgres").format(
-            sql.Identifier(database)))
-        run_as_admin(database_url, sql.SQL("REASSIGN OWNED BY {} TO postgres").format(
-            sql.Identifier(name)))
+        run_as_admin(
+            database_url,
+            sql.SQL("ALTER DATABASE {} OWNER TO postgres").format(sql.Identifier(database)),
+        )
+        run_as_admin(
+            database_url, sql.SQL("REASSIGN OWNED BY {} TO postgres").format(sql.Identifier(name))
+        )
         run_as_admin(database_url, sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
 
 
@@ -136,8 +149,14 @@ def moto_s3(monkeypatch):
     """An in-process moto S3 (no network) and a client on it; fake credentials only."""
     from moto import mock_aws
 
-    for variable in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE",
-                     "AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE", "SPARKIFY_S3_UNSIGNED"):
+    for variable in (
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_S3",
+        "AWS_PROFILE",
+        "AWS_MAX_ATTEMPTS",
+        "AWS_RETRY_MODE",
+        "SPARKIFY_S3_UNSIGNED",
+    ):
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")

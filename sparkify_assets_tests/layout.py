@@ -21,10 +21,16 @@ def day_start_ms(day: date) -> int:
 
 def song(number: int, **changes) -> dict:
     record = {
-        "num_songs": 1, "artist_id": f"AR{number % 7:04d}", "artist_latitude": 40.7 + number,
-        "artist_longitude": -74.0, "artist_location": "New York, NY",
-        "artist_name": f"Artist {number % 7}", "song_id": f"SO{number:06d}",
-        "title": f"Song {number}", "duration": 180.0 + number, "year": 2000 + number % 20,
+        "num_songs": 1,
+        "artist_id": f"AR{number % 7:04d}",
+        "artist_latitude": 40.7 + number,
+        "artist_longitude": -74.0,
+        "artist_location": "New York, NY",
+        "artist_name": f"Artist {number % 7}",
+        "song_id": f"SO{number:06d}",
+        "title": f"Song {number}",
+        "duration": 180.0 + number,
+        "year": 2000 + number % 20,
     }
     return {**record, **changes}
 
@@ -40,20 +46,42 @@ def event(day: date, number: int, **changes) -> dict:
     """A NextSong play of ``song(number % 10)`` by user 10 + number % 5, within ``day``."""
     track = song(number % 10)
     record = {
-        "artist": track["artist_name"], "auth": "Logged In", "firstName": f"User{number % 5}",
-        "gender": "F", "itemInSession": number, "lastName": "Tester",
-        "length": track["duration"], "level": _level(number),
-        "location": "Austin, TX", "method": "PUT", "page": "NextSong",
-        "registration": 1540006905796.0, "sessionId": 100 + day.day, "song": track["title"],
-        "status": 200, "ts": day_start_ms(day) + 60_000 * number + 123,
-        "userAgent": '"Mozilla/5.0"', "userId": str(10 + number % 5),
+        "artist": track["artist_name"],
+        "auth": "Logged In",
+        "firstName": f"User{number % 5}",
+        "gender": "F",
+        "itemInSession": number,
+        "lastName": "Tester",
+        "length": track["duration"],
+        "level": _level(number),
+        "location": "Austin, TX",
+        "method": "PUT",
+        "page": "NextSong",
+        "registration": 1540006905796.0,
+        "sessionId": 100 + day.day,
+        "song": track["title"],
+        "status": 200,
+        "ts": day_start_ms(day) + 60_000 * number + 123,
+        "userAgent": '"Mozilla/5.0"',
+        "userId": str(10 + number % 5),
     }
     return {**record, **changes}
 
 
 def logged_out(day: date, number: int) -> dict:
-    return event(day, number, page="Home", userId="", firstName=None, lastName=None,
-                 gender=None, auth="Logged Out", artist=None, song=None, length=None)
+    return event(
+        day,
+        number,
+        page="Home",
+        userId="",
+        firstName=None,
+        lastName=None,
+        gender=None,
+        auth="Logged Out",
+        artist=None,
+        song=None,
+        length=None,
+    )
 
 
 def json_line(record: dict) -> bytes:

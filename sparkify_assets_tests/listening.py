@@ -50,9 +50,14 @@ class Listening:
 
     def _artist_names(self) -> dict[str, str]:
         """artist_id -> name of its most complete record (coordinates, location, name, song)."""
+
         def completeness(song: dict) -> tuple:
-            return (song["artist_latitude"] is None, not song["artist_location"],
-                    song["artist_name"], song["song_id"])
+            return (
+                song["artist_latitude"] is None,
+                not song["artist_location"],
+                song["artist_name"],
+                song["song_id"],
+            )
 
         best: dict[str, dict] = {}
         for _, song in self.songs:
@@ -64,7 +69,8 @@ class Listening:
     # --- the fact -----------------------------------------------------------------------
     def _match(self, event: dict) -> tuple[str | None, str | None]:
         candidates = [
-            song for _, song in self.songs
+            song
+            for _, song in self.songs
             if song["title"] == event["song"] and song["artist_name"] == event["artist"]
         ]
         if not candidates:
@@ -96,15 +102,17 @@ class Listening:
         plays = []
         for (session_id, item), (ts, _, event) in sorted(first_copy.items()):
             song_id, artist_id = self._match(event)
-            plays.append(Play(
-                songplay_id=session_id * 2**32 + item,
-                start_time=EPOCH + timedelta(milliseconds=ts),
-                user_id=int(event["userId"]),
-                level=event.get("level"),
-                session_id=session_id,
-                song_id=song_id,
-                artist_id=artist_id,
-            ))
+            plays.append(
+                Play(
+                    songplay_id=session_id * 2**32 + item,
+                    start_time=EPOCH + timedelta(milliseconds=ts),
+                    user_id=int(event["userId"]),
+                    level=event.get("level"),
+                    session_id=session_id,
+                    song_id=song_id,
+                    artist_id=artist_id,
+                )
+            )
         return plays, {user: name for user, (_, name) in latest.items()}
 
     # --- the analytics --------------------------------------------------------------------
@@ -133,17 +141,27 @@ class Listening:
 
     def top_songs(self) -> list[tuple]:
         return sorted(
-            (period, start, rank, song_id, self.titles[song_id][0],
-             self.artist_names.get(self.titles[song_id][1]), plays, listeners)
-            for period, start, rank, song_id, plays, listeners
-            in self._most_played(lambda play: play.song_id)
+            (
+                period,
+                start,
+                rank,
+                song_id,
+                self.titles[song_id][0],
+                self.artist_names.get(self.titles[song_id][1]),
+                plays,
+                listeners,
+            )
+            for period, start, rank, song_id, plays, listeners in self._most_played(
+                lambda play: play.song_id
+            )
         )
 
     def top_artists(self) -> list[tuple]:
         return sorted(
             (period, start, rank, artist_id, self.artist_names.get(artist_id), plays, listeners)
-            for period, start, rank, artist_id, plays, listeners
-            in self._most_played(lambda play: play.artist_id)
+            for period, start, rank, artist_id, plays, listeners in self._most_played(
+                lambda play: play.artist_id
+            )
         )
 
     def plays_by_weekday_hour(self) -> list[tuple]:
@@ -152,8 +170,13 @@ class Listening:
             sunday_first = play.start_time.isoweekday() % 7
             cells[sunday_first, play.start_time.hour].append(play)
         return sorted(
-            (weekday, hour, calendar.day_name[(weekday - 1) % 7], len(plays),
-             len({p.user_id for p in plays}))
+            (
+                weekday,
+                hour,
+                calendar.day_name[(weekday - 1) % 7],
+                len(plays),
+                len({p.user_id for p in plays}),
+            )
             for (weekday, hour), plays in cells.items()
         )
 
@@ -162,8 +185,13 @@ class Listening:
         for play in self.plays:
             groups[play.start_time.date(), play.level or "unknown"].append(play)
         return sorted(
-            (day, level, len(plays), len({p.user_id for p in plays}),
-             len({p.session_id for p in plays}))
+            (
+                day,
+                level,
+                len(plays),
+                len({p.user_id for p in plays}),
+                len({p.session_id for p in plays}),
+            )
             for (day, level), plays in groups.items()
         )
 
@@ -176,16 +204,26 @@ class Listening:
     def level_changes(self) -> list[tuple]:
         rows = []
         for user_id, plays in self.by_user().items():
-            steps = [(before, after) for before, after in zip(plays, plays[1:], strict=False)
-                     if before.level != after.level]
+            steps = [
+                (before, after)
+                for before, after in zip(plays, plays[1:], strict=False)
+                if before.level != after.level
+            ]
             if not steps:
                 continue
-            rows.append((
-                user_id, *self.names[user_id], plays[0].level, plays[-1].level, len(steps),
-                sum(1 for b, a in steps if (b.level, a.level) == ("free", "paid")),
-                sum(1 for b, a in steps if (b.level, a.level) == ("paid", "free")),
-                steps[0][1].start_time, steps[-1][1].start_time,
-            ))
+            rows.append(
+                (
+                    user_id,
+                    *self.names[user_id],
+                    plays[0].level,
+                    plays[-1].level,
+                    len(steps),
+                    sum(1 for b, a in steps if (b.level, a.level) == ("free", "paid")),
+                    sum(1 for b, a in steps if (b.level, a.level) == ("paid", "free")),
+                    steps[0][1].start_time,
+                    steps[-1][1].start_time,
+                )
+            )
         return sorted(rows)
 
     def recent_plays(self) -> list[tuple]:
@@ -193,6 +231,16 @@ class Listening:
         for user_id, plays in self.by_user().items():
             for rank, play in enumerate(reversed(plays[-TOP_N:]), 1):
                 title = self.titles[play.song_id][0] if play.song_id else None
-                rows.append((user_id, rank, play.songplay_id, play.start_time, play.song_id,
-                             title, play.artist_id, self.artist_names.get(play.artist_id)))
+                rows.append(
+                    (
+                        user_id,
+                        rank,
+                        play.songplay_id,
+                        play.start_time,
+                        play.song_id,
+                        title,
+                        play.artist_id,
+                        self.artist_names.get(play.artist_id),
+                    )
+                )
         return sorted(rows)

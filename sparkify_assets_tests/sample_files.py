@@ -14,16 +14,25 @@ SONGS = [
     ("SOAAA0002", "ARAAA0001", "Outro", "The Openers", 187.0),
     ("SOAAA0003", "ARAAA0002", "Echoes", "Night Shift", 305.25),
     ("SOAAA0004", "ARAAA0003", "Solo", "Lone Wolf", 99.0),
-] + [(f"SOFIL{n:04d}", f"ARFIL{n % 7:04d}", f"Filler {n}", f"Band {n % 7}", 100.0 + n)
-     for n in range(20)]  # enough good records that one bad file stays under the reject limit
+] + [
+    (f"SOFIL{n:04d}", f"ARFIL{n % 7:04d}", f"Filler {n}", f"Band {n % 7}", 100.0 + n)
+    for n in range(20)
+]  # enough good records that one bad file stays under the reject limit
 DAYS = (date(2018, 11, 1), date(2018, 11, 2), date(2018, 11, 3))
 
 
 def song_record(song_id: str, artist_id: str, title: str, artist: str, duration: float) -> dict:
     return {
-        "num_songs": 1, "artist_id": artist_id, "artist_latitude": None,
-        "artist_longitude": None, "artist_location": "", "artist_name": artist,
-        "song_id": song_id, "title": title, "duration": duration, "year": 0,
+        "num_songs": 1,
+        "artist_id": artist_id,
+        "artist_latitude": None,
+        "artist_longitude": None,
+        "artist_location": "",
+        "artist_name": artist,
+        "song_id": song_id,
+        "title": title,
+        "duration": duration,
+        "year": 0,
     }
 
 
@@ -35,17 +44,38 @@ def day_key(day: date) -> str:
     return f"log_data/{day:%Y/%m}/{day.isoformat()}-events.json"
 
 
-def event(day: date, minute: int, user: int, session: int, item: int, song: tuple | None,
-          level: str = "free") -> dict:
-    ts = int(datetime(day.year, day.month, day.day, 12, minute, tzinfo=timezone.utc)
-             .timestamp() * 1000)
+def event(
+    day: date,
+    minute: int,
+    user: int,
+    session: int,
+    item: int,
+    song: tuple | None,
+    level: str = "free",
+) -> dict:
+    ts = int(
+        datetime(day.year, day.month, day.day, 12, minute, tzinfo=timezone.utc).timestamp() * 1000
+    )
     title, artist, length = (song[2], song[3], song[4]) if song else (None, None, None)
     return {
-        "artist": artist, "auth": "Logged In", "firstName": f"First{user}", "gender": "F",
-        "itemInSession": item, "lastName": f"Last{user}", "length": length, "level": level,
-        "location": "Springfield, IL", "method": "PUT", "page": "NextSong" if song else "Home",
-        "registration": 1540919166796.0, "sessionId": session, "song": title, "status": 200,
-        "ts": ts, "userAgent": '"Mozilla/5.0 (X11; Linux x86_64)"', "userId": str(user),
+        "artist": artist,
+        "auth": "Logged In",
+        "firstName": f"First{user}",
+        "gender": "F",
+        "itemInSession": item,
+        "lastName": f"Last{user}",
+        "length": length,
+        "level": level,
+        "location": "Springfield, IL",
+        "method": "PUT",
+        "page": "NextSong" if song else "Home",
+        "registration": 1540919166796.0,
+        "sessionId": session,
+        "song": title,
+        "status": 200,
+        "ts": ts,
+        "userAgent": '"Mozilla/5.0 (X11; Linux x86_64)"',
+        "userId": str(user),
     }
 
 
@@ -58,8 +88,9 @@ def day_lines(day: date, variant: int = 0) -> bytes:
         event(day, 3, 20, session + 1, 0, None),
         event(day, 4, 20, session + 1, 1, ("", "", "Unknown", "Nobody", 1.0)),
     ]
-    records += [event(day, 10 + n, 50 + n % 5, session + 4, n, SONGS[4 + n % 20])
-                for n in range(40)]
+    records += [
+        event(day, 10 + n, 50 + n % 5, session + 4, n, SONGS[4 + n % 20]) for n in range(40)
+    ]
     lines = [json.dumps(record).encode() for record in records]
     lines[0] = b"\xef\xbb\xbf" + lines[0]  # a BOM on the first line
     lines[1] += b"\r"  # CRLF line ending
@@ -67,8 +98,9 @@ def day_lines(day: date, variant: int = 0) -> bytes:
     # split on CR would load two rows instead of quarantining one record.
     lines[2] = lines[2] + b"\r" + json.dumps(event(day, 5, 30, session + 2, 0, None)).encode()
     lines.insert(5, b"")  # a blank line is layout, not a record
-    lines.insert(6, json.dumps(event(day, 6, 40, session + 3, 0, SONGS[3]) | {"userId": "x"})
-                 .encode())  # rejected: userId is not a number
+    lines.insert(
+        6, json.dumps(event(day, 6, 40, session + 3, 0, SONGS[3]) | {"userId": "x"}).encode()
+    )  # rejected: userId is not a number
     return b"\n".join(lines) + b"\n"
 
 

@@ -14,8 +14,8 @@ import pytest
 import sqlglot
 from psycopg2 import sql
 
-from sparkify_assets.load import run_load
-from sparkify_assets.settings import BUNDLED_SAMPLE
+from sparkify_assets.cli.load import run_load
+from sparkify_assets.core.settings import BUNDLED_SAMPLE
 from sparkify_assets.sql import render
 from sparkify_assets.sql.analytics import ANALYTICS_TABLES, TOP_N
 from sparkify_assets.warehouse import embedded
@@ -74,8 +74,11 @@ def test_analytics_table_equals_the_answer_computed_in_python(loaded, table):
 
 @pytest.mark.parametrize("table", ANALYTICS_TABLES, ids=lambda table: table.name)
 def test_analytics_sql_is_redshift_sql_too(table):
-    statements = [*render.rebuild(table, "sparkify"), render.query(table.summary, "sparkify"),
-                  render.create_table(table, "sparkify", "redshift")]
+    statements = [
+        *render.rebuild(table, "sparkify"),
+        render.query(table.summary, "sparkify"),
+        render.create_table(table, "sparkify", "redshift"),
+    ]
     for text in map(render.to_text, statements):
         assert sqlglot.parse_one(text, read="redshift") is not None
         assert not re.search(r"DISTINCT\s+ON|FILTER\s*\(|::", text, re.IGNORECASE)

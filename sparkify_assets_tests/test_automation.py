@@ -14,17 +14,17 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
-from sparkify_assets.assets import staging_songs
-from sparkify_assets.automation import (
+from sparkify_assets.cli.load import run_load
+from sparkify_assets.defs.assets import staging_songs
+from sparkify_assets.defs.automation import (
     decode_cursor,
     encode_cursor,
     log_files_sensor,
     plan_days,
     song_files_sensor,
 )
-from sparkify_assets.load import run_load
-from sparkify_assets.resources import SparkifySource
-from sparkify_assets.source import open_source
+from sparkify_assets.defs.resources import SparkifySource
+from sparkify_assets.ingest.open import open_source
 from sparkify_assets.warehouse.postgres import PostgresWarehouse
 
 from .conftest import definitions_for, upload
@@ -97,7 +97,9 @@ def tick(sensor, landing: Landing, instance, cursor: str | None = None):
     # touched by a sensor.
     repository = definitions_for(PostgresWarehouse(), landing.uri).get_repository_def()
     context = build_sensor_context(
-        instance=instance, cursor=cursor, repository_def=repository,
+        instance=instance,
+        cursor=cursor,
+        repository_def=repository,
         resources={"source": SparkifySource(uri=landing.uri)},
     )
     return sensor.evaluate_tick(context)
@@ -279,8 +281,9 @@ def test_song_sensor_refreshes_songs_and_rematches_every_day(landing, instance):
     assert unchanged.skip_message == "song_data unchanged (25 files)"
     assert len(added.run_requests) == 1 and added.cursor.startswith("26:")
     assert len(deleted.run_requests) == 1 and deleted.cursor == first.cursor
-    run_keys = {r.run_key for r in (*first.run_requests, *added.run_requests,
-                                    *deleted.run_requests)}
+    run_keys = {
+        r.run_key for r in (*first.run_requests, *added.run_requests, *deleted.run_requests)
+    }
     assert len(run_keys) == 3  # the restored listing is a new delivery, not a repeat
 
 
@@ -293,14 +296,18 @@ def test_sensor_runs_build_the_same_warehouse_as_a_full_load(
     of the other side's tables, which is why README says to load once before the sensors.)"""
     landing = Landing(root=write_sample(tmp_path / "landing"))
     defs = definitions_for(warehouse, landing.uri)
-    song_requests = [("refresh_songs", r)
-                     for r in tick(song_files_sensor, landing, instance).run_requests]
+    song_requests = [
+        ("refresh_songs", r) for r in tick(song_files_sensor, landing, instance).run_requests
+    ]
     day_requests = [("load_day", r) for r in tick(log_files_sensor, landing, instance).run_requests]
     requests = song_requests + day_requests if songs_first else day_requests + song_requests
     for job, request in requests:
         defs.resolve_job_def(job).execute_in_process(
-            instance=instance, partition_key=request.partition_key, tags=request.tags,
-            asset_selection=request.asset_selection, raise_on_error=False,
+            instance=instance,
+            partition_key=request.partition_key,
+            tags=request.tags,
+            asset_selection=request.asset_selection,
+            raise_on_error=False,
         )
     from_sensors = snapshot(warehouse)
 
@@ -319,17 +326,15 @@ def test_a_new_song_rematches_existing_plays(warehouse, tmp_path, instance):
     (before,) = warehouse.query(unmatched)[0]
     baseline = tick(song_files_sensor, landing, instance)
     # The plays of "Unknown" by "Nobody" (one a day) had no song until this file arrived.
-    landing.put(song_key("SONOBODY1"),
-                song_json("SONOBODY1", "ARNOBODY1", "Unknown", "Nobody", 1.0))
+    landing.put(
+        song_key("SONOBODY1"), song_json("SONOBODY1", "ARNOBODY1", "Unknown", "Nobody", 1.0)
+    )
 
     (request,) = tick(song_files_sensor, landing, instance, baseline.cursor).run_requests
-    defs.resolve_job_def("refresh_songs").execute_in_process(instance=instance,
-                                                             tags=request.tags)
+    defs.resolve_job_def("refresh_songs").execute_in_process(instance=instance, tags=request.tags)
 
     assert warehouse.query(unmatched) == [(before - 3,)]
-    assert warehouse.query("SELECT COUNT(*) FROM songplays WHERE song_id = 'SONOBODY1'") == [
-        (3,)
-    ]
+    assert warehouse.query("SELECT COUNT(*) FROM songplays WHERE song_id = 'SONOBODY1'") == [(3,)]
 
 
 def song_json(*fields) -> bytes:
@@ -366,7 +371,6 @@ def test_schedule_loads_yesterday_and_refreshes_the_dimensions(warehouse, tmp_pa
     assert counts["songplays"] == 43 and counts["time"] == 43
     assert counts["users"] == 7
     assert counts["songs"] == len(SONGS) and counts["artists"] == len({s[1] for s in SONGS})
-
 
 
 def test_schedule_run_for_a_day_whose_file_has_not_landed_fails_and_says_so(

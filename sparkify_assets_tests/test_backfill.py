@@ -11,7 +11,7 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
-from sparkify_assets.load import run_load
+from sparkify_assets.cli.load import run_load
 
 from .conftest import REPO, definitions_for
 from .sample_files import DAYS, write_sample
@@ -26,23 +26,43 @@ def test_a_range_backfill_is_one_run_that_builds_every_table(warehouse, database
     dagster_home.mkdir()
     (dagster_home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     env = os.environ | {
-        "SPARKIFY_WAREHOUSE_URL": database_url, "SPARKIFY_DATA_URI": str(data),
-        "DAGSTER_HOME": str(dagster_home), "PYTHONPATH": str(REPO),
+        "SPARKIFY_WAREHOUSE_URL": database_url,
+        "SPARKIFY_DATA_URI": str(data),
+        "DAGSTER_HOME": str(dagster_home),
+        "PYTHONPATH": str(REPO),
     }
 
     completed = subprocess.run(
-        [sys.executable, "-m", "dagster", "asset", "materialize", "-m",
-         "sparkify_assets", "--select", "*",
-         "--partition-range", f"{DAYS[0]}...{DAYS[-1]}", "--config-json", IN_PROCESS],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "dagster",
+            "asset",
+            "materialize",
+            "-m",
+            "sparkify_assets.definitions",
+            "--select",
+            "*",
+            "--partition-range",
+            f"{DAYS[0]}...{DAYS[-1]}",
+            "--config-json",
+            IN_PROCESS,
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
     assert completed.returncode == 0, completed.stderr[-3000:]
     with DagsterInstance.from_ref(InstanceRef.from_dir(str(dagster_home))) as instance:
         (run,) = instance.get_runs()
         assert run.status == DagsterRunStatus.SUCCESS
-        assert (run.tags[ASSET_PARTITION_RANGE_START_TAG],
-                run.tags[ASSET_PARTITION_RANGE_END_TAG]) == ("2018-11-01", "2018-11-03")
+        assert (
+            run.tags[ASSET_PARTITION_RANGE_START_TAG],
+            run.tags[ASSET_PARTITION_RANGE_END_TAG],
+        ) == ("2018-11-01", "2018-11-03")
         days = {day.isoformat() for day in DAYS}
         assert instance.get_materialized_partitions(AssetKey("staging_events")) == days
         assert instance.get_materialized_partitions(AssetKey("songplays")) == days
@@ -79,33 +99,45 @@ def test_a_dagster_asset_backfill_never_splits_the_range_into_days(
     data = write_sample(tmp_path / "data")
     location = tmp_path / "location.py"  # the code location, bound to this test's database
     location.write_text(
-        "from sparkify_assets.definitions import build_definitions\n"
-        "from sparkify_assets.resources import SparkifySource\n"
+        "from sparkify_assets.defs.location import build_definitions\n"
+        "from sparkify_assets.defs.resources import SparkifySource\n"
         "from sparkify_assets.warehouse.postgres import PostgresWarehouse\n"
         f"defs = build_definitions({{'warehouse': PostgresWarehouse(url={database_url!r}),\n"
         f"                           'source': SparkifySource(uri={str(data)!r})}})\n"
     )
     synchronous = {
-        "run_launcher": {"module": "dagster._core.launcher.sync_in_memory_run_launcher",
-                         "class": "SyncInMemoryRunLauncher"},
-        "run_coordinator": {"module": "dagster._core.run_coordinator",
-                            "class": "DefaultRunCoordinator"},
+        "run_launcher": {
+            "module": "dagster._core.launcher.sync_in_memory_run_launcher",
+            "class": "SyncInMemoryRunLauncher",
+        },
+        "run_coordinator": {
+            "module": "dagster._core.run_coordinator",
+            "class": "DefaultRunCoordinator",
+        },
     }
     origin = InProcessCodeLocationOrigin(
         LoadableTargetOrigin(python_file=str(location), working_directory=str(REPO))
     )
-    with instance_for_test(overrides=synchronous) as instance, WorkspaceProcessContext(
-        instance, InProcessTestWorkspaceLoadTarget(origin)
-    ) as workspace:
+    with (
+        instance_for_test(overrides=synchronous) as instance,
+        WorkspaceProcessContext(instance, InProcessTestWorkspaceLoadTarget(origin)) as workspace,
+    ):
         asset_graph = workspace.create_request_context().asset_graph
-        instance.add_backfill(PartitionBackfill.from_asset_partitions(
-            backfill_id="november", asset_graph=asset_graph,
-            partition_names=[day.isoformat() for day in DAYS],
-            asset_selection=list(asset_graph.materializable_asset_keys),
-            backfill_timestamp=time.time(), tags={}, dynamic_partitions_store=instance,
-            all_partitions=False, title=None, description=None,
-            run_config={"execution": {"config": {"in_process": {}}}},
-        ))
+        instance.add_backfill(
+            PartitionBackfill.from_asset_partitions(
+                backfill_id="november",
+                asset_graph=asset_graph,
+                partition_names=[day.isoformat() for day in DAYS],
+                asset_selection=list(asset_graph.materializable_asset_keys),
+                backfill_timestamp=time.time(),
+                tags={},
+                dynamic_partitions_store=instance,
+                all_partitions=False,
+                title=None,
+                description=None,
+                run_config={"execution": {"config": {"in_process": {}}}},
+            )
+        )
         for _ in range(6):  # each iteration launches what has become ready
             list(execute_backfill_iteration(workspace, logging.getLogger("backfill")))
 
@@ -121,8 +153,10 @@ def test_a_dagster_asset_backfill_never_splits_the_range_into_days(
 
         for daily in ("staging_events", "songplays"):
             run = runs[position(daily)]
-            assert (run.tags[ASSET_PARTITION_RANGE_START_TAG],
-                    run.tags[ASSET_PARTITION_RANGE_END_TAG]) == ("2018-11-01", "2018-11-03")
+            assert (
+                run.tags[ASSET_PARTITION_RANGE_START_TAG],
+                run.tags[ASSET_PARTITION_RANGE_END_TAG],
+            ) == ("2018-11-01", "2018-11-03")
         assert position("staging_events") < position("songplays") < position("time")
         assert position("staging_events") < position("users")
     assert warehouse.row_counts()["songplays"] == 3 * 43

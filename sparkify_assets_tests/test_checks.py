@@ -25,14 +25,14 @@ from dagster._core.storage.tags import (
 from psycopg2 import sql
 from psycopg2.extras import LoggingConnection
 
-from sparkify_assets.assets import ALL_ASSETS
-from sparkify_assets.checks import TABLE_CHECKS, evaluate, table_checks
-from sparkify_assets.load import LoadReport, check_outcomes, format_report, run_load
-from sparkify_assets.settings import SettingsError, check_workers
+from sparkify_assets.cli.load import LoadReport, check_outcomes, format_report, run_load
+from sparkify_assets.core.settings import SettingsError, check_workers
+from sparkify_assets.defs.assets import ALL_ASSETS
+from sparkify_assets.defs.checks import TABLE_CHECKS, evaluate, table_checks
 from sparkify_assets.sql.analytics import ANALYTICS_TABLES
+from sparkify_assets.sql.catalog import TABLES
 from sparkify_assets.sql.checks import RULES, WARN, Rule, count_and_sample
 from sparkify_assets.sql.render import to_text
-from sparkify_assets.sql.tables import TABLES
 from sparkify_assets.warehouse import embedded
 from sparkify_assets.warehouse.postgres import PostgresWarehouse
 
@@ -63,7 +63,8 @@ GENERIC_BREAKERS = {
         "not_empty": (1, [f'DELETE FROM "{table}"'], "no rows, 0"),
         "primary_key": (2, duplicate_and_null_key(table), ", 2"),
     }[rule.name]
-    for table, rules in RULES.items() for rule in rules
+    for table, rules in RULES.items()
+    for rule in rules
     if rule.name in ("not_empty", "primary_key")
 }
 
@@ -71,8 +72,10 @@ GENERIC_BREAKERS = {
 BREAKERS = GENERIC_BREAKERS | {
     ("staging_events", "rejects"): (
         1,
-        ["INSERT INTO load_rejects VALUES ('staging_events', '2018-11-15', "
-         "'log_data/2018/11/2018-11-15-events.json', 7, '{', 'not valid JSON', now())"],
+        [
+            "INSERT INTO load_rejects VALUES ('staging_events', '2018-11-15', "
+            "'log_data/2018/11/2018-11-15-events.json', 7, '{', 'not valid JSON', now())"
+        ],
         "log_data/2018/11/2018-11-15-events.json, 7, not valid JSON",
     ),
     ("staging_events", "reconciles_with_audit"): (
@@ -82,20 +85,26 @@ BREAKERS = GENERIC_BREAKERS | {
     ),
     ("staging_events", "length_not_negative"): (
         1,
-        ["UPDATE staging_events SET length = -1 WHERE event_date = '2018-11-16' "
-         "AND line_number = 2"],
+        [
+            "UPDATE staging_events SET length = -1 WHERE event_date = '2018-11-16' "
+            "AND line_number = 2"
+        ],
         "log_data/2018/11/2018-11-16-events.json, 2, -1.0",
     ),
     ("staging_songs", "rejects"): (
         1,
-        ["INSERT INTO load_rejects VALUES ('staging_songs', '', 'song_data/A/B/C/TRX.json', "
-         "1, '[]', 'not a JSON object (got list)', now())"],
+        [
+            "INSERT INTO load_rejects VALUES ('staging_songs', '', 'song_data/A/B/C/TRX.json', "
+            "1, '[]', 'not a JSON object (got list)', now())"
+        ],
         "song_data/A/B/C/TRX.json, 1, not a JSON object",
     ),
     ("staging_songs", "reconciles_with_audit"): (
         1,
-        ["INSERT INTO staging_songs (song_id, artist_id, source) "
-         "VALUES ('SOEXTRA', 'AREXTRA', 'song_data/extra.json')"],
+        [
+            "INSERT INTO staging_songs (song_id, artist_id, source) "
+            "VALUES ('SOEXTRA', 'AREXTRA', 'song_data/extra.json')"
+        ],
         ", all files, 10, 10, 0, 11, 0",
     ),
     ("songplays", "rows_per_day_match_staging"): (
@@ -105,8 +114,10 @@ BREAKERS = GENERIC_BREAKERS | {
     ),
     ("songplays", "start_time_in_partition_day"): (
         1,
-        [f"UPDATE songplays SET start_time = start_time + INTERVAL '1 day' "
-         f"WHERE songplay_id = {PLAY_3}"],
+        [
+            f"UPDATE songplays SET start_time = start_time + INTERVAL '1 day' "
+            f"WHERE songplay_id = {PLAY_3}"
+        ],
         f"{PLAY_3}, 2018-11-16 00:03:00.123000, 2018-11-15",
     ),
     ("songplays", "level_is_free_or_paid"): (
@@ -115,7 +126,9 @@ BREAKERS = GENERIC_BREAKERS | {
         f"{PLAY_3}, gold",
     ),
     ("songplays", "user_id_in_users"): (
-        4, ["DELETE FROM users WHERE user_id = 13"], f"{PLAY_3}, 13"
+        4,
+        ["DELETE FROM users WHERE user_id = 13"],
+        f"{PLAY_3}, 13",
     ),
     ("songplays", "start_time_in_time"): (
         1,
@@ -124,11 +137,13 @@ BREAKERS = GENERIC_BREAKERS | {
     ),
     ("songplays", "song_id_in_songs"): (
         2,
-        ["DELETE FROM songs WHERE song_id = 'SO000003'"], f"{PLAY_3}, SO000003"
+        ["DELETE FROM songs WHERE song_id = 'SO000003'"],
+        f"{PLAY_3}, SO000003",
     ),
     ("songplays", "artist_id_in_artists"): (
         2,
-        ["DELETE FROM artists WHERE artist_id = 'AR0003'"], f"{PLAY_3}, AR0003"
+        ["DELETE FROM artists WHERE artist_id = 'AR0003'"],
+        f"{PLAY_3}, AR0003",
     ),
     ("users", "match_staging_events_user_ids"): (
         1,
@@ -137,11 +152,13 @@ BREAKERS = GENERIC_BREAKERS | {
     ),
     ("users", "level_is_free_or_paid"): (
         1,
-        ["UPDATE users SET level = NULL WHERE user_id = 12"], "12, None"
+        ["UPDATE users SET level = NULL WHERE user_id = 12"],
+        "12, None",
     ),
     ("songs", "duration_not_negative"): (
         1,
-        ["UPDATE songs SET duration = -5 WHERE song_id = 'SO000004'"], "SO000004, -5.0"
+        ["UPDATE songs SET duration = -5 WHERE song_id = 'SO000004'"],
+        "SO000004, -5.0",
     ),
     ("time", "match_songplays_start_times"): (
         1,
@@ -151,15 +168,20 @@ BREAKERS = GENERIC_BREAKERS | {
 }
 
 WARN_RULES = {
-    ("staging_events", "rejects"), ("staging_songs", "rejects"),
-    ("staging_events", "length_not_negative"), ("songs", "duration_not_negative"),
-    ("songplays", "level_is_free_or_paid"), ("users", "level_is_free_or_paid"),
+    ("staging_events", "rejects"),
+    ("staging_songs", "rejects"),
+    ("staging_events", "length_not_negative"),
+    ("songs", "duration_not_negative"),
+    ("songplays", "level_is_free_or_paid"),
+    ("users", "level_is_free_or_paid"),
     # An analytics answer may be empty (no level changes this month): warn, never block.
     *((table.name, "not_empty") for table in ANALYTICS_TABLES),
 }
 REFERENCE_RULES = {
-    ("songplays", "user_id_in_users"), ("songplays", "start_time_in_time"),
-    ("songplays", "song_id_in_songs"), ("songplays", "artist_id_in_artists"),
+    ("songplays", "user_id_in_users"),
+    ("songplays", "start_time_in_time"),
+    ("songplays", "song_id_in_songs"),
+    ("songplays", "artist_id_in_artists"),
 }
 
 
@@ -181,8 +203,11 @@ def test_severity_follows_who_broke_what():
         if key in WARN_RULES:
             assert (rule.severity, rule.blocking) == (WARN, False), key
         elif key in REFERENCE_RULES:
-            assert (rule.severity, rule.blocking, rule.after) == ("ERROR", False, (key[1].split(
-                "_in_")[1],)), key
+            assert (rule.severity, rule.blocking, rule.after) == (
+                "ERROR",
+                False,
+                (key[1].split("_in_")[1],),
+            ), key
         else:
             assert (rule.severity, rule.blocking, rule.after) == ("ERROR", True, ()), key
 
@@ -221,12 +246,16 @@ def test_checks_run_in_the_load_run_after_the_tables_they_read_and_can_fail(ware
     defs = definitions_for(warehouse, root)
     first, last = GOOD_DAYS[0].isoformat(), GOOD_DAYS[-1].isoformat()
     result = defs.resolve_job_def("load_everything").execute_in_process(
-        instance=DagsterInstance.ephemeral(), raise_on_error=False,
+        instance=DagsterInstance.ephemeral(),
+        raise_on_error=False,
         tags={ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last},
     )
     assert result.success
-    order = [(event.event_type, event.step_key) for event in result.all_events
-             if event.event_type in (DagsterEventType.STEP_START, DagsterEventType.STEP_SUCCESS)]
+    order = [
+        (event.event_type, event.step_key)
+        for event in result.all_events
+        if event.event_type in (DagsterEventType.STEP_START, DagsterEventType.STEP_SUCCESS)
+    ]
     starts_integrity = order.index((DagsterEventType.STEP_START, "songplays_integrity_checks"))
     for table in ("users", "time", "songs", "artists"):
         assert order.index((DagsterEventType.STEP_SUCCESS, table)) < starts_integrity
@@ -238,7 +267,9 @@ def test_checks_run_in_the_load_run_after_the_tables_they_read_and_can_fail(ware
     warehouse.query(f"UPDATE songplays SET user_id = 99 WHERE songplay_id = {PLAY_3} RETURNING 1")
     warehouse.query("UPDATE staging_events SET length = -2 WHERE line_number = 1 RETURNING 1")
     checks_only = Definitions(
-        assets=ALL_ASSETS, asset_checks=TABLE_CHECKS, resources=defs.resources,
+        assets=ALL_ASSETS,
+        asset_checks=TABLE_CHECKS,
+        resources=defs.resources,
         jobs=[define_asset_job("check_everything", AssetSelection.all_asset_checks())],
     )
     checked = checks_only.resolve_job_def("check_everything").execute_in_process(
@@ -250,8 +281,9 @@ def test_checks_run_in_the_load_run_after_the_tables_they_read_and_can_fail(ware
         ("songplays", "user_id_in_users"): ("ERROR", 1),
         ("staging_events", "length_not_negative"): ("WARN", 2),  # line 1 of both days
     }
-    report = LoadReport(checked.run_id, GOOD_DAYS[0], GOOD_DAYS[-1], checked.success,
-                        checks=outcomes)
+    report = LoadReport(
+        checked.run_id, GOOD_DAYS[0], GOOD_DAYS[-1], checked.success, checks=outcomes
+    )
     text = format_report(report)
     assert "  FAIL  songplays.user_id_in_users  (1 violation)" in text
     assert "  WARN  staging_events.length_not_negative  (2 violations)" in text
@@ -285,8 +317,9 @@ class RecordingWarehouse(PostgresWarehouse):
         results = [outcome(result) for result in check(build_op_context(), warehouse=self)]
         # The step's copy of the resource runs ensure_tables' DDL transaction first: not a check.
         # A worker may find no query left to take, so a check connection's log can be empty.
-        return results, [list(log) for log in CONNECTION_LOGS
-                         if "sparkify:ddl" not in "".join(log[:1])]
+        return results, [
+            list(log) for log in CONNECTION_LOGS if "sparkify:ddl" not in "".join(log[:1])
+        ]
 
 
 def outcome(result) -> tuple:
@@ -316,27 +349,39 @@ def test_checks_on_two_connections_give_the_same_results_and_count_each_table_on
         connection = psycopg2.connect(good_warehouse.url)
         try:
             with connection.cursor() as cursor:  # the rules one by one, each counting its table
-                reference = [[outcome(evaluate(rule, cursor, "public")) for rule in rules_of(check)]
-                             for check in TABLE_CHECKS]
+                reference = [
+                    [outcome(evaluate(rule, cursor, "public")) for rule in rules_of(check)]
+                    for check in TABLE_CHECKS
+                ]
         finally:
             connection.close()
-        rows = {table: good_warehouse.query(
-            sql.SQL("SELECT COUNT(*) FROM {}").format(sql.Identifier(table)))[0][0]
-            for table in RULES}
+        rows = {
+            table: good_warehouse.query(
+                sql.SQL("SELECT COUNT(*) FROM {}").format(sql.Identifier(table))
+            )[0][0]
+            for table in RULES
+        }
     finally:
         good_warehouse.query("DELETE FROM users WHERE user_id = 99 RETURNING 1")
-        good_warehouse.query("DELETE FROM time WHERE start_time = '2018-11-20 10:00:00' "
-                             "RETURNING 1")
+        good_warehouse.query(
+            "DELETE FROM time WHERE start_time = '2018-11-20 10:00:00' RETURNING 1"
+        )
 
     sequential = [results for results, _ in runs["1"]]
     concurrent = [results for results, _ in runs["2"]]
     assert sequential == reference
     assert concurrent == reference
-    assert {(str(asset.path[0]), name) for group in concurrent
-            for asset, name, passed, _, _ in group if not passed} == {
-        ("users", "match_staging_events_user_ids"), ("time", "match_songplays_start_times")}
-    assert all(metadata["table_rows"] == rows[asset.path[0]]
-               for group in concurrent for asset, _, _, _, metadata in group)
+    assert {
+        (str(asset.path[0]), name)
+        for group in concurrent
+        for asset, name, passed, _, _ in group
+        if not passed
+    } == {("users", "match_staging_events_user_ids"), ("time", "match_songplays_start_times")}
+    assert all(
+        metadata["table_rows"] == rows[asset.path[0]]
+        for group in concurrent
+        for asset, _, _, _, metadata in group
+    )
 
     for workers, steps in runs.items():
         for check, (results, logs) in zip(TABLE_CHECKS, steps, strict=True):
@@ -344,15 +389,19 @@ def test_checks_on_two_connections_give_the_same_results_and_count_each_table_on
             statements = [statement for log in logs for statement in log]
             assert statements.count(f'SELECT COUNT(*) FROM "public"."{table}"') == 1, check
             assert len(statements) == len(results) + 1 + sum(  # + a sample per failing rule
-                not passed for _, _, passed, _, _ in results), check
+                not passed for _, _, passed, _, _ in results
+            ), check
             # One connection sequentially; two opened when there is more than one query to run.
             assert len(logs) == (1 if workers == "1" else 2), (workers, check)
 
 
 def test_an_error_in_any_rule_fails_the_check_step(good_warehouse, monkeypatch):
-    broken = Rule("users", "reads_a_missing_table", "Reads a table that does not exist.",
-                  lambda schema: sql.SQL("SELECT 1 FROM {}").format(
-                      sql.Identifier(schema, "no_such_table")))
+    broken = Rule(
+        "users",
+        "reads_a_missing_table",
+        "Reads a table that does not exist.",
+        lambda schema: sql.SQL("SELECT 1 FROM {}").format(sql.Identifier(schema, "no_such_table")),
+    )
     check = table_checks("broken_checks", [*RULES["users"], broken])
     for workers in ("1", "2"):
         monkeypatch.setenv("SPARKIFY_CHECK_WORKERS", workers)

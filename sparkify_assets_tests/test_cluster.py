@@ -14,7 +14,7 @@ from moto import mock_aws
 from moto.core import set_initial_no_auth_action_count
 from moto.server import ThreadedMotoServer
 
-from sparkify_assets.cluster import (
+from sparkify_assets.ops.cluster import (
     ABSENT,
     CLUSTER_JOBS,
     REDSHIFT_PORT,
@@ -146,7 +146,7 @@ def test_up_twice_is_idempotent(aws: None) -> None:
 def test_up_without_cidr_opens_nothing_and_says_so(
     aws: None, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="sparkify_assets.cluster")
+    caplog.set_level(logging.INFO, logger="sparkify_assets.ops.cluster")
 
     info = make_cluster().up()
 
@@ -446,7 +446,7 @@ def cluster_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def sparkify(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:
-    from sparkify_assets import cli
+    from sparkify_assets.cli import main as cli
 
     code = cli.main(list(args))
     out, err = capsys.readouterr()

@@ -25,15 +25,31 @@ DAY_A, DAY_B = "2018-11-05", "2018-11-06"
 
 def _materialize(env: dict, day: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "sparkify_assets",
-         "--select", "staging_events,songplays", "--partition", day],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "dagster",
+            "asset",
+            "materialize",
+            "-m",
+            "sparkify_assets.definitions",
+            "--select",
+            "staging_events,songplays",
+            "--partition",
+            day,
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
 
 
 def _advisory_waiters(cursor) -> int:
-    cursor.execute("SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() "
-                   "AND wait_event_type = 'Lock' AND wait_event = 'advisory'")
+    cursor.execute(
+        "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND wait_event_type = 'Lock' AND wait_event = 'advisory'"
+    )
     return cursor.fetchone()[0]
 
 
@@ -56,32 +72,41 @@ def _expected(sample, day: str) -> tuple[int, int]:
 
 
 def _day_counts(warehouse, day: str) -> tuple[int, int]:
-    (staged,) = warehouse.query("SELECT COUNT(*) FROM staging_events WHERE event_date = %s",
-                                (day,))[0]
+    (staged,) = warehouse.query(
+        "SELECT COUNT(*) FROM staging_events WHERE event_date = %s", (day,)
+    )[0]
     (plays,) = warehouse.query(
-        "SELECT COUNT(*) FROM songplays WHERE start_time >= %s::date "
-        "AND start_time < %s::date + 1", (day, day))[0]
+        "SELECT COUNT(*) FROM songplays WHERE start_time >= %s::date AND start_time < %s::date + 1",
+        (day, day),
+    )[0]
     return staged, plays
 
 
 def test_different_days_run_side_by_side_and_the_same_day_never_duplicates(
     database_url, warehouse, bundled_sample
 ):
-    env = {**os.environ, "SPARKIFY_WAREHOUSE_URL": database_url,
-           "SPARKIFY_DATA_URI": str(bundled_sample)}
+    env = {
+        **os.environ,
+        "SPARKIFY_WAREHOUSE_URL": database_url,
+        "SPARKIFY_DATA_URI": str(bundled_sample),
+    }
     ddl, day_b = lock_key("ddl"), lock_key("staging_events", DAY_B)
     holder = psycopg2.connect(database_url)
     holder.autocommit = True
     cursor = holder.cursor()
-    cursor.execute("SELECT pg_advisory_lock(hashtext(%s)), pg_advisory_lock(hashtext(%s))",
-                   (ddl, day_b))
+    cursor.execute(
+        "SELECT pg_advisory_lock(hashtext(%s)), pg_advisory_lock(hashtext(%s))", (ddl, day_b)
+    )
     runs = [_materialize(env, DAY_A), _materialize(env, DAY_B), _materialize(env, DAY_B)]
     try:
         _wait_until(lambda: _advisory_waiters(cursor) == 3, runs, "all three runs at the DDL")
         cursor.execute("SELECT pg_advisory_unlock(hashtext(%s))", (ddl,))
 
-        _wait_until(lambda: runs[0].poll() == 0 and _advisory_waiters(cursor) == 2, runs,
-                    f"{DAY_A} to finish while both {DAY_B} runs wait for their day")
+        _wait_until(
+            lambda: runs[0].poll() == 0 and _advisory_waiters(cursor) == 2,
+            runs,
+            f"{DAY_A} to finish while both {DAY_B} runs wait for their day",
+        )
         assert _day_counts(warehouse, DAY_A) == _expected(bundled_sample, DAY_A)
         assert _day_counts(warehouse, DAY_B) == (0, 0)
         cursor.execute("SELECT pg_advisory_unlock(hashtext(%s))", (day_b,))

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from sparkify_assets.cluster import CLUSTER_JOBS
-from sparkify_assets.definitions import defs
+from sparkify_assets.definitions import defs as load_defs
+from sparkify_assets.ops.cluster import CLUSTER_JOBS
 
 REPO = Path(__file__).resolve().parents[1]
 PASSWORD = "Juniper-Sextant-5521"
@@ -27,7 +27,10 @@ REDSHIFT_ENV = {
 PROBE = """
 import json
 from sparkify_assets.definitions import defs
-warehouse = defs.resources["warehouse"]
+from sparkify_assets.defs.resources import plain_warehouse
+defs = defs()
+resource = defs.resources["warehouse"]
+warehouse = plain_warehouse(resource)
 job_names = [job.name for job in defs.resolve_all_job_defs()]
 print(json.dumps({
     "warehouse": type(warehouse).__name__,
@@ -35,20 +38,25 @@ print(json.dumps({
     "host": warehouse.host,
     "port": warehouse.port,
     "database": warehouse.database,
-    "password_variable": warehouse.password.env_var_name,
+    "password_variable": resource.password.env_var_name,
     "source": defs.resources["source"].uri,
     "cluster": type(defs.resources["cluster"]).__name__,
     "jobs": job_names,
-    "repr": repr(warehouse) + repr(defs.resources["cluster"]),
+    "repr": repr(warehouse) + repr(resource) + repr(defs.resources["cluster"]),
 }))
 """
 
 
 def load_definitions(env: dict[str, str]) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items()
-             if not k.startswith(("SPARKIFY_", "REDSHIFT_", "AWS_"))}
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith(("SPARKIFY_", "REDSHIFT_", "AWS_"))
+    }
     return subprocess.run(
-        [sys.executable, "-c", PROBE], cwd=REPO, capture_output=True, text=True, timeout=120,
+        [sys.executable, "-c", PROBE],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={**clean, "PYTHONPATH": str(REPO), **env},
     )
 
@@ -69,18 +77,37 @@ def test_redshift_deployment_loads_a_redshift_warehouse() -> None:
     assert PASSWORD not in loaded.stdout + loaded.stderr
 
 
-def test_redshift_deployment_without_its_variables_names_them() -> None:
+def test_redshift_deployment_without_its_variables_names_them_when_a_run_needs_them() -> None:
     env = {k: v for k, v in REDSHIFT_ENV.items() if k not in ("REDSHIFT_HOST", "AWS_REGION")}
+    only_the_location = PROBE.split("warehouse = plain_warehouse")[0] + "print('loaded')"
 
+    location = subprocess.run(
+        [sys.executable, "-c", only_the_location],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={
+            **{
+                k: v
+                for k, v in os.environ.items()
+                if not k.startswith(("SPARKIFY_", "REDSHIFT_", "AWS_"))
+            },
+            "PYTHONPATH": str(REPO),
+            **env,
+        },
+    )
     loaded = load_definitions(env)
 
+    assert location.returncode == 0, location.stderr  # the UI can show the code location
     assert loaded.returncode != 0
     last_line = loaded.stderr.strip().splitlines()[-1]
     assert "SettingsError: the Redshift deployment needs AWS_REGION, REDSHIFT_HOST" in last_line
 
 
 def test_local_deployment_also_offers_the_cluster_jobs() -> None:
-    assert type(defs.resources["warehouse"]).__name__ == "PostgresWarehouse"
+    defs = load_defs()
+    assert type(defs.resources["warehouse"]).__name__ == "PostgresWarehouseResource"
     assert type(defs.resources["cluster"]).__name__ == "RedshiftCluster"
     for job in CLUSTER_JOBS:
         assert defs.resolve_job_def(job.name).name == job.name

@@ -30,8 +30,12 @@ def home(tmp_path):
 
 def test_url_is_accepted_by_psql_and_server_persists(home):
     dsn = embedded.ensure_running(home)
-    output = subprocess.run([_psql(), dsn, "-Atc", "SELECT current_database()"],
-                            capture_output=True, text=True, check=True).stdout
+    output = subprocess.run(
+        [_psql(), dsn, "-Atc", "SELECT current_database()"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert output.strip() == "sparkify"
     # A second call reuses the running server instead of starting another.
     first_pid = embedded.status(home).pid
@@ -41,15 +45,30 @@ def test_url_is_accepted_by_psql_and_server_persists(home):
 
 def test_cli_prints_the_dsn_as_last_line_and_reports_status(home):
     env = {**os.environ, "SPARKIFY_HOME": str(home)}
-    url = subprocess.run([sys.executable, "-m", "sparkify_assets.cli", "warehouse", "url"],
-                         capture_output=True, text=True, env=env, check=True)
+    url = subprocess.run(
+        [sys.executable, "-m", "sparkify_assets.cli.main", "warehouse", "url"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
     dsn = url.stdout.strip().splitlines()[-1]
     assert dsn.startswith("postgresql://")
-    status = subprocess.run([sys.executable, "-m", "sparkify_assets.cli", "warehouse", "status"],
-                            capture_output=True, text=True, env=env, check=True)
+    status = subprocess.run(
+        [sys.executable, "-m", "sparkify_assets.cli.main", "warehouse", "status"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
     assert "running" in status.stdout
-    stop = subprocess.run([sys.executable, "-m", "sparkify_assets.cli", "warehouse", "stop"],
-                          capture_output=True, text=True, env=env, check=True)
+    stop = subprocess.run(
+        [sys.executable, "-m", "sparkify_assets.cli.main", "warehouse", "stop"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
     assert stop.stdout.strip() == "stopped"
     assert not embedded.status(home).running
 

@@ -39,8 +39,9 @@ def _kill_server(home, keep: psutil.Process | None = None) -> None:
 def _store_and_read(dsn: str, table: str, value: int | None = None) -> list[tuple]:
     with psycopg2.connect(dsn) as connection, connection.cursor() as cursor:
         if value is not None:
-            cursor.execute(f"CREATE TABLE {table} (x int); INSERT INTO {table} VALUES (%s)",
-                           (value,))
+            cursor.execute(
+                f"CREATE TABLE {table} (x int); INSERT INTO {table} VALUES (%s)", (value,)
+            )
         cursor.execute(f"SELECT x FROM {table}")
         return cursor.fetchall()
 
@@ -99,8 +100,13 @@ def test_an_initdb_killed_half_way_is_done_again(tmp_path):
     home = tmp_path / "fresh"
     pgdata = home / "pgdata"
     starter = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from sparkify_assets.warehouse import embedded; "
-         "embedded.ensure_running(sys.argv[1])", str(home)],
+        [
+            sys.executable,
+            "-c",
+            "import sys; from sparkify_assets.warehouse import embedded; "
+            "embedded.ensure_running(sys.argv[1])",
+            str(home),
+        ],
         start_new_session=True,
     )
     try:
@@ -109,8 +115,9 @@ def test_an_initdb_killed_half_way_is_done_again(tmp_path):
         while not (pgdata / "PG_VERSION").exists():
             assert starter.poll() is None and time.monotonic() < deadline, "initdb never started"
             time.sleep(0.01)
-        initdb = [p for p in psutil.Process(starter.pid).children(recursive=True)
-                  if p.name() == "initdb"]
+        initdb = [
+            p for p in psutil.Process(starter.pid).children(recursive=True) if p.name() == "initdb"
+        ]
         os.killpg(starter.pid, signal.SIGKILL)
     finally:
         starter.wait()

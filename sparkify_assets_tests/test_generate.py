@@ -14,24 +14,55 @@ from pathlib import Path
 
 import pytest
 
-from sparkify_assets.generate import GenerationSummary, generate
+from sparkify_assets.synthetic.generate import GenerationSummary, generate
 
 PUBLIC_SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "acceptance" / "udacity_sample"
 LOG_KEYS = [
-    "artist", "auth", "firstName", "gender", "itemInSession", "lastName", "length", "level",
-    "location", "method", "page", "registration", "sessionId", "song", "status", "ts",
-    "userAgent", "userId",
+    "artist",
+    "auth",
+    "firstName",
+    "gender",
+    "itemInSession",
+    "lastName",
+    "length",
+    "level",
+    "location",
+    "method",
+    "page",
+    "registration",
+    "sessionId",
+    "song",
+    "status",
+    "ts",
+    "userAgent",
+    "userId",
 ]
 SONG_KEYS = [
-    "num_songs", "artist_id", "artist_latitude", "artist_longitude", "artist_location",
-    "artist_name", "song_id", "title", "duration", "year",
+    "num_songs",
+    "artist_id",
+    "artist_latitude",
+    "artist_longitude",
+    "artist_location",
+    "artist_name",
+    "song_id",
+    "title",
+    "duration",
+    "year",
 ]
 SMALL = {"events": 3000, "songs": 50, "days": 5, "seed": 7}
 PAGE_REQUESTS = {  # page -> (method, status), as in the public sample
-    "NextSong": ("PUT", 200), "Home": ("GET", 200), "Login": ("PUT", 307),
-    "Logout": ("PUT", 307), "Downgrade": ("GET", 200), "Upgrade": ("GET", 200),
-    "Settings": ("GET", 200), "Save Settings": ("PUT", 307), "Help": ("GET", 200),
-    "About": ("GET", 200), "Error": ("GET", 404), "Submit Upgrade": ("PUT", 307),
+    "NextSong": ("PUT", 200),
+    "Home": ("GET", 200),
+    "Login": ("PUT", 307),
+    "Logout": ("PUT", 307),
+    "Downgrade": ("GET", 200),
+    "Upgrade": ("GET", 200),
+    "Settings": ("GET", 200),
+    "Save Settings": ("PUT", 307),
+    "Help": ("GET", 200),
+    "About": ("GET", 200),
+    "Error": ("GET", 404),
+    "Submit Upgrade": ("PUT", 307),
     "Submit Downgrade": ("PUT", 307),
 }
 
@@ -50,8 +81,12 @@ def song_files(root: Path) -> list[Path]:
 
 
 def read_events(root: Path) -> list[dict]:
-    return [json.loads(line) for path in day_files(root)
-            for line in path.read_text(encoding="ascii").split("\n") if line]
+    return [
+        json.loads(line)
+        for path in day_files(root)
+        for line in path.read_text(encoding="ascii").split("\n")
+        if line
+    ]
 
 
 def read_songs(root: Path) -> list[dict]:
@@ -59,8 +94,11 @@ def read_songs(root: Path) -> list[dict]:
 
 
 def tree_bytes(root: Path) -> dict[str, bytes]:
-    return {str(path.relative_to(root)): path.read_bytes()
-            for path in sorted(root.rglob("*")) if path.is_file()}
+    return {
+        str(path.relative_to(root)): path.read_bytes()
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
 
 
 def song_keys(songs: list[dict]) -> set[tuple[str, str, float]]:
@@ -232,8 +270,19 @@ def test_users_keep_their_identity(events):
     identities = defaultdict(set)
     for event in events:
         if event["userId"]:
-            identities[event["userId"]].add(tuple(event[key] for key in (
-                "firstName", "lastName", "gender", "location", "userAgent", "registration")))
+            identities[event["userId"]].add(
+                tuple(
+                    event[key]
+                    for key in (
+                        "firstName",
+                        "lastName",
+                        "gender",
+                        "location",
+                        "userAgent",
+                        "registration",
+                    )
+                )
+            )
     assert 50 <= len(identities) <= 110
     assert all(len(seen) == 1 for seen in identities.values())
     agents = {event["userAgent"] for event in events if event["userAgent"]}
@@ -250,8 +299,12 @@ def test_some_users_change_level_through_a_submit_page(events):
     by_session = defaultdict(list)
     for event in events:
         by_session[event["sessionId"]].append(event)
-    changes = [(rows[i]["level"], rows[i + 1]["level"]) for rows in by_session.values()
-               for i in range(len(rows) - 1) if rows[i]["page"].startswith("Submit")]
+    changes = [
+        (rows[i]["level"], rows[i + 1]["level"])
+        for rows in by_session.values()
+        for i in range(len(rows) - 1)
+        if rows[i]["page"].startswith("Submit")
+    ]
     assert changes and all(before != after for before, after in changes)
 
 
@@ -265,8 +318,9 @@ def test_song_files_have_the_real_shape_and_quirks(songs):
     assert len({song["song_id"] for song in songs}) == len(songs)
     artists = {song["artist_id"]: tuple(song[key] for key in SONG_KEYS[1:6]) for song in songs}
     assert len(artists) < len(songs)
-    assert all(tuple(song[key] for key in SONG_KEYS[1:6]) == artists[song["artist_id"]]
-               for song in songs)
+    assert all(
+        tuple(song[key] for key in SONG_KEYS[1:6]) == artists[song["artist_id"]] for song in songs
+    )
     assert any(song["year"] == 0 for song in songs)
     assert any(song["artist_latitude"] is None for song in songs)
     assert any(song["artist_location"] == "" for song in songs)
@@ -285,12 +339,14 @@ def test_match_share_follows_the_argument(tmp_path, share):
     keys = song_keys(read_songs(tmp_path))
     plays = [event for event in read_events(tmp_path) if event["page"] == "NextSong"]
     assert sum(is_match(play, keys) for play in plays) / len(plays) == pytest.approx(
-        share, abs=0.06)
+        share, abs=0.06
+    )
 
 
 def test_mojibake_artists_are_double_encoded_and_never_match(events, songs):
-    mangled = [event for event in events
-               if event["page"] == "NextSong" and not event["artist"].isascii()]
+    mangled = [
+        event for event in events if event["page"] == "NextSong" and not event["artist"].isascii()
+    ]
     assert mangled
     keys = song_keys(songs)
     for event in mangled:

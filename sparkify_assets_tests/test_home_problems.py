@@ -14,25 +14,28 @@ from pathlib import Path
 
 import pytest
 
-SPARKIFY = f"{sys.executable} -m sparkify_assets.cli"
+SPARKIFY = f"{sys.executable} -m sparkify_assets.cli.main"
 
 
 def _can_mount() -> bool:
     if os.geteuid() != 0 or shutil.which("unshare") is None:
         return False
-    probe = subprocess.run(["unshare", "-m", "sh", "-c", "mount -t tmpfs -o size=1m tmpfs /mnt"],
-                           capture_output=True)
+    probe = subprocess.run(
+        ["unshare", "-m", "sh", "-c", "mount -t tmpfs -o size=1m tmpfs /mnt"], capture_output=True
+    )
     return probe.returncode == 0
 
 
 needs_mount = pytest.mark.skipif(
-    not _can_mount(), reason="needs root and mount namespaces (unshare -m) to mount a tmpfs")
+    not _can_mount(), reason="needs root and mount namespaces (unshare -m) to mount a tmpfs"
+)
 
 
 def _in_private_mount(script: str, env: dict) -> subprocess.CompletedProcess:
     """Run a shell script in its own mount namespace: its mounts vanish when it ends."""
-    return subprocess.run(["unshare", "-m", "sh", "-c", script], env=env,
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        ["unshare", "-m", "sh", "-c", script], env=env, capture_output=True, text=True, timeout=600
+    )
 
 
 def _marked(output: str, marker: str) -> list[str]:
@@ -54,7 +57,8 @@ def test_a_home_on_a_read_only_file_system_is_a_clear_error(tmp_path):
     assert _marked(completed.stdout, "@rc=") == ["2"], completed.stdout + completed.stderr
     assert (tmp_path / "stderr").read_text() == (
         f"sparkify: SPARKIFY_HOME {home} is not usable (Read-only file system); point "
-        "SPARKIFY_HOME at a writable folder.\n")
+        "SPARKIFY_HOME at a writable folder.\n"
+    )
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root ignores permission bits (see the tmpfs test)")
@@ -63,8 +67,13 @@ def test_a_home_without_write_permission_is_a_clear_error(tmp_path):
     locked.mkdir()
     locked.chmod(0o555)
     env = {**os.environ, "SPARKIFY_HOME": str(locked / "home")}
-    completed = subprocess.run([*SPARKIFY.split(), "warehouse", "url"], env=env,
-                               capture_output=True, text=True, timeout=120)
+    completed = subprocess.run(
+        [*SPARKIFY.split(), "warehouse", "url"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert completed.returncode == 2
     assert "is not usable (Permission denied)" in completed.stderr
     assert "Traceback" not in completed.stderr

@@ -27,9 +27,9 @@ import pytest
 from dagster import DagsterInstance, DagsterRunStatus
 from psycopg2 import sql
 
-from sparkify_assets.assets.common import WAREHOUSE_POOL
-from sparkify_assets.load import run_load
-from sparkify_assets.sql.tables import ALL_TABLES
+from sparkify_assets.cli.load import run_load
+from sparkify_assets.defs.assets.common import WAREHOUSE_POOL
+from sparkify_assets.sql.catalog import ALL_TABLES
 from sparkify_assets.warehouse import embedded
 
 from .conftest import definitions_for
@@ -40,7 +40,8 @@ pytestmark = pytest.mark.slow
 def _digest_statement(table) -> sql.Composed:
     columns = [c for c in table.column_names if c != "loaded_at"]
     rows = sql.SQL("SELECT {} FROM {}").format(
-        sql.SQL(", ").join(map(sql.Identifier, columns)), sql.Identifier(table.name))
+        sql.SQL(", ").join(map(sql.Identifier, columns)), sql.Identifier(table.name)
+    )
     return sql.SQL(
         "SELECT COUNT(*), md5(COALESCE(string_agg(md5(r::text), '' ORDER BY md5(r::text)), '')) "
         "FROM ({}) r"
@@ -69,8 +70,11 @@ def _active_statement(home, pattern: str) -> bool:
         return False  # starting, recovering, or the database is not created yet
     try:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT 1 FROM pg_stat_activity WHERE state = 'active' "
-                           "AND query LIKE %s AND pid <> pg_backend_pid()", (pattern,))
+            cursor.execute(
+                "SELECT 1 FROM pg_stat_activity WHERE state = 'active' "
+                "AND query LIKE %s AND pid <> pg_backend_pid()",
+                (pattern,),
+            )
             return cursor.fetchone() is not None
     finally:
         connection.close()
@@ -78,8 +82,11 @@ def _active_statement(home, pattern: str) -> bool:
 
 def _server_processes(home) -> list[psutil.Process]:
     pgdata = str(embedded.status(home).pgdata)
-    return [p for p in psutil.process_iter(["name", "cwd"])
-            if p.info["name"] == "postgres" and p.info["cwd"] == pgdata]
+    return [
+        p
+        for p in psutil.process_iter(["name", "cwd"])
+        if p.info["name"] == "postgres" and p.info["cwd"] == pgdata
+    ]
 
 
 def _kill(processes: list[psutil.Process]) -> None:
@@ -92,9 +99,14 @@ def _kill(processes: list[psutil.Process]) -> None:
 
 
 def _start_load(env: dict) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "sparkify_assets.cli", "load"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "sparkify_assets.cli.main", "load"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def _wait_for(load: subprocess.Popen, moment: Callable[[], bool], what: str) -> None:
@@ -119,8 +131,12 @@ def env(tmp_path, generated_data):
     (dagster_home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     with DagsterInstance.from_config(str(dagster_home)) as instance:
         instance.event_log_storage.set_concurrency_slots(WAREHOUSE_POOL, 1)
-    yield {**os.environ, "SPARKIFY_HOME": str(home), "SPARKIFY_DATA_URI": str(generated_data),
-           "DAGSTER_HOME": str(dagster_home)}
+    yield {
+        **os.environ,
+        "SPARKIFY_HOME": str(home),
+        "SPARKIFY_DATA_URI": str(generated_data),
+        "DAGSTER_HOME": str(dagster_home),
+    }
     embedded.stop(home)
 
 
@@ -137,13 +153,17 @@ def test_killed_loads_leave_nothing_a_new_load_does_not_repair(
     timings["clean reference load"] = time.monotonic() - started
 
     def is_running(name: str) -> Callable[[subprocess.Popen], Callable[[], bool]]:
-        return lambda load: lambda: any(
-            p.name() == name for p in psutil.Process(load.pid).children(recursive=True))
+        return lambda load: (
+            lambda: any(p.name() == name for p in psutil.Process(load.pid).children(recursive=True))
+        )
 
     kill_points = [
         ("initdb running", is_running("initdb"), False),
-        ("staging COPY running", lambda _: lambda: _active_statement(
-            home, "COPY %staging_events%FROM STDIN%"), True),
+        (
+            "staging COPY running",
+            lambda _: lambda: _active_statement(home, "COPY %staging_events%FROM STDIN%"),
+            True,
+        ),
         ("star SQL running", lambda _: lambda: _active_statement(home, "INSERT INTO %"), False),
     ]
     for what, moment, with_server in kill_points:
@@ -157,8 +177,11 @@ def test_killed_loads_leave_nothing_a_new_load_does_not_repair(
 
     started = time.monotonic()
     load = _start_load(env)
-    _wait_for(load, lambda: _active_statement(home, "COPY %staging_events%FROM STDIN%"),
-              "the last load's COPY")
+    _wait_for(
+        load,
+        lambda: _active_statement(home, "COPY %staging_events%FROM STDIN%"),
+        "the last load's COPY",
+    )
     postmaster = psutil.Process(embedded.status(home).pid)
     postmaster.kill()  # only the postmaster: the load itself has to bring the server back
     output, _ = load.communicate(timeout=600)
@@ -176,6 +199,7 @@ def test_killed_loads_leave_nothing_a_new_load_does_not_repair(
         storage = instance.event_log_storage
         assert storage.get_concurrency_info(WAREHOUSE_POOL).active_slot_count == 0
     assert [run.status for run in runs] == (
-        [DagsterRunStatus.SUCCESS] + [DagsterRunStatus.FAILURE] * len(kill_points))
+        [DagsterRunStatus.SUCCESS] + [DagsterRunStatus.FAILURE] * len(kill_points)
+    )
     # The statement cut off by the dead server was run again, not skipped.
     assert any("trying again" in message for message in last_run_log)

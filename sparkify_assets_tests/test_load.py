@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from dagster import AssetKey
 
-from sparkify_assets.load import run_load
+from sparkify_assets.cli.load import run_load
 
 from .conftest import definitions_for, table_rows
 
@@ -23,8 +23,12 @@ TABLES = ("staging_events", "staging_songs", "songplays", "users", "songs", "art
 
 
 def oracle(data: Path) -> dict:
-    events = [json.loads(raw) for path in sorted((data / "log_data").rglob("*.json"))
-              for raw in path.read_bytes().splitlines() if raw.strip()]
+    events = [
+        json.loads(raw)
+        for path in sorted((data / "log_data").rglob("*.json"))
+        for raw in path.read_bytes().splitlines()
+        if raw.strip()
+    ]
     songs = [json.loads(p.read_bytes()) for p in sorted((data / "song_data").rglob("*.json"))]
     by_title_artist = defaultdict(list)
     for song in songs:
@@ -90,8 +94,10 @@ def test_loading_twice_and_rerunning_a_day_leave_identical_tables(warehouse, bun
     assert run_load(defs, str(bundled_sample)).ok
     assert snapshot(warehouse) == first
 
-    day = min(date.fromisoformat(row[0].isoformat()) for row in
-              warehouse.query("SELECT DISTINCT event_date FROM staging_events")).isoformat()
+    day = min(
+        date.fromisoformat(row[0].isoformat())
+        for row in warehouse.query("SELECT DISTINCT event_date FROM staging_events")
+    ).isoformat()
     result = defs.resolve_job_def("load_everything").execute_in_process(
         partition_key=day,
         asset_selection=[AssetKey("staging_events"), AssetKey("songplays")],
@@ -101,10 +107,24 @@ def test_loading_twice_and_rerunning_a_day_leave_identical_tables(warehouse, bun
 
 
 def test_dagster_cli_rebuilds_one_day_on_its_own(database_url, warehouse, public_sample):
-    env = {**os.environ, "SPARKIFY_WAREHOUSE_URL": database_url,
-           "SPARKIFY_DATA_URI": str(public_sample)}
-    command = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "sparkify_assets",
-               "--select", "staging_events,songplays", "--partition", "2018-11-15"]
+    env = {
+        **os.environ,
+        "SPARKIFY_WAREHOUSE_URL": database_url,
+        "SPARKIFY_DATA_URI": str(public_sample),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "dagster",
+        "asset",
+        "materialize",
+        "-m",
+        "sparkify_assets.definitions",
+        "--select",
+        "staging_events,songplays",
+        "--partition",
+        "2018-11-15",
+    ]
     completed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert completed.returncode == 0, completed.stderr[-2000:]
 
@@ -116,10 +136,18 @@ def test_dagster_cli_rebuilds_one_day_on_its_own(database_url, warehouse, public
 
 
 def test_missing_source_folder_is_a_one_line_error(tmp_path):
-    env = {**os.environ, "SPARKIFY_DATA_URI": str(tmp_path / "nowhere"),
-           "SPARKIFY_HOME": str(tmp_path / "home")}
-    completed = subprocess.run([sys.executable, "-m", "sparkify_assets.cli", "load"], env=env,
-                               capture_output=True, text=True, timeout=120)
+    env = {
+        **os.environ,
+        "SPARKIFY_DATA_URI": str(tmp_path / "nowhere"),
+        "SPARKIFY_HOME": str(tmp_path / "home"),
+    }
+    completed = subprocess.run(
+        [sys.executable, "-m", "sparkify_assets.cli.main", "load"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert completed.returncode == 2
     assert "does not exist" in completed.stderr and "Traceback" not in completed.stderr
     assert str(tmp_path / "nowhere") in completed.stderr

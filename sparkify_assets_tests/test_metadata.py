@@ -8,13 +8,13 @@ import pytest
 from dagster import AssetKey, DagsterInstance
 from psycopg2 import sql
 
-from sparkify_assets.assets import ALL_ASSETS
-from sparkify_assets.assets.metadata import PREVIEW_ROWS, markdown_table
-from sparkify_assets.load import run_load
+from sparkify_assets.cli.load import run_load
+from sparkify_assets.defs.assets import ALL_ASSETS
+from sparkify_assets.defs.assets.metadata import PREVIEW_ROWS, markdown_table
 from sparkify_assets.sql.analytics import ANALYTICS_TABLES
+from sparkify_assets.sql.catalog import STAGING_TABLES, STAR_TABLES, TABLES
 from sparkify_assets.sql.checks import RULES, count_and_sample, rules_for
 from sparkify_assets.sql.model import Column, Table, check_lineage, derived_from
-from sparkify_assets.sql.tables import STAGING_TABLES, STAR_TABLES, TABLES
 from sparkify_assets.warehouse import embedded
 from sparkify_assets.warehouse.postgres import PostgresWarehouse
 
@@ -56,8 +56,7 @@ def test_asset_dependencies_are_the_tables_its_sql_reads_and_its_lineage_names()
         deps = {dep.asset_key.to_user_string() for dep in spec.deps}
         if table.build:
             assert deps == _placeholders(table.build) - WINDOW_PLACEHOLDERS, name
-        lineage_sources = {source for deps_ in table.column_lineage.values()
-                           for source, _ in deps_}
+        lineage_sources = {source for deps_ in table.column_lineage.values() for source, _ in deps_}
         assert lineage_sources <= deps, name
         if GROUPS[name] != "staging":
             assert set(table.column_lineage) == set(table.column_names), name
@@ -73,15 +72,17 @@ def test_lineage_naming_an_unknown_column_is_refused():
 def test_every_keyed_table_has_the_not_empty_and_primary_key_rules():
     keyed = {table.name for table in TABLES.values() if table.primary_key}
     assert keyed == {table.name for table in (*STAR_TABLES, *ANALYTICS_TABLES)}
-    generic = {name: [rule.name for rule in rules][:2] for name, rules in RULES.items()
-               if name in keyed}
+    generic = {
+        name: [rule.name for rule in rules][:2] for name, rules in RULES.items() if name in keyed
+    }
     assert generic == {name: ["not_empty", "primary_key"] for name in keyed}
 
 
 def test_composite_key_rule_finds_duplicates_and_null_keys(warehouse):
     # Redshift does not enforce keys, so the table is created without a constraint here too.
-    pairs = Table("pairs", "", (Column("a", "INTEGER"), Column("b", "INTEGER")),
-                  primary_key=("a", "b"))
+    pairs = Table(
+        "pairs", "", (Column("a", "INTEGER"), Column("b", "INTEGER")), primary_key=("a", "b")
+    )
     (_, rule) = rules_for(pairs)
     with warehouse.transaction() as cursor:
         cursor.execute("CREATE TABLE pairs (a INTEGER, b INTEGER)")
@@ -113,18 +114,17 @@ def materialized(tmp_path_factory, server_home):
         report = run_load(definitions_for(warehouse, data), str(data))
         assert report.ok, report.failures
         instance = DagsterInstance.get()
-        latest = {name: instance.get_latest_materialization_event(AssetKey(name))
-                  for name in SPECS}
-    return warehouse, {name: event.asset_materialization.metadata
-                       for name, event in latest.items()}
+        latest = {name: instance.get_latest_materialization_event(AssetKey(name)) for name in SPECS}
+    return warehouse, {name: event.asset_materialization.metadata for name, event in latest.items()}
 
 
 def test_every_materialization_shows_size_shape_lineage_and_a_preview(materialized):
     warehouse, metadata = materialized
     for name, values in metadata.items():
         table = TABLES[name]
-        (rows,) = warehouse.query(sql.SQL("SELECT COUNT(*) FROM {}").format(
-            sql.Identifier(name)))[0]
+        (rows,) = warehouse.query(sql.SQL("SELECT COUNT(*) FROM {}").format(sql.Identifier(name)))[
+            0
+        ]
         assert rows > 0, name
         assert values["dagster/row_count"].value == rows, name
         assert values["dagster/table_name"].value == f"public.{name}"
@@ -137,9 +137,10 @@ def test_every_materialization_shows_size_shape_lineage_and_a_preview(materializ
         assert len(preview) == 2 + min(rows, PREVIEW_ROWS)
         if GROUPS[name] != "staging":
             lineage = values["dagster/column_lineage"].value
-            assert {column: {(dep.asset_key.to_user_string(), dep.column_name) for dep in deps}
-                    for column, deps in lineage.deps_by_column.items()} == {
-                column: set(deps) for column, deps in table.column_lineage.items()}
+            assert {
+                column: {(dep.asset_key.to_user_string(), dep.column_name) for dep in deps}
+                for column, deps in lineage.deps_by_column.items()
+            } == {column: set(deps) for column, deps in table.column_lineage.items()}
             assert values["build_seconds"].value >= 0
 
 

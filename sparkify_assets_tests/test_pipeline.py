@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from sparkify_assets.source import LocalSource
+from sparkify_assets.ingest.local import LocalSource
 from sparkify_assets.warehouse.base import WarehouseError
 from sparkify_assets.warehouse.pipeline import BackgroundReader
 from sparkify_assets.warehouse.postgres import CopyStream
@@ -73,10 +73,11 @@ def test_a_source_error_mid_day_rolls_the_day_back(warehouse, bundled_sample):
     assert warehouse.query("SELECT COUNT(*) FROM staging_events")[0][0] == 0
     assert producer_threads() == []
     # The same day loads once the source behaves.
-    result = warehouse.stage_events_day(LocalSource(bundled_sample), day,
-                                        source.event_files()[day])
-    assert result.loaded > 0 and warehouse.query(
-        "SELECT COUNT(*) FROM staging_events")[0][0] == result.loaded
+    result = warehouse.stage_events_day(LocalSource(bundled_sample), day, source.event_files()[day])
+    assert (
+        result.loaded > 0
+        and warehouse.query("SELECT COUNT(*) FROM staging_events")[0][0] == result.loaded
+    )
 
 
 def test_copy_stream_chunks_hold_whole_lines():

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sparkify_assets.load import run_load
+from sparkify_assets.cli.load import run_load
 from sparkify_assets.sql.checks import RULES
 
 from .conftest import definitions_for

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from sparkify_assets.checks import evaluate
-from sparkify_assets.definitions import build_definitions, resources_for
-from sparkify_assets.load import LoadReport, format_report, run_load
+from sparkify_assets.cli.load import LoadReport, format_report, run_load
+from sparkify_assets.defs.checks import evaluate
+from sparkify_assets.defs.location import build_definitions, resources_for
 from sparkify_assets.sql.checks import RULES
 from sparkify_assets.warehouse import embedded
 from sparkify_assets.warehouse.postgres import PostgresWarehouse
@@ -100,8 +100,9 @@ def corpus(server_home, tmp_path_factory) -> LoadedCorpus:
     keys = write_corpus(root)
     url = embedded.ensure_running(server_home, f"corpus_{os.getpid()}")
     warehouse = PostgresWarehouse(url=url)
-    return LoadedCorpus(warehouse, root, run_load(definitions_for(warehouse, root), str(root)),
-                        *keys)
+    return LoadedCorpus(
+        warehouse, root, run_load(definitions_for(warehouse, root), str(root)), *keys
+    )
 
 
 def test_broken_corpus_quarantines_each_bad_record_once_and_loads_the_rest(corpus):
@@ -113,13 +114,15 @@ def test_broken_corpus_quarantines_each_bad_record_once_and_loads_the_rest(corpu
     assert counts["staging_songs"] == GOOD_SONGS
     assert counts["load_rejects"] == len(BROKEN_EVENTS) + len(BROKEN_SONGS)
     rejects = quarantine(warehouse)
-    assert [row[:4] for row in rejects[:len(BROKEN_EVENTS)]] == [
+    assert [row[:4] for row in rejects[: len(BROKEN_EVENTS)]] == [
         ("staging_events", "2018-11-15", corpus.day_key, line) for line, _, _ in BROKEN_EVENTS
     ]
     for row, (_, _, reason) in zip(rejects, BROKEN_EVENTS, strict=False):
         assert row[4].startswith(reason)
-    song_rejects = {source: (asset, partition, line, reason)
-                    for asset, partition, source, line, reason in rejects[len(BROKEN_EVENTS):]}
+    song_rejects = {
+        source: (asset, partition, line, reason)
+        for asset, partition, source, line, reason in rejects[len(BROKEN_EVENTS) :]
+    }
     assert sorted(song_rejects) == sorted(map(song_key, BROKEN_SONGS))
     for name, (_, reason) in BROKEN_SONGS.items():
         asset, partition, line, actual = song_rejects[song_key(name)]
@@ -132,14 +135,17 @@ def test_broken_corpus_quarantines_each_bad_record_once_and_loads_the_rest(corpu
     )
     assert [line for line, _, _ in lines] == [1, 2, *range(14, 14 + GOOD_TAIL)]
     assert lines[0][1] == event(DAY, 1)["artist"] and lines[-1][2] == '"Mozilla/5.0"'
-    assert warehouse.query("SELECT COUNT(*) FROM staging_songs WHERE source = %s",
-                           (song_key("TRPRETTY001"),)) == [(1,)]
+    assert warehouse.query(
+        "SELECT COUNT(*) FROM staging_songs WHERE source = %s", (song_key("TRPRETTY001"),)
+    ) == [(1,)]
 
 
 def test_rejects_keep_the_raw_record_as_far_as_it_decodes(corpus):
-    raw = dict(corpus.warehouse.query(
-        "SELECT line_number, raw_record FROM load_rejects WHERE source = %s", (corpus.day_key,)
-    ))
+    raw = dict(
+        corpus.warehouse.query(
+            "SELECT line_number, raw_record FROM load_rejects WHERE source = %s", (corpus.day_key,)
+        )
+    )
     assert raw[4] == BROKEN_EVENTS[0][1].decode()  # no CR, as it was in the file
     assert '"artist":"Bj\ufffdrk"' in raw[12]  # the stray byte becomes U+FFFD, the rest stays
 
@@ -151,8 +157,13 @@ def test_the_audit_tallies_every_file_and_reconciles(corpus):
         "WHERE asset = 'staging_events' ORDER BY partition_key"
     )
     assert audit == [
-        ("2018-11-15", corpus.day_key, 2 + len(BROKEN_EVENTS) + GOOD_TAIL, 2 + GOOD_TAIL,
-         len(BROKEN_EVENTS)),
+        (
+            "2018-11-15",
+            corpus.day_key,
+            2 + len(BROKEN_EVENTS) + GOOD_TAIL,
+            2 + GOOD_TAIL,
+            len(BROKEN_EVENTS),
+        ),
         ("2018-11-16", corpus.empty_key, 0, 0, 0),
         ("2018-11-17", corpus.plain_key, 20, 20, 0),
     ]
@@ -160,18 +171,26 @@ def test_the_audit_tallies_every_file_and_reconciles(corpus):
         "SELECT COUNT(*), SUM(records), SUM(loaded), SUM(rejected) FROM load_audit "
         "WHERE asset = 'staging_songs'"
     )
-    assert songs == [(GOOD_SONGS + 1 + len(BROKEN_SONGS), GOOD_SONGS + len(BROKEN_SONGS),
-                      GOOD_SONGS, len(BROKEN_SONGS))]
-    assert warehouse.query("SELECT records FROM load_audit WHERE source = %s",
-                           (song_key("TREMPTY0001"),)) == [(0,)]
+    assert songs == [
+        (
+            GOOD_SONGS + 1 + len(BROKEN_SONGS),
+            GOOD_SONGS + len(BROKEN_SONGS),
+            GOOD_SONGS,
+            len(BROKEN_SONGS),
+        )
+    ]
+    assert warehouse.query(
+        "SELECT records FROM load_audit WHERE source = %s", (song_key("TREMPTY0001"),)
+    ) == [(0,)]
     outcomes = {(c.asset, c.check): c.passed for c in corpus.report.checks}
     assert outcomes[("staging_events", "reconciles_with_audit")] is True
     assert outcomes[("staging_songs", "reconciles_with_audit")] is True
 
 
 def test_rejects_below_the_tolerance_load_and_warn(corpus):
-    failed = {(c.asset, c.check): (c.severity, c.violations) for c in corpus.report.checks
-              if not c.passed}
+    failed = {
+        (c.asset, c.check): (c.severity, c.violations) for c in corpus.report.checks if not c.passed
+    }
     assert failed == {
         ("staging_events", "rejects"): ("WARN", len(BROKEN_EVENTS)),
         ("staging_songs", "rejects"): ("WARN", len(BROKEN_SONGS)),
@@ -191,7 +210,8 @@ def test_reloading_replaces_rejects_and_audit_instead_of_adding(corpus):
     assert again.row_counts == corpus.report.row_counts
     assert quarantine(corpus.warehouse) == rejects
     assert [row[:6] for row in table_rows(corpus.warehouse, "load_audit")] == [
-        row[:6] for row in audit  # the same tallies, only loaded_at is new
+        row[:6]
+        for row in audit  # the same tallies, only loaded_at is new
     ]
 
 
@@ -202,9 +222,7 @@ def write_small_day(root, bad_lines: int) -> str:
     return write_day(root, DAY, b"\n".join(lines))
 
 
-def test_rejects_above_the_tolerance_fail_the_partition_with_a_clear_message(
-    warehouse, tmp_path
-):
+def test_rejects_above_the_tolerance_fail_the_partition_with_a_clear_message(warehouse, tmp_path):
     day_key = write_small_day(tmp_path, bad_lines=1)  # 1 of 4 records: 25%
 
     report = run_load(definitions_for(warehouse, tmp_path), str(tmp_path))
@@ -219,8 +237,9 @@ def test_rejects_above_the_tolerance_fail_the_partition_with_a_clear_message(
     ((*where, reason),) = quarantine(warehouse)
     assert where == ["staging_events", "2018-11-15", day_key, 4]
     assert reason.startswith("not valid JSON (")
-    assert warehouse.query("SELECT records, loaded, rejected FROM load_audit "
-                           "WHERE asset = 'staging_events'") == [(4, 0, 1)]
+    assert warehouse.query(
+        "SELECT records, loaded, rejected FROM load_audit WHERE asset = 'staging_events'"
+    ) == [(4, 0, 1)]
     assert "load FAILED" in format_report(report)
 
 
@@ -267,10 +286,12 @@ def test_a_failed_reload_keeps_the_previous_rows_and_the_audit_flags_it(warehous
     assert report.row_counts["staging_events"] == 3  # rolled back: the last good load stays
     assert report.row_counts["load_rejects"] == 2
     # The audit describes the failed load (nothing kept), so staging no longer reconciles.
-    assert warehouse.query("SELECT records, loaded, rejected FROM load_audit "
-                           "WHERE asset = 'staging_events'") == [(5, 0, 2)]
-    (reconciliation,) = [rule for rule in RULES["staging_events"]
-                         if rule.name == "reconciles_with_audit"]
+    assert warehouse.query(
+        "SELECT records, loaded, rejected FROM load_audit WHERE asset = 'staging_events'"
+    ) == [(5, 0, 2)]
+    (reconciliation,) = [
+        rule for rule in RULES["staging_events"] if rule.name == "reconciles_with_audit"
+    ]
     with warehouse.transaction() as cursor:
         result = evaluate(reconciliation, cursor, warehouse.schema_name)
     assert not result.passed
@@ -299,7 +320,8 @@ def test_files_without_records_are_not_errors(warehouse, tmp_path):
     ) == [(day.isoformat(), 0, 0, 0) for day in NO_RECORDS]
     # Staging succeeds and reconciles; only the star tables that events feed are empty.
     assert {(c.asset, c.check) for c in report.checks if not c.passed} == {
-        ("songplays", "not_empty"), ("users", "not_empty")
+        ("songplays", "not_empty"),
+        ("users", "not_empty"),
     }
     # Only blocking checks failed: their FAIL lines say it, no step failure is repeated.
     assert report.failures == [] and not report.ok

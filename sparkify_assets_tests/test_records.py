@@ -5,15 +5,29 @@ from datetime import date
 import orjson
 import pytest
 
-from sparkify_assets.records import EVENT_FIELDS, FileTally, parse_events, parse_song
+from sparkify_assets.contract.records import EVENT_FIELDS, FileTally, parse_events, parse_song
 
 DAY = date(2018, 11, 15)
 TS = 1542240000000 + 1234  # 2018-11-15 00:00:01.234 UTC
 GOOD = {
-    "artist": "Fu", "auth": "Logged In", "firstName": "Kevin", "gender": "M", "itemInSession": 1,
-    "lastName": "Arellano", "length": 280.05832, "level": "free", "location": "Harrisburg, PA",
-    "method": "PUT", "page": "NextSong", "registration": 1540006905796.0, "sessionId": 514,
-    "song": "Ja I Ty", "status": 200, "ts": TS, "userAgent": '"Mozilla/5.0"', "userId": "66",
+    "artist": "Fu",
+    "auth": "Logged In",
+    "firstName": "Kevin",
+    "gender": "M",
+    "itemInSession": 1,
+    "lastName": "Arellano",
+    "length": 280.05832,
+    "level": "free",
+    "location": "Harrisburg, PA",
+    "method": "PUT",
+    "page": "NextSong",
+    "registration": 1540006905796.0,
+    "sessionId": 514,
+    "song": "Ja I Ty",
+    "status": 200,
+    "ts": TS,
+    "userAgent": '"Mozilla/5.0"',
+    "userId": "66",
 }
 
 
@@ -86,10 +100,20 @@ def test_copy_special_characters_are_escaped():
 
 
 def test_song_file_parses_as_line_one_and_rejects_bad_types():
-    good = orjson.dumps({"num_songs": 1, "artist_id": "AR1", "artist_latitude": None,
-                         "artist_longitude": None, "artist_location": "", "artist_name": "Elena",
-                         "song_id": "SO1", "title": "Setanta matins", "duration": 269.58322,
-                         "year": 0})
+    good = orjson.dumps(
+        {
+            "num_songs": 1,
+            "artist_id": "AR1",
+            "artist_latitude": None,
+            "artist_longitude": None,
+            "artist_location": "",
+            "artist_name": "Elena",
+            "song_id": "SO1",
+            "title": "Setanta matins",
+            "duration": 269.58322,
+            "year": 0,
+        }
+    )
     tally, rejects = FileTally("song_data"), []
     assert parse_song(good, "song_data/A/TR1.json", tally, rejects).startswith("1\tAR1\t\\N")
     bad = good.replace(b"269.58322", b'"269.58322"')

@@ -9,19 +9,19 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from sparkify_assets import cli
-from sparkify_assets.deploy_sql import deployment_sql, mask_secrets
-from sparkify_assets.records import EVENT_FIELDS
+from sparkify_assets.cli import main as cli
+from sparkify_assets.contract.records import EVENT_FIELDS
+from sparkify_assets.sql.catalog import BUILT_TABLES, TABLES
 from sparkify_assets.sql.checks import RULES
 from sparkify_assets.sql.redshift_load import max_errors_for
-from sparkify_assets.sql.tables import BUILT_TABLES, TABLES
 from sparkify_assets.warehouse.redshift import redshift_warehouse_from_env
+from sparkify_assets.warehouse.script import deployment_sql, mask_secrets
 
 ROLE = "arn:aws:iam::123456789012:role/sparkify-redshift-s3-read"
 JSONPATHS = "s3://sparkify-config/log_json_path.json"
 PASSWORD = "Velvet-Comet-3309"
 AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
-SHIPPED_JSONPATHS = Path(cli.__file__).parent / "sql" / "log_json_path.json"
+SHIPPED_JSONPATHS = Path(cli.__file__).parents[1] / "sql" / "log_json_path.json"
 # sqlglot has no grammar for LOCK, so it keeps it as an opaque command: check its shape instead.
 LOCK = re.compile(r'^LOCK "\w+"\."\w+"(, "\w+"\."\w+")*$')
 
@@ -85,12 +85,17 @@ def test_sections_run_in_load_order(redshift_env, capsys) -> None:
 
     titles = re.findall(r"^-- (\S+(?: \S+)?)$", output, flags=re.MULTILINE)
     built = [table.name for table in BUILT_TABLES]
-    assert titles[:4] == ["DDL", "staging_events 2018-11-01", "staging_events 2018-11-02",
-                          "staging_songs"]
+    assert titles[:4] == [
+        "DDL",
+        "staging_events 2018-11-01",
+        "staging_events 2018-11-02",
+        "staging_songs",
+    ]
     checks_start = 4 + len(built)
     assert titles[4:checks_start] == ["songplays 2018-11-01..2018-11-03", *built[1:]]
-    assert titles[checks_start:] == [f"check {rule.table}.{rule.name}"
-                                     for rules in RULES.values() for rule in rules]
+    assert titles[checks_start:] == [
+        f"check {rule.table}.{rule.name}" for rules in RULES.values() for rule in rules
+    ]
 
 
 def test_copy_options_are_the_chosen_ones(redshift_env) -> None:
@@ -105,8 +110,11 @@ def test_copy_options_are_the_chosen_ones(redshift_env) -> None:
     ]
     assert events.args["credentials"].args["iam_role"].name == ROLE
     assert options(events) == {
-        "FORMAT AS JSON": JSONPATHS, "REGION": "us-west-2", "MAXERROR": "100000",
-        "COMPUPDATE": "OFF", "STATUPDATE": "OFF",
+        "FORMAT AS JSON": JSONPATHS,
+        "REGION": "us-west-2",
+        "MAXERROR": "100000",
+        "COMPUPDATE": "OFF",
+        "STATUPDATE": "OFF",
     }
     assert [f.name for f in songs.args["files"]] == ["s3://sparkify-data/raw/song_data/"]
     assert options(songs)["FORMAT AS JSON"] == "auto"
@@ -146,8 +154,11 @@ def test_redshift_ddl_layout_and_sizes(redshift_env) -> None:
         assert "DISTSTYLE ALL" in creates[dimension].sql("redshift"), dimension
 
     def size(table: str, column: str) -> int:
-        (definition,) = [c for c in creates[table].this.expressions
-                         if isinstance(c, exp.ColumnDef) and c.name == column]
+        (definition,) = [
+            c
+            for c in creates[table].this.expressions
+            if isinstance(c, exp.ColumnDef) and c.name == column
+        ]
         return int(definition.args["kind"].expressions[0].name)
 
     assert size("staging_songs", "artist_name") >= 1024 > 256
@@ -159,7 +170,7 @@ def test_redshift_ddl_layout_and_sizes(redshift_env) -> None:
 def test_transforms_are_the_same_sql_on_both_targets(redshift_env, capsys) -> None:
     def star_sections(target: str) -> str:
         output = run_sql(capsys, "--target", target, "--day", "2018-11-01")
-        return output[output.index("-- songplays"):output.index("-- check")]
+        return output[output.index("-- songplays") : output.index("-- check")]
 
     redshift, postgres = star_sections("redshift"), star_sections("postgres")
     strip_locks = re.compile(r"^(LOCK .*|SELECT pg_advisory_xact_lock.*);$", re.MULTILINE)
@@ -171,7 +182,7 @@ def test_transforms_are_the_same_sql_on_both_targets(redshift_env, capsys) -> No
 def test_postgres_target_prints_copy_from_stdin(redshift_env, capsys) -> None:
     output = run_sql(capsys, "--target", "postgres", "--day", "2018-11-01")
 
-    staging = output[output.index("-- staging_events"):output.index("-- staging_songs")]
+    staging = output[output.index("-- staging_events") : output.index("-- staging_songs")]
     assert 'COPY "public"."staging_events" (' in staging and ") FROM STDIN;" in staging
     lock = "SELECT pg_advisory_xact_lock(hashtext('sparkify:staging_events:2018-11-01'));"
     assert lock in staging
@@ -188,7 +199,9 @@ def test_days_come_from_the_source_when_not_given(tmp_path: Path, monkeypatch, c
     output = run_sql(capsys, "--target", "postgres")
 
     assert re.findall(r"^-- staging_events (\S+)$", output, re.MULTILINE) == [
-        "2018-11-03", "2018-11-05"]
+        "2018-11-03",
+        "2018-11-05",
+    ]
     assert "-- songplays 2018-11-03..2018-11-06" in output
 
 
@@ -208,7 +221,6 @@ def test_secrets_are_never_printed(redshift_env, monkeypatch, capsys) -> None:
     ("change", "message"),
     [
         ({"SPARKIFY_DATA_URI": "/data/sparkify"}, "SPARKIFY_DATA_URI must be s3://bucket/prefix"),
-        ({"AWS_REGION": ""}, "needs AWS_REGION"),
         ({"REDSHIFT_IAM_ROLE_ARN": "sparkify-role"}, "is not an IAM role ARN"),
         ({"SPARKIFY_LOG_JSONPATH": "/tmp/x.json"}, "SPARKIFY_LOG_JSONPATH must be an s3:// URI"),
     ],
@@ -224,3 +236,23 @@ def test_bad_configuration_is_a_one_line_error(
     out, err = capsys.readouterr()
     assert code == 2 and out == ""
     assert err.startswith("sparkify: ") and message in err and err.count("\n") == 1
+
+
+def test_unset_copy_settings_print_as_named_placeholders(monkeypatch, capsys) -> None:
+    for name in (
+        "AWS_REGION",
+        "REDSHIFT_IAM_ROLE_ARN",
+        "SPARKIFY_LOG_JSONPATH",
+        "SPARKIFY_DATA_URI",
+        "REDSHIFT_HOST",
+        "REDSHIFT_USER",
+        "REDSHIFT_PASSWORD",
+    ):
+        monkeypatch.delenv(name, raising=False)
+
+    code = cli.main(["sql", "--target", "redshift", "--day", "2018-11-01"])
+
+    out, err = capsys.readouterr()
+    assert code == 0
+    assert "REGION 'set-AWS_REGION'" in out and "set-REDSHIFT_IAM_ROLE_ARN" in out
+    assert "not set, shown as placeholders" in err and "AWS_REGION" in err

@@ -15,7 +15,8 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from sparkify_assets.source import SourceFile, day_file_key
+from sparkify_assets.contract.layout import day_file_key
+from sparkify_assets.ingest.base import SourceFile
 from sparkify_assets.sql import render
 from sparkify_assets.sql.tables import SONGPLAYS
 from sparkify_assets.warehouse.base import RejectThresholdExceeded, WarehouseError
@@ -75,8 +76,10 @@ class RecordingCursor:
         self.connection.record(text)
         script = self.connection.script
         if script.fail_on and re.search(script.fail_on, text):
-            raise FakeLoadError("Load into table 'staging_events_copy' failed. Check "
-                                "'sys_load_error_detail' system table for details.\nDETAIL: x")
+            raise FakeLoadError(
+                "Load into table 'staging_events_copy' failed. Check "
+                "'sys_load_error_detail' system table for details.\nDETAIL: x"
+            )
         self.rowcount = next(
             (n for pattern, n in script.rowcounts.items() if re.search(pattern, text)), 0
         )
@@ -84,7 +87,7 @@ class RecordingCursor:
             self._rows = [(SESSION, SINCE)]
         elif text.startswith("SELECT source, line_number, reason FROM"):
             self._rows = list(script.first_rejects)
-        elif text.startswith("SELECT COUNT(*) FROM \"public\".\"songplays\""):
+        elif text.startswith('SELECT COUNT(*) FROM "public"."songplays"'):
             self._rows = [(0,)]  # the count closing a rebuild, not a check
         else:
             self._rows = []
@@ -149,8 +152,11 @@ def make_warehouse(**overrides) -> RedshiftWarehouse:
     from dagster import EnvVar
 
     config = dict(
-        host="sparkify.abc123.us-west-2.redshift.amazonaws.com", user="sparkify_admin",
-        password=EnvVar("REDSHIFT_PASSWORD"), iam_role_arn=ROLE, region="us-west-2",
+        host="sparkify.abc123.us-west-2.redshift.amazonaws.com",
+        user="sparkify_admin",
+        password=EnvVar("REDSHIFT_PASSWORD"),
+        iam_role_arn=ROLE,
+        region="us-west-2",
         log_jsonpath=JSONPATHS,
     )
     warehouse = RedshiftWarehouse(**{**config, **overrides})
@@ -163,26 +169,64 @@ def stage_day(warehouse: RedshiftWarehouse, keys=(KEY,)):
 
 
 def test_one_partition_is_delete_then_copy_in_one_transaction(script: Script) -> None:
-    script.rowcounts = {r'^INSERT INTO "public"."staging_events"': 120,
-                        r"FROM \(SELECT": 1, r'FROM "sys_load_error_detail"': 2}
+    script.rowcounts = {
+        r'^INSERT INTO "public"."staging_events"': 120,
+        r"FROM \(SELECT": 1,
+        r'FROM "sys_load_error_detail"': 2,
+    }
 
     result = stage_day(make_warehouse())
 
     (transaction,) = script.transactions
     kinds = [re.match(r"\w+( \w+)?", statement).group(0) for statement in transaction]
     assert kinds == [
-        "BEGIN", "LOCK", "SET timezone", "SELECT pg_backend_pid", "DELETE FROM",
-        "DELETE FROM", "CREATE TEMP", "COPY", "INSERT INTO", "INSERT INTO", "INSERT INTO",
-        "DROP TABLE", "ANALYZE", "DELETE FROM", "INSERT INTO", "COMMIT",
+        "BEGIN",
+        "LOCK",
+        "SET timezone",
+        "SELECT pg_backend_pid",
+        "DELETE FROM",
+        "DELETE FROM",
+        "CREATE TEMP",
+        "COPY",
+        "INSERT INTO",
+        "INSERT INTO",
+        "INSERT INTO",
+        "DROP TABLE",
+        "ANALYZE",
+        "DELETE FROM",
+        "INSERT INTO",
+        "COMMIT",
     ]
-    (lock, _, _, delete_day, delete_rejects, _, copy, move, rules, errors, drop, analyze,
-     delete_audit, audit, _) = transaction[1:]
+    (
+        lock,
+        _,
+        _,
+        delete_day,
+        delete_rejects,
+        _,
+        copy,
+        move,
+        rules,
+        errors,
+        drop,
+        analyze,
+        delete_audit,
+        audit,
+        _,
+    ) = transaction[1:]
     assert lock == 'LOCK "public"."load_audit", "public"."load_rejects", "public"."staging_events"'
-    assert delete_day == "DELETE FROM \"public\".\"staging_events\" WHERE event_date = '2018-11-15'"
+    assert delete_day == 'DELETE FROM "public"."staging_events" WHERE event_date = \'2018-11-15\''
     assert delete_rejects.endswith("asset = 'staging_events' AND partition_key = '2018-11-15'")
     assert copy.startswith('COPY "staging_events_copy" ("artist", "auth", "first_name"')
-    for option in (f"FROM '{DATA}/{KEY}'", f"IAM_ROLE '{ROLE}'", f"FORMAT AS JSON '{JSONPATHS}'",
-                   "REGION 'us-west-2'", "MAXERROR 100000", "COMPUPDATE OFF", "STATUPDATE OFF"):
+    for option in (
+        f"FROM '{DATA}/{KEY}'",
+        f"IAM_ROLE '{ROLE}'",
+        f"FORMAT AS JSON '{JSONPATHS}'",
+        "REGION 'us-west-2'",
+        "MAXERROR 100000",
+        "COMPUPDATE OFF",
+        "STATUPDATE OFF",
+    ):
         assert f"\n{option}" in copy, option
     for careless in ("EMPTYASNULL", "BLANKSASNULL", "TRUNCATECOLUMNS", "ACCEPTINVCHARS"):
         assert careless not in copy
@@ -190,7 +234,7 @@ def test_one_partition_is_delete_then_copy_in_one_transaction(script: Script) ->
     assert move.endswith("END IS NULL") and "ts is outside the file''s day 2018-11-15" in move
     assert rules.startswith('INSERT INTO "public"."load_rejects"') and "IS NOT NULL" in rules
     assert errors.endswith(
-        f"WHERE \"session_id\" = {SESSION} AND \"start_time\" >= '{SINCE}' "
+        f'WHERE "session_id" = {SESSION} AND "start_time" >= \'{SINCE}\' '
         f"AND TRIM(\"file_name\") = '{DATA}/{KEY}'"
     )
     assert drop == 'DROP TABLE "staging_events_copy"'
@@ -220,8 +264,10 @@ def test_each_file_of_a_day_is_copied_and_counted_on_its_own(script: Script) -> 
 
 def test_copy_failure_rolls_back_and_names_the_first_rejected_lines(script: Script) -> None:
     script.fail_on = r"^COPY"
-    script.first_rejects = [(KEY, 3, "ts: Invalid digit, Value 'x' (load error 1207)"),
-                            (KEY, 9, "Invalid JSONPath format (load error 1216)")]
+    script.first_rejects = [
+        (KEY, 3, "ts: Invalid digit, Value 'x' (load error 1207)"),
+        (KEY, 9, "Invalid JSONPath format (load error 1216)"),
+    ]
 
     with pytest.raises(WarehouseError) as raised:
         stage_day(make_warehouse(max_reject_share=0.0))
@@ -230,8 +276,8 @@ def test_copy_failure_rolls_back_and_names_the_first_rejected_lines(script: Scri
     assert load[-2].startswith("COPY") and "\nMAXERROR 0\n" in load[-2]
     assert load[-1] == "ROLLBACK"
     assert quarantine[1].startswith("LOCK") and quarantine[-1] == "COMMIT"
-    assert quarantine[2].startswith("DELETE FROM \"public\".\"load_rejects\" WHERE asset")
-    assert quarantine[3].endswith(f"\"session_id\" = {SESSION} AND \"start_time\" >= '{SINCE}'")
+    assert quarantine[2].startswith('DELETE FROM "public"."load_rejects" WHERE asset')
+    assert quarantine[3].endswith(f'"session_id" = {SESSION} AND "start_time" >= \'{SINCE}\'')
     assert quarantine[4].startswith("SELECT source, line_number, reason FROM")
     message = str(raised.value)
     assert message.startswith("loading staging_events 2018-11-15: Load into table")
@@ -240,8 +286,10 @@ def test_copy_failure_rolls_back_and_names_the_first_rejected_lines(script: Scri
 
 
 def test_too_many_rejects_roll_the_day_back_but_keep_the_rejects(script: Script) -> None:
-    script.rowcounts = {r'^INSERT INTO "public"."staging_events"': 90,
-                        r'FROM "sys_load_error_detail"': 10}
+    script.rowcounts = {
+        r'^INSERT INTO "public"."staging_events"': 90,
+        r'FROM "sys_load_error_detail"': 10,
+    }
 
     with pytest.raises(RejectThresholdExceeded, match=r"10 of 100 records rejected"):
         stage_day(make_warehouse(max_reject_share=0.05))
@@ -250,8 +298,10 @@ def test_too_many_rejects_roll_the_day_back_but_keep_the_rejects(script: Script)
     assert load[-1] == "ROLLBACK" and quarantine[-1] == "COMMIT"
     assert any('FROM "sys_load_error_detail"' in s for s in quarantine)
     # The audit still records what was read, and that none of it was kept.
-    assert any(s.startswith('INSERT INTO "public"."load_audit"') and ", 100, 90, 10, " in s
-               for s in quarantine)
+    assert any(
+        s.startswith('INSERT INTO "public"."load_audit"') and ", 100, 90, 10, " in s
+        for s in quarantine
+    )
     assert any(s.startswith('UPDATE "public"."load_audit" SET loaded = 0') for s in quarantine)
 
 
@@ -277,7 +327,7 @@ def test_songs_copy_the_song_data_prefix_with_json_auto(script: Script) -> None:
         'LOCK "public"."load_audit", "public"."load_rejects", "public"."staging_songs"'
     )
     (errors,) = [s for s in transaction if 'FROM "stl_load_errors"' in s]
-    assert "TRIM(\"raw_line\")" in errors and f"\"session\" = {SESSION}" in errors
+    assert 'TRIM("raw_line")' in errors and f'"session" = {SESSION}' in errors
     assert (result.records, result.loaded) == (71, 71)
 
 
@@ -290,9 +340,14 @@ def test_star_rebuild_locks_its_table_and_runs_the_shared_sql(script: Script) ->
     shared = [render.to_text(s) for s in render.rebuild(SONGPLAYS, "public", window)]
     assert transaction[1] == 'LOCK "public"."songplays"'
     assert transaction[2:4] == shared
-    assert transaction[4:] == ['ANALYZE "public"."songplays"', (
-        "SELECT COUNT(*) FROM \"public\".\"songplays\" "
-        "WHERE \"start_time\" >= '2018-11-15' AND \"start_time\" < '2018-11-16'"), "COMMIT"]
+    assert transaction[4:] == [
+        'ANALYZE "public"."songplays"',
+        (
+            'SELECT COUNT(*) FROM "public"."songplays" '
+            "WHERE \"start_time\" >= '2018-11-15' AND \"start_time\" < '2018-11-16'"
+        ),
+        "COMMIT",
+    ]
 
 
 def test_a_local_source_is_refused_with_a_clear_error(script: Script) -> None:
@@ -317,6 +372,11 @@ def test_password_stays_out_of_repr_logs_and_errors(
         closed.query("SELECT 1")
 
     assert "cannot connect to Redshift at 127.0.0.1:9" in str(connect_error.value)
-    for text in (repr(warehouse), str(warehouse), str(load_error.value),
-                 str(connect_error.value), caplog.text):
+    for text in (
+        repr(warehouse),
+        str(warehouse),
+        str(load_error.value),
+        str(connect_error.value),
+        caplog.text,
+    ):
         assert PASSWORD not in text

@@ -20,11 +20,12 @@ from dagster import (
 )
 from psycopg2 import sql
 
-from sparkify_assets.assets import staging_songs
-from sparkify_assets.faults import is_transient
-from sparkify_assets.resources import SparkifySource
-from sparkify_assets.s3_source import S3Source
-from sparkify_assets.source import LocalSource, SourceError, TransientSourceError
+from sparkify_assets.core.faults import is_transient
+from sparkify_assets.defs.assets import staging_songs
+from sparkify_assets.defs.resources import SparkifySource
+from sparkify_assets.ingest.base import SourceError, TransientSourceError
+from sparkify_assets.ingest.local import LocalSource
+from sparkify_assets.ingest.s3 import S3Source
 from sparkify_assets.warehouse.base import TransientWarehouseError, WarehouseError
 from sparkify_assets.warehouse.postgres import PostgresWarehouse
 
@@ -34,8 +35,11 @@ WAREHOUSE_LOGGER = "dagster.builtin.sparkify.warehouse"
 
 
 def _retries_logged(caplog) -> list[str]:
-    return [r.getMessage() for r in caplog.records
-            if r.name == WAREHOUSE_LOGGER and "trying again" in r.getMessage()]
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == WAREHOUSE_LOGGER and "trying again" in r.getMessage()
+    ]
 
 
 def _terminate_first_copy(dsn: str, table: str, terminated: list[int], give_up: float) -> None:
@@ -68,9 +72,10 @@ def test_a_copy_whose_connection_is_terminated_is_loaded_again_exactly_once(
     lines = sum(1 for file in files for line in source.lines(file) if line.strip())
     assert lines > 10_000, "the day must be large enough for the COPY to be caught running"
     terminated: list[int] = []
-    killer = threading.Thread(target=_terminate_first_copy,
-                              args=(database_url, "staging_events", terminated,
-                                    time.monotonic() + 120))
+    killer = threading.Thread(
+        target=_terminate_first_copy,
+        args=(database_url, "staging_events", terminated, time.monotonic() + 120),
+    )
     killer.start()
     with caplog.at_level(logging.WARNING, logger=WAREHOUSE_LOGGER):
         result = warehouse.stage_events_day(source, day, files)
@@ -85,12 +90,19 @@ def test_a_copy_whose_connection_is_terminated_is_loaded_again_exactly_once(
     ) == [(lines, lines)]
 
 
-def test_a_refused_connection_is_retried_until_the_server_takes_it(database_role, database_url,
-                                                                   caplog):
+def test_a_refused_connection_is_retried_until_the_server_takes_it(
+    database_role, database_url, caplog
+):
     role = f"refused_{os.getpid()}"
     url = database_role(role, connection_limit=0)  # "too many connections for role"
-    lift = threading.Timer(1.5, run_as_admin, args=(
-        database_url, sql.SQL("ALTER ROLE {} CONNECTION LIMIT -1").format(sql.Identifier(role))))
+    lift = threading.Timer(
+        1.5,
+        run_as_admin,
+        args=(
+            database_url,
+            sql.SQL("ALTER ROLE {} CONNECTION LIMIT -1").format(sql.Identifier(role)),
+        ),
+    )
     lift.start()
     with caplog.at_level(logging.WARNING, logger=WAREHOUSE_LOGGER):
         assert PostgresWarehouse(url=url).query("SELECT current_user") == [(role,)]
@@ -117,8 +129,10 @@ def _step_events(result, step: str) -> list[DagsterEventType]:
 def test_permanent_errors_fail_the_step_without_a_retry(warehouse, tmp_path):
     result = materialize(
         [staging_songs],
-        resources={"warehouse": warehouse,
-                   "source": SparkifySource(uri=str(tmp_path / "no-such-folder"))},
+        resources={
+            "warehouse": warehouse,
+            "source": SparkifySource(uri=str(tmp_path / "no-such-folder")),
+        },
         raise_on_error=False,
     )
     events = _step_events(result, "staging_songs")
@@ -129,15 +143,18 @@ def test_permanent_errors_fail_the_step_without_a_retry(warehouse, tmp_path):
 
 
 def _step_retried(instance) -> bool:
-    return any(instance.all_logs(run_id, of_type=DagsterEventType.STEP_UP_FOR_RETRY)
-               for run_id in instance.get_run_ids())
+    return any(
+        instance.all_logs(run_id, of_type=DagsterEventType.STEP_UP_FOR_RETRY)
+        for run_id in instance.get_run_ids()
+    )
 
 
 def _lift_after_first_step_retry(instance, database_url, role: str, give_up: float) -> None:
     while time.monotonic() < give_up and not _step_retried(instance):
         time.sleep(0.1)
-    run_as_admin(database_url, sql.SQL("ALTER ROLE {} CONNECTION LIMIT -1").format(
-        sql.Identifier(role)))
+    run_as_admin(
+        database_url, sql.SQL("ALTER ROLE {} CONNECTION LIMIT -1").format(sql.Identifier(role))
+    )
 
 
 def test_a_failure_outlasting_the_warehouse_retries_gets_the_step_retried(
@@ -148,35 +165,47 @@ def test_a_failure_outlasting_the_warehouse_retries_gets_the_step_retried(
     with DagsterInstance.local_temp(str(tmp_path)) as instance:
         # The "outage" ends only once Dagster has scheduled the step again: the warehouse's own
         # attempts (seconds) must have been used up first.
-        lift = threading.Thread(target=_lift_after_first_step_retry,
-                                args=(instance, database_url, role, time.monotonic() + 120))
+        lift = threading.Thread(
+            target=_lift_after_first_step_retry,
+            args=(instance, database_url, role, time.monotonic() + 120),
+        )
         lift.start()
         result = materialize(
-            [staging_songs], instance=instance, raise_on_error=False,
-            resources={"warehouse": PostgresWarehouse(url=url),
-                       "source": SparkifySource(uri=str(bundled_sample))},
+            [staging_songs],
+            instance=instance,
+            raise_on_error=False,
+            resources={
+                "warehouse": PostgresWarehouse(url=url),
+                "source": SparkifySource(uri=str(bundled_sample)),
+            },
         )
         lift.join()
     events = _step_events(result, "staging_songs")
     assert result.success, events
     assert events.count(DagsterEventType.STEP_UP_FOR_RETRY) >= 1
     assert [m.asset_key for m in result.asset_materializations_for_node("staging_songs")] == [
-        AssetKey("staging_songs")]
+        AssetKey("staging_songs")
+    ]
 
 
-@pytest.mark.parametrize("code, status, transient", [
-    ("SlowDown", 503, True),
-    ("Throttling", 400, True),
-    ("InternalError", 500, True),
-    ("NoSuchBucket", 404, False),
-    ("AccessDenied", 403, False),
-    ("InvalidAccessKeyId", 403, False),
-])
+@pytest.mark.parametrize(
+    "code, status, transient",
+    [
+        ("SlowDown", 503, True),
+        ("Throttling", 400, True),
+        ("InternalError", 500, True),
+        ("NoSuchBucket", 404, False),
+        ("AccessDenied", 403, False),
+        ("InvalidAccessKeyId", 403, False),
+    ],
+)
 def test_s3_throttling_is_left_to_the_retry_policy_and_missing_buckets_fail_fast(
     code, status, transient
 ):
-    error = ClientError({"Error": {"Code": code, "Message": code},
-                         "ResponseMetadata": {"HTTPStatusCode": status}}, "ListObjectsV2")
+    error = ClientError(
+        {"Error": {"Code": code, "Message": code}, "ResponseMetadata": {"HTTPStatusCode": status}},
+        "ListObjectsV2",
+    )
     source = S3Source("raw", "data", client=object())
     with pytest.raises(SourceError) as raised, source._errors("the bucket listing"):
         raise error

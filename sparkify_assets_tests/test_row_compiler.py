@@ -13,7 +13,7 @@ import json
 import orjson
 import pytest
 
-from sparkify_assets.records import (
+from sparkify_assets.contract.records import (
     _EVENT_CONVERTERS,
     _EVENT_ROW,
     _SONG_CONVERTERS,
@@ -24,19 +24,39 @@ from sparkify_assets.records import (
     _decode_object,
     _values,
 )
-from sparkify_assets.row_compiler import compile_row
+from sparkify_assets.contract.row_compiler import compile_row
 
 GOOD_EVENT = {
-    "artist": "Fu", "auth": "Logged In", "firstName": "Kevin", "gender": "M", "itemInSession": 1,
-    "lastName": "Arellano", "length": 280.05832, "level": "free", "location": "Harrisburg, PA",
-    "method": "PUT", "page": "NextSong", "registration": 1540006905796.0, "sessionId": 514,
-    "song": "Ja I Ty", "status": 200, "ts": 1542240001234, "userAgent": '"Mozilla/5.0"',
+    "artist": "Fu",
+    "auth": "Logged In",
+    "firstName": "Kevin",
+    "gender": "M",
+    "itemInSession": 1,
+    "lastName": "Arellano",
+    "length": 280.05832,
+    "level": "free",
+    "location": "Harrisburg, PA",
+    "method": "PUT",
+    "page": "NextSong",
+    "registration": 1540006905796.0,
+    "sessionId": 514,
+    "song": "Ja I Ty",
+    "status": 200,
+    "ts": 1542240001234,
+    "userAgent": '"Mozilla/5.0"',
     "userId": "66",
 }
 GOOD_SONG = {
-    "num_songs": 1, "artist_id": "AR1", "artist_latitude": None, "artist_longitude": -71.5,
-    "artist_location": "", "artist_name": "Elena", "song_id": "SO1", "title": "Setanta matins",
-    "duration": 269.58322, "year": 0,
+    "num_songs": 1,
+    "artist_id": "AR1",
+    "artist_latitude": None,
+    "artist_longitude": -71.5,
+    "artist_location": "",
+    "artist_name": "Elena",
+    "song_id": "SO1",
+    "title": "Setanta matins",
+    "duration": 269.58322,
+    "year": 0,
 }
 MISSING = object()
 
@@ -44,16 +64,54 @@ MISSING = object()
 def _strings(limit: int) -> list[str]:
     near = [limit // 4 - 1, limit // 4, limit // 4 + 1, limit - 1, limit, limit + 1]
     return [
-        "", "x", "\\N", "back\\slash", "tab\there", "new\nline", "cr\rx", "nul\x00byte",
-        "caf\u00e9", "Bj\u00f6rk \u201cquoted\u201d", '"quoted"', "12", "0012", "\u0661\u0662",
-        "\u00b2", "999999999", "1000000000", "2147483647", "2147483648", "-5", " 7",
-        *("a" * n for n in near), *("\u00e9" * n for n in near), *("\U0001f600" * n for n in near),
+        "",
+        "x",
+        "\\N",
+        "back\\slash",
+        "tab\there",
+        "new\nline",
+        "cr\rx",
+        "nul\x00byte",
+        "caf\u00e9",
+        "Bj\u00f6rk \u201cquoted\u201d",
+        '"quoted"',
+        "12",
+        "0012",
+        "\u0661\u0662",
+        "\u00b2",
+        "999999999",
+        "1000000000",
+        "2147483647",
+        "2147483648",
+        "-5",
+        " 7",
+        *("a" * n for n in near),
+        *("\u00e9" * n for n in near),
+        *("\U0001f600" * n for n in near),
     ]
 
 
 NUMBERS = [
-    True, False, 0, -1, 1, 7, 2**31 - 1, 2**31, -(2**31), -(2**31) - 1, 2**63 - 1, 2**63,
-    -(2**63), -(2**63) - 1, 0.0, -0.0, 1.5, 1e300, 1540006905796.0, 280.05832,
+    True,
+    False,
+    0,
+    -1,
+    1,
+    7,
+    2**31 - 1,
+    2**31,
+    -(2**31),
+    -(2**31) - 1,
+    2**63 - 1,
+    2**63,
+    -(2**63),
+    -(2**63) - 1,
+    0.0,
+    -0.0,
+    1.5,
+    1e300,
+    1540006905796.0,
+    280.05832,
 ]
 ODD = [None, MISSING, [1], {"a": 1}]
 
@@ -124,14 +182,29 @@ def test_fast_row_equals_the_exact_row_or_defers(fields, good, fast_row, convert
 
 ODD_LINES = [
     b'{"ts": 1, "ts": 1542240001234}',  # duplicate key: the last one counts in both paths
-    b'{"sessionId": 5.0}', b'{"sessionId": true}', b'{"length": true}', b'{"length": 1e400}',
-    b'{"length": 123456789012345678901234567890}', b'{"ts": 18446744073709551615}',
-    b'{"ts": -9223372036854775809}', b'{"length": 9223372036854775808}', b'{"song": "\\ud800"}',
-    b'{"song": "\\udc00x"}', b'{"song": "a\\u0000"}', b'{"song": "\xff"}', b'{"song": "\\N"}',
-    b'{"userId": "\\u0661"}', b'{"userId": 66}', b'{"page": "NextSong"} trailing',
-    b'{"page": "NextSong"}   ', b'{"length": 1E5}', b'{"length": -0.0}', b'{"length": 1.5e-320}',
+    b'{"sessionId": 5.0}',
+    b'{"sessionId": true}',
+    b'{"length": true}',
+    b'{"length": 1e400}',
+    b'{"length": 123456789012345678901234567890}',
+    b'{"ts": 18446744073709551615}',
+    b'{"ts": -9223372036854775809}',
+    b'{"length": 9223372036854775808}',
+    b'{"song": "\\ud800"}',
+    b'{"song": "\\udc00x"}',
+    b'{"song": "a\\u0000"}',
+    b'{"song": "\xff"}',
+    b'{"song": "\\N"}',
+    b'{"userId": "\\u0661"}',
+    b'{"userId": 66}',
+    b'{"page": "NextSong"} trailing',
+    b'{"page": "NextSong"}   ',
+    b'{"length": 1E5}',
+    b'{"length": -0.0}',
+    b'{"length": 1.5e-320}',
     b'{"deep": ' + b"[" * 5000 + b"]" * 5000 + b"}",
-    b'{"artist": "' + "\u00e9".encode() * 300 + b'"}', b'{"artist": "' + "é".encode() * 600 + b'"}',
+    b'{"artist": "' + "\u00e9".encode() * 300 + b'"}',
+    b'{"artist": "' + "é".encode() * 600 + b'"}',
 ]
 
 

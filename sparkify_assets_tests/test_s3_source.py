@@ -10,18 +10,26 @@ import sys
 import pytest
 from psycopg2 import sql
 
-from sparkify_assets import s3_source
-from sparkify_assets.load import run_load
-from sparkify_assets.s3_source import S3Source
-from sparkify_assets.source import LocalSource, SourceError, SourceFile, open_source
-from sparkify_assets.sql.tables import TABLES
+from sparkify_assets.cli.load import run_load
+from sparkify_assets.ingest import s3 as s3_source
+from sparkify_assets.ingest.base import SourceError, SourceFile
+from sparkify_assets.ingest.local import LocalSource
+from sparkify_assets.ingest.open import open_source
+from sparkify_assets.ingest.s3 import S3Source
+from sparkify_assets.sql.catalog import TABLES
 
 from .conftest import REPO, definitions_for, folder_objects, upload
 from .sample_files import DAYS, day_key, sample_objects, write_sample
 
 PUBLIC_SAMPLE_COUNTS = {  # README of the public sample
-    "staging_events": 8056, "staging_songs": 71, "songplays": 6820, "users": 97,
-    "songs": 71, "artists": 69, "time": 6813, "load_rejects": 0,
+    "staging_events": 8056,
+    "staging_songs": 71,
+    "songplays": 6820,
+    "users": 97,
+    "songs": 71,
+    "artists": 69,
+    "time": 6813,
+    "load_rejects": 0,
 }
 
 
@@ -30,8 +38,11 @@ def snapshot(warehouse) -> dict[str, list]:
     tables = {}
     for name in TABLES:
         columns = [c.name for c in TABLES[name].columns if c.name != "loaded_at"]
-        rows = warehouse.query(sql.SQL("SELECT {} FROM {}").format(
-            sql.SQL(", ").join(map(sql.Identifier, columns)), sql.Identifier(name)))
+        rows = warehouse.query(
+            sql.SQL("SELECT {} FROM {}").format(
+                sql.SQL(", ").join(map(sql.Identifier, columns)), sql.Identifier(name)
+            )
+        )
         tables[name] = sorted(rows, key=repr)
     return tables
 
@@ -54,7 +65,8 @@ def test_s3_load_equals_folder_load(moto_s3, warehouse, tmp_path):
     assert len(from_s3["staging_songs"]) == 24
     # Rejects name the key relative to the prefix, exactly as the folder load does.
     assert {row[2] for row in from_s3["load_rejects"]} == {
-        "song_data/A/A/X/TRBROKEN.json", *(day_key(day) for day in DAYS)
+        "song_data/A/A/X/TRBROKEN.json",
+        *(day_key(day) for day in DAYS),
     }
     assert len(from_s3["load_rejects"]) == 1 + 2 * 3
 
@@ -80,8 +92,6 @@ def test_public_sample_from_s3_equals_folder(moto_s3, warehouse, public_sample):
     assert {name: counts[name] for name in PUBLIC_SAMPLE_COUNTS} == PUBLIC_SAMPLE_COUNTS
 
 
-
-
 def test_listing_matches_the_folder_and_carries_etags(moto_s3, tmp_path):
     folder = LocalSource(write_sample(tmp_path / "data"))
     source = S3Source.from_uri(upload(moto_s3, "raw", "p/q", sample_objects()))
@@ -99,7 +109,7 @@ def test_listing_matches_the_folder_and_carries_etags(moto_s3, tmp_path):
 
 
 def test_lines_split_on_newline_only_across_chunk_boundaries(moto_s3, tmp_path, monkeypatch):
-    content = (b"a\r\nbb\rcc\n" + b"x" * 50 + b"\n\n" + b"\r" + b"y" * 23 + b"\nlast-no-newline")
+    content = b"a\r\nbb\rcc\n" + b"x" * 50 + b"\n\n" + b"\r" + b"y" * 23 + b"\nlast-no-newline"
     uri = upload(moto_s3, "raw", "p", {"log_data/2018/11/2018-11-01-events.json": content})
     (tmp_path / "log_data/2018/11").mkdir(parents=True)
     (tmp_path / "log_data/2018/11/2018-11-01-events.json").write_bytes(content)
@@ -216,21 +226,38 @@ def moto_server(monkeypatch):
 
 def run_cli(*args: str, env: dict) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "sparkify_assets.cli", *args],
-        cwd=REPO, env=os.environ | env, capture_output=True, text=True, timeout=300,
+        [sys.executable, "-m", "sparkify_assets.cli.main", *args],
+        cwd=REPO,
+        env=os.environ | env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
 def test_sparkify_load_reads_s3_through_aws_endpoint_url(moto_server, database_url, tmp_path):
     import boto3
 
-    aws = {"AWS_ENDPOINT_URL": moto_server, "AWS_ACCESS_KEY_ID": "testing",
-           "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
-    client = boto3.client("s3", endpoint_url=moto_server, aws_access_key_id="testing",
-                          aws_secret_access_key="testing", region_name="us-east-1")
+    aws = {
+        "AWS_ENDPOINT_URL": moto_server,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    client = boto3.client(
+        "s3",
+        endpoint_url=moto_server,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
+    )
     uri = upload(client, "landing", "sparkify", sample_objects())
-    env = aws | {"SPARKIFY_DATA_URI": uri, "SPARKIFY_WAREHOUSE_URL": database_url,
-                 "PYTHONPATH": str(REPO), "SPARKIFY_HOME": str(tmp_path)}
+    env = aws | {
+        "SPARKIFY_DATA_URI": uri,
+        "SPARKIFY_WAREHOUSE_URL": database_url,
+        "PYTHONPATH": str(REPO),
+        "SPARKIFY_HOME": str(tmp_path),
+    }
 
     loaded = run_cli("load", env=env)
     missing = run_cli("load", env=env | {"SPARKIFY_DATA_URI": "s3://landing/elsewhere"})

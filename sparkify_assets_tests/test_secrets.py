@@ -17,7 +17,7 @@ import pytest
 from dagster import DagsterInstance
 from dagster._serdes import serialize_value
 
-from sparkify_assets.redact import MASK, environment_secrets, redact
+from sparkify_assets.core.redact import MASK, environment_secrets, redact
 from sparkify_assets.warehouse.base import TransientWarehouseError, WarehouseError
 from sparkify_assets.warehouse.postgres import PostgresWarehouse
 
@@ -45,13 +45,23 @@ def password_role(database_url, database_role):
 
 
 def _cli(args: list[str], env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "sparkify_assets.cli", *args], env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "sparkify_assets.cli.main", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def _files_containing(folder: Path, needles: list[str]) -> list[str]:
-    return [f"{path}: {needle}" for path in folder.rglob("*") if path.is_file()
-            for needle in needles if needle.encode() in path.read_bytes()]
+    return [
+        f"{path}: {needle}"
+        for path in folder.rglob("*")
+        if path.is_file()
+        for needle in needles
+        if needle.encode() in path.read_bytes()
+    ]
 
 
 def _event_log_text(dagster_home: Path) -> str:
@@ -59,16 +69,18 @@ def _event_log_text(dagster_home: Path) -> str:
         runs = instance.get_runs()
         assert runs, "the load left no run in DAGSTER_HOME"
         return "\n".join(
-            serialize_value(run) + "".join(serialize_value(entry)
-                                           for entry in instance.all_logs(run.run_id))
+            serialize_value(run)
+            + "".join(serialize_value(entry) for entry in instance.all_logs(run.run_id))
             for run in runs
         )
 
 
 @pytest.fixture
 def aws_keys() -> dict[str, str]:
-    return {"AWS_ACCESS_KEY_ID": "AKIA" + secrets.token_hex(8).upper(),
-            "AWS_SECRET_ACCESS_KEY": secrets.token_urlsafe(30)}
+    return {
+        "AWS_ACCESS_KEY_ID": "AKIA" + secrets.token_hex(8).upper(),
+        "AWS_SECRET_ACCESS_KEY": secrets.token_urlsafe(30),
+    }
 
 
 def test_a_load_with_a_password_and_aws_keys_shows_neither(
@@ -77,13 +89,19 @@ def test_a_load_with_a_password_and_aws_keys_shows_neither(
     role, password, url = password_role
     dagster_home = tmp_path / "dagster_home"
     dagster_home.mkdir()
-    env = {**os.environ, **aws_keys, "SPARKIFY_WAREHOUSE_URL": url,
-           "SPARKIFY_DATA_URI": str(small_data), "DAGSTER_HOME": str(dagster_home)}
+    env = {
+        **os.environ,
+        **aws_keys,
+        "SPARKIFY_WAREHOUSE_URL": url,
+        "SPARKIFY_DATA_URI": str(small_data),
+        "DAGSTER_HOME": str(dagster_home),
+    }
     completed = _cli(["load", "--verbose"], env)
     assert completed.returncode == 0, completed.stderr[-3000:]
     # The load really authenticated as the role with its password: the role owns the tables.
     assert warehouse.query("SELECT tableowner FROM pg_tables WHERE tablename = 'songplays'") == [
-        (role,)]
+        (role,)
+    ]
 
     hidden = [password, *aws_keys.values()]
     output = completed.stdout + completed.stderr
@@ -93,14 +111,17 @@ def test_a_load_with_a_password_and_aws_keys_shows_neither(
     assert _files_containing(dagster_home, hidden) == []
 
 
-def test_a_wrong_password_fails_at_once_without_showing_it(password_role, bundled_sample,
-                                                           tmp_path):
+def test_a_wrong_password_fails_at_once_without_showing_it(password_role, bundled_sample, tmp_path):
     role, password, url = password_role
     wrong = "wrong-" + secrets.token_urlsafe(12)
     dagster_home = tmp_path / "dagster_home"
     dagster_home.mkdir()
-    env = {**os.environ, "SPARKIFY_WAREHOUSE_URL": url.replace(password, wrong),
-           "SPARKIFY_DATA_URI": str(bundled_sample), "DAGSTER_HOME": str(dagster_home)}
+    env = {
+        **os.environ,
+        "SPARKIFY_WAREHOUSE_URL": url.replace(password, wrong),
+        "SPARKIFY_DATA_URI": str(bundled_sample),
+        "DAGSTER_HOME": str(dagster_home),
+    }
     completed = _cli(["load"], env)
 
     assert completed.returncode == 2
@@ -122,8 +143,7 @@ def test_a_malformed_url_that_libpq_would_echo_is_redacted(password_role, bundle
     assert not isinstance(raised.value, TransientWarehouseError)
     assert "invalid dsn" in str(raised.value) and password not in str(raised.value)
 
-    env = {**os.environ, "SPARKIFY_WAREHOUSE_URL": broken,
-           "SPARKIFY_DATA_URI": str(bundled_sample)}
+    env = {**os.environ, "SPARKIFY_WAREHOUSE_URL": broken, "SPARKIFY_DATA_URI": str(bundled_sample)}
     completed = _cli(["load"], env)
     assert completed.returncode == 2 and "invalid dsn" in completed.stderr
     assert password not in completed.stdout + completed.stderr
@@ -143,31 +163,41 @@ def test_an_unreachable_server_is_retried_then_named_without_the_password(tmp_pa
 
 
 def test_redact_masks_url_passwords_key_values_and_environment_secrets():
-    env = {"SPARKIFY_WAREHOUSE_URL": "postgresql://u:p%40ss-word@db.example/x",
-           "REDSHIFT_PASSWORD": "hunter2-hunter2", "AWS_SECRET_ACCESS_KEY": "abc/def+ghi",
-           "SPARKIFY_HOME": "/home/me/.sparkify", "DEBUG": "1"}
+    env = {
+        "SPARKIFY_WAREHOUSE_URL": "postgresql://u:p%40ss-word@db.example/x",
+        "REDSHIFT_PASSWORD": "hunter2-hunter2",
+        "AWS_SECRET_ACCESS_KEY": "abc/def+ghi",
+        "SPARKIFY_HOME": "/home/me/.sparkify",
+        "DEBUG": "1",
+    }
     found = environment_secrets(env)
     assert set(found) == {"p%40ss-word", "p@ss-word", "hunter2-hunter2", "abc/def+ghi"}
-    text = ('invalid dsn: "postgresql://u:p%40ss-word@db.example/x" password=hunter2-hunter2 '
-            "key abc/def+ghi, user p@ss-word at /home/me/.sparkify")
+    text = (
+        'invalid dsn: "postgresql://u:p%40ss-word@db.example/x" password=hunter2-hunter2 '
+        "key abc/def+ghi, user p@ss-word at /home/me/.sparkify"
+    )
     assert redact(text, found) == (
         f'invalid dsn: "postgresql://u:{MASK}@db.example/x" password={MASK} '
         f"key {MASK}, user {MASK} at /home/me/.sparkify"
     )
     assert redact("redshift://admin:s3cret@cluster:5439/dev", []) == (
-        f"redshift://admin:{MASK}@cluster:5439/dev")
+        f"redshift://admin:{MASK}@cluster:5439/dev"
+    )
 
 
 @pytest.mark.parametrize("target", ["redshift", "postgres"])
 def test_sparkify_sql_prints_every_statement_and_no_secret(target, aws_keys, bundled_sample):
     hidden = {"REDSHIFT_PASSWORD": "rs-" + secrets.token_urlsafe(12), **aws_keys}
     dsn_password = "pw-" + secrets.token_urlsafe(12)
-    env = {**os.environ, **hidden,
-           "SPARKIFY_WAREHOUSE_URL": f"postgresql://someone:{dsn_password}@localhost/sparkify",
-           "REDSHIFT_IAM_ROLE_ARN": "arn:aws:iam::123456789012:role/sparkify-s3-read",
-           "AWS_REGION": "us-west-2", "SPARKIFY_LOG_JSONPATH": "s3://config/log_json_path.json",
-           "SPARKIFY_DATA_URI": "s3://udacity-dend" if target == "redshift"
-           else str(bundled_sample)}
+    env = {
+        **os.environ,
+        **hidden,
+        "SPARKIFY_WAREHOUSE_URL": f"postgresql://someone:{dsn_password}@localhost/sparkify",
+        "REDSHIFT_IAM_ROLE_ARN": "arn:aws:iam::123456789012:role/sparkify-s3-read",
+        "AWS_REGION": "us-west-2",
+        "SPARKIFY_LOG_JSONPATH": "s3://config/log_json_path.json",
+        "SPARKIFY_DATA_URI": "s3://udacity-dend" if target == "redshift" else str(bundled_sample),
+    }
     completed = _cli(["sql", "--target", target, "--day", "2018-11-01"], env)
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert "COPY" in completed.stdout and "COMMIT;" in completed.stdout

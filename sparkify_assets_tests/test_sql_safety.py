@@ -9,12 +9,12 @@ from datetime import date
 import pytest
 from pydantic import ValidationError
 
-from sparkify_assets.load import run_load
-from sparkify_assets.s3_source import S3Source
-from sparkify_assets.s3_uri import S3Location, validate_s3_uri
-from sparkify_assets.source import SourceError
+from sparkify_assets.cli.load import run_load
+from sparkify_assets.ingest.base import SourceError
+from sparkify_assets.ingest.s3 import S3Source
+from sparkify_assets.ingest.s3_uri import S3Location, validate_s3_uri
+from sparkify_assets.sql.catalog import ALL_TABLES
 from sparkify_assets.sql.render import table_ref
-from sparkify_assets.sql.tables import ALL_TABLES
 from sparkify_assets.warehouse.postgres import PostgresWarehouse
 from sparkify_assets.warehouse.redshift import RedshiftWarehouse
 
@@ -25,8 +25,7 @@ TABLES = ("staging_events", "staging_songs", "songplays", "users", "songs", "art
 
 
 def _tables(warehouse) -> set[str]:
-    rows = warehouse.query(
-        "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+    rows = warehouse.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
     return {name for (name,) in rows}
 
 
@@ -37,11 +36,18 @@ def test_a_malicious_data_uri_is_a_missing_folder_and_runs_nothing(
     before = _tables(warehouse)
     uri = str(tmp_path / INJECTION)
     env = {**os.environ, "SPARKIFY_DATA_URI": uri, "SPARKIFY_WAREHOUSE_URL": database_url}
-    completed = subprocess.run([sys.executable, "-m", "sparkify_assets.cli", "load"], env=env,
-                               capture_output=True, text=True, timeout=120)
+    completed = subprocess.run(
+        [sys.executable, "-m", "sparkify_assets.cli.main", "load"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert completed.returncode == 2
-    assert completed.stderr.strip() == f"sparkify: data folder {uri} does not exist " \
-                                       "(SPARKIFY_DATA_URI)"
+    assert (
+        completed.stderr.strip() == f"sparkify: data folder {uri} does not exist "
+        "(SPARKIFY_DATA_URI)"
+    )
     assert _tables(warehouse) == before and "songs" in before
 
 
@@ -78,31 +84,37 @@ def test_a_plain_schema_name_is_used_quoted(warehouse, database_url):
     ) == [(len(ALL_TABLES),)]
 
 
-@pytest.mark.parametrize("uri, location", [
-    ("s3://udacity-dend", S3Location("udacity-dend", "")),
-    ("s3://udacity-dend/", S3Location("udacity-dend", "")),
-    ("s3://my.bucket-1/sparkify/raw/", S3Location("my.bucket-1", "sparkify/raw")),
-    ("s3://b12/year=2018/month=11", S3Location("b12", "year=2018/month=11")),
-])
+@pytest.mark.parametrize(
+    "uri, location",
+    [
+        ("s3://udacity-dend", S3Location("udacity-dend", "")),
+        ("s3://udacity-dend/", S3Location("udacity-dend", "")),
+        ("s3://my.bucket-1/sparkify/raw/", S3Location("my.bucket-1", "sparkify/raw")),
+        ("s3://b12/year=2018/month=11", S3Location("b12", "year=2018/month=11")),
+    ],
+)
 def test_ordinary_s3_uris_are_split_into_bucket_and_prefix(uri, location):
     assert validate_s3_uri(uri) == location
     assert location.child("log_data", "2018/") == f"{location.uri}/log_data/2018"
 
 
-@pytest.mark.parametrize("uri, reason", [
-    (f"s3://bucket/{INJECTION}", "contains"),
-    ("s3://bucket/data' IAM_ROLE 'arn:aws:iam::1:role/x", "contains"),
-    ("s3://bucket/a\\b", "contains"),
-    ("s3://bucket/a b", "contains"),
-    ("s3://bucket/new\nline", "contains"),
-    ("s3://bucket/../other", ". or .."),
-    ("s3://Bucket/data", "bucket name"),
-    ("s3://b;drop/data", "bucket name"),
-    ("s3://ab/data", "bucket name"),
-    ("s3://192.168.1.1/data", "bucket name"),
-    ("s3://my..bucket/data", "bucket name"),
-    ("https://bucket.s3.amazonaws.com/data", "s3://"),
-])
+@pytest.mark.parametrize(
+    "uri, reason",
+    [
+        (f"s3://bucket/{INJECTION}", "contains"),
+        ("s3://bucket/data' IAM_ROLE 'arn:aws:iam::1:role/x", "contains"),
+        ("s3://bucket/a\\b", "contains"),
+        ("s3://bucket/a b", "contains"),
+        ("s3://bucket/new\nline", "contains"),
+        ("s3://bucket/../other", ". or .."),
+        ("s3://Bucket/data", "bucket name"),
+        ("s3://b;drop/data", "bucket name"),
+        ("s3://ab/data", "bucket name"),
+        ("s3://192.168.1.1/data", "bucket name"),
+        ("s3://my..bucket/data", "bucket name"),
+        ("https://bucket.s3.amazonaws.com/data", "s3://"),
+    ],
+)
 def test_s3_uris_with_anything_s3_would_not_name_are_refused(uri, reason):
     with pytest.raises(SourceError, match="SPARKIFY_DATA_URI") as raised:
         validate_s3_uri(uri)
@@ -116,13 +128,19 @@ def test_a_malicious_s3_uri_never_reaches_a_client_or_a_copy_statement():
         S3Source.from_uri(uri)  # refused before any request is made
 
     redshift = RedshiftWarehouse(
-        host="example.invalid", user="u", iam_role_arn="arn:aws:iam::1:role/r",
-        region="us-west-2", log_jsonpath="s3://config/log_json_path.json")
+        host="example.invalid",
+        user="u",
+        iam_role_arn="arn:aws:iam::1:role/r",
+        region="us-west-2",
+        log_jsonpath="s3://config/log_json_path.json",
+    )
     with pytest.raises(SourceError, match="SPARKIFY_DATA_URI"):
         redshift.events_day_sql(uri, date(2018, 11, 1), ["log_data/2018/11/x.json"])
     with pytest.raises(SourceError, match="SPARKIFY_LOG_JSONPATH"):
-        redshift.model_copy(update={"log_jsonpath": "s3://config/p.json' CREDENTIALS 'x"}
-                            ).songs_sql("s3://raw/data")
-    statements = redshift.events_day_sql("s3://raw/data", date(2018, 11, 1),
-                                         ["log_data/2018/11/2018-11-01-events.json"])
+        redshift.model_copy(
+            update={"log_jsonpath": "s3://config/p.json' CREDENTIALS 'x"}
+        ).songs_sql("s3://raw/data")
+    statements = redshift.events_day_sql(
+        "s3://raw/data", date(2018, 11, 1), ["log_data/2018/11/2018-11-01-events.json"]
+    )
     assert statements  # an ordinary URI renders as before

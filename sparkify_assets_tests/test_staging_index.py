@@ -4,7 +4,7 @@ from datetime import date
 
 from psycopg2 import sql
 
-from sparkify_assets.source import LocalSource
+from sparkify_assets.ingest.local import LocalSource
 from sparkify_assets.sql import render
 from sparkify_assets.sql.tables import STAGING_EVENTS
 

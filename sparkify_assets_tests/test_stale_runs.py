@@ -9,8 +9,8 @@ import sys
 from dagster import DagsterInstance, DagsterRun, DagsterRunStatus
 from dagster._core.utils import make_new_run_id
 
-from sparkify_assets.assets.common import WAREHOUSE_POOL
-from sparkify_assets.stale_runs import HOST_TAG, PID_TAG, fail_stale_runs, process_tags
+from sparkify_assets.cli.stale_runs import HOST_TAG, PID_TAG, fail_stale_runs, process_tags
+from sparkify_assets.defs.assets.common import WAREHOUSE_POOL
 
 from .conftest import REPO
 
@@ -19,16 +19,23 @@ JOB = "load_everything"
 
 def _tags_of_a_finished_process() -> dict[str, str]:
     printed = subprocess.run(
-        [sys.executable, "-c", "import json; from sparkify_assets.stale_runs import "
-         "process_tags; print(json.dumps(process_tags()))"],
-        capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-c",
+            "import json; from sparkify_assets.cli.stale_runs import "
+            "process_tags; print(json.dumps(process_tags()))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return json.loads(printed.stdout)
 
 
 def _started_run(instance, tags: dict[str, str], job: str = JOB) -> str:
-    run = DagsterRun(job_name=job, run_id=make_new_run_id(), status=DagsterRunStatus.STARTED,
-                     tags=tags)
+    run = DagsterRun(
+        job_name=job, run_id=make_new_run_id(), status=DagsterRunStatus.STARTED, tags=tags
+    )
     instance.add_run(run)
     return run.run_id
 
@@ -71,11 +78,20 @@ def test_a_load_is_not_blocked_by_the_pool_slot_a_killed_load_still_holds(
         instance.event_log_storage.set_concurrency_slots(WAREHOUSE_POOL, 1)
         instance.event_log_storage.claim_concurrency_slot(WAREHOUSE_POOL, stale, "staging_events")
 
-    env = {**os.environ, "DAGSTER_HOME": str(dagster_home), "SPARKIFY_WAREHOUSE_URL": database_url,
-           "SPARKIFY_DATA_URI": str(small_data)}
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(dagster_home),
+        "SPARKIFY_WAREHOUSE_URL": database_url,
+        "SPARKIFY_DATA_URI": str(small_data),
+    }
     # Without the clean-up, the load's first step would wait for that slot for ever.
-    completed = subprocess.run([sys.executable, "-m", "sparkify_assets.cli", "load"], env=env,
-                               capture_output=True, text=True, timeout=300)
+    completed = subprocess.run(
+        [sys.executable, "-m", "sparkify_assets.cli.main", "load"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert f"marked failed: run {stale}" in completed.stdout
 

@@ -28,8 +28,8 @@ from urllib.parse import urlencode
 import pytest
 from dagster import DagsterInstance
 
-from sparkify_assets.definitions import defs
-from sparkify_assets.sql.tables import STAGING_TABLES, STAR_TABLES
+from sparkify_assets.definitions import defs as load_defs
+from sparkify_assets.sql.catalog import STAGING_TABLES, STAR_TABLES
 from sparkify_assets.warehouse import embedded
 
 from .conftest import REPO
@@ -86,7 +86,8 @@ class DagsterDev:
 
     def graphql(self, query: str) -> dict:
         request = urllib.request.Request(
-            f"{self.url}/graphql", data=json.dumps({"query": query}).encode(),
+            f"{self.url}/graphql",
+            data=json.dumps({"query": query}).encode(),
             headers={"Content-Type": "application/json"},
         )
         with urllib.request.urlopen(request, timeout=30) as response:
@@ -161,15 +162,34 @@ def dagster_dev(tmp_path_factory):
     shutil.copy(REPO / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
     sparkify_home = home / "sparkify"  # in case a sensor's run starts a warehouse
     port = _free_port()
-    env = dict(os.environ, DAGSTER_HOME=str(home), SPARKIFY_HOME=str(sparkify_home),
-               PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+    env = dict(
+        os.environ,
+        DAGSTER_HOME=str(home),
+        SPARKIFY_HOME=str(sparkify_home),
+        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    )
     log = home / "dagster-dev.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "dagster", "dev", "-w", str(REPO / "workspace.yaml"),
-             "-h", "127.0.0.1", "-p", str(port)],
-            cwd=REPO, env=env, stdout=output, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_default_sigint,
+            [
+                sys.executable,
+                "-m",
+                "dagster",
+                "dev",
+                "-w",
+                str(REPO / "workspace.yaml"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=_default_sigint,
         )
     ui = DagsterDev(f"http://127.0.0.1:{port}", home)
     try:
@@ -188,7 +208,7 @@ def asset_nodes(dagster_dev) -> dict[str, dict]:
 
 
 def _repository_def():
-    return defs.get_repository_def()
+    return load_defs().get_repository_def()
 
 
 def test_ui_shows_every_asset_with_its_group_kinds_and_owner(asset_nodes):
@@ -205,8 +225,10 @@ def test_ui_shows_every_asset_with_its_group_kinds_and_owner(asset_nodes):
 
 
 def test_ui_shows_the_dependencies(asset_nodes):
-    upstream = {name: {"/".join(key["path"]) for key in node["dependencyKeys"]}
-                for name, node in asset_nodes.items()}
+    upstream = {
+        name: {"/".join(key["path"]) for key in node["dependencyKeys"]}
+        for name, node in asset_nodes.items()
+    }
     assert {name: upstream[name] for name in WAREHOUSE_GRAPH} == WAREHOUSE_GRAPH
     graph = _repository_def().asset_graph
     for key in graph.get_all_asset_keys():
@@ -215,8 +237,10 @@ def test_ui_shows_the_dependencies(asset_nodes):
 
 
 def test_ui_shows_the_checks_of_every_star_table(asset_nodes):
-    checks = {name: {check["name"] for check in node["assetChecksOrError"].get("checks", [])}
-              for name, node in asset_nodes.items()}
+    checks = {
+        name: {check["name"] for check in node["assetChecksOrError"].get("checks", [])}
+        for name, node in asset_nodes.items()
+    }
     for table in STAR_TABLES:
         assert {"not_empty", "primary_key"} <= checks[table.name], table.name
     defined: dict[str, set[str]] = {name: set() for name in asset_nodes}
@@ -228,8 +252,10 @@ def test_ui_shows_the_checks_of_every_star_table(asset_nodes):
 def test_ui_shows_every_job_schedule_and_sensor_of_the_code_location(dagster_dev):
     answer = dagster_dev.graphql(REPOSITORY_QUERY)
     (repository,) = answer["repositoriesOrError"]["nodes"]
-    shown = {kind: {item["name"] for item in repository[kind]}
-             for kind in ("jobs", "schedules", "sensors")}
+    shown = {
+        kind: {item["name"] for item in repository[kind]}
+        for kind in ("jobs", "schedules", "sensors")
+    }
     repo = _repository_def()
     assert "load_everything" in shown["jobs"]
     assert {job.name for job in repo.get_all_jobs()} <= shown["jobs"]
@@ -258,13 +284,29 @@ class _TextNodes(HTMLParser):
 
 def _chromium(url: str, profile: Path, *action: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-         "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--hide-scrollbars",
-         f"--user-data-dir={profile}", "--window-size=2200,2200",
-         # Virtual time runs ahead while the page is idle; the GraphQL fetches still happen.
-         "--virtual-time-budget=20000", *action, url],
-        capture_output=True, text=True, timeout=180, check=True,
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            f"--user-data-dir={profile}",
+            "--window-size=2200,2200",
+            # Virtual time runs ahead while the page is idle; the GraphQL fetches still happen.
+            "--virtual-time-budget=20000",
+            *action,
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=True,
     )
 
 

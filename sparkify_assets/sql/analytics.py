@@ -11,7 +11,7 @@ or an artist's ranking.
 
 from __future__ import annotations
 
-from .model import Column, Table, derived_from
+from sparkify_assets.sql.model import Column, Table, derived_from
 
 TOP_N = 10  # ranks kept per period in the "most played" tables; plays kept per user
 
@@ -21,17 +21,33 @@ def _plays(*columns: str):
 
 
 _PERIOD_COLUMNS = (
-    Column("period", "VARCHAR(8)", "'day' or 'week' (ISO week, Monday to Sunday)", False,
-           lineage=_plays("start_time")),
-    Column("period_start", "DATE", "The day, or the Monday of the ISO week (UTC)", False,
-           lineage=_plays("start_time")),
-    Column("play_rank", "INTEGER", "1 = most played in the period; ties share a rank", False,
-           lineage=_plays("songplay_id")),
+    Column(
+        "period",
+        "VARCHAR(8)",
+        "'day' or 'week' (ISO week, Monday to Sunday)",
+        False,
+        lineage=_plays("start_time"),
+    ),
+    Column(
+        "period_start",
+        "DATE",
+        "The day, or the Monday of the ISO week (UTC)",
+        False,
+        lineage=_plays("start_time"),
+    ),
+    Column(
+        "play_rank",
+        "INTEGER",
+        "1 = most played in the period; ties share a rank",
+        False,
+        lineage=_plays("songplay_id"),
+    ),
 )
 _COUNT_COLUMNS = (
     Column("plays", "INTEGER", "Song plays in the period", False, lineage=_plays("songplay_id")),
-    Column("listeners", "INTEGER", "Distinct users who played it", False,
-           lineage=_plays("user_id")),
+    Column(
+        "listeners", "INTEGER", "Distinct users who played it", False, lineage=_plays("user_id")
+    ),
 )
 
 
@@ -78,7 +94,8 @@ TOP_SONGS = Table(
     primary_key=("period", "period_start", "song_id"),
     diststyle="ALL",
     sortkey=("period", "period_start", "play_rank"),
-    build=_ranked_per_period("song_id") + f"""
+    build=_ranked_per_period("song_id")
+    + f"""
 SELECT r.period, r.period_start, r.play_rank, r.song_id, s.title, a.name, r.plays, r.listeners
 FROM ranked r
 LEFT JOIN {{songs}} s ON s.song_id = r.song_id
@@ -110,7 +127,8 @@ TOP_ARTISTS = Table(
     primary_key=("period", "period_start", "artist_id"),
     diststyle="ALL",
     sortkey=("period", "period_start", "play_rank"),
-    build=_ranked_per_period("artist_id") + f"""
+    build=_ranked_per_period("artist_id")
+    + f"""
 SELECT r.period, r.period_start, r.play_rank, r.artist_id, a.name, r.plays, r.listeners
 FROM ranked r
 LEFT JOIN {{artists}} a ON a.artist_id = r.artist_id
@@ -134,13 +152,19 @@ PLAYS_BY_WEEKDAY_HOUR = Table(
         "play; weekday 0 = Sunday ... 6 = Saturday, as in the time dimension."
     ),
     columns=(
-        Column("weekday", "INTEGER", "0 = Sunday ... 6 = Saturday", False,
-               lineage=derived_from("time", "weekday")),
+        Column(
+            "weekday",
+            "INTEGER",
+            "0 = Sunday ... 6 = Saturday",
+            False,
+            lineage=derived_from("time", "weekday"),
+        ),
         Column("hour", "INTEGER", "Hour of day, UTC", False, lineage=derived_from("time", "hour")),
         Column("weekday_name", "VARCHAR(16)", lineage=derived_from("time", "weekday")),
         Column("plays", "INTEGER", "", False, lineage=_plays("songplay_id") + _TIME_UNIT),
-        Column("listeners", "INTEGER", "Distinct users", False,
-               lineage=_plays("user_id") + _TIME_UNIT),
+        Column(
+            "listeners", "INTEGER", "Distinct users", False, lineage=_plays("user_id") + _TIME_UNIT
+        ),
     ),
     primary_key=("weekday", "hour"),
     diststyle="ALL",
@@ -172,8 +196,13 @@ PLAYS_BY_LEVEL = Table(
     ),
     columns=(
         Column("day", "DATE", "UTC day", False, lineage=_plays("start_time")),
-        Column("level", "VARCHAR(16)", "'free' or 'paid' at the time of the play", False,
-               lineage=_plays("level")),
+        Column(
+            "level",
+            "VARCHAR(16)",
+            "'free' or 'paid' at the time of the play",
+            False,
+            lineage=_plays("level"),
+        ),
         Column("plays", "INTEGER", "", False, lineage=_plays("songplay_id")),
         Column("listeners", "INTEGER", "Distinct users", False, lineage=_plays("user_id")),
         Column("sessions", "INTEGER", "Distinct sessions", False, lineage=_plays("session_id")),
@@ -211,18 +240,39 @@ LEVEL_CHANGES = Table(
         Column("user_id", "INTEGER", "", False, lineage=_plays("user_id")),
         Column("first_name", "VARCHAR(256)", lineage=derived_from("users", "first_name")),
         Column("last_name", "VARCHAR(256)", lineage=derived_from("users", "last_name")),
-        Column("first_level", "VARCHAR(16)", "Level at the user's first play",
-               lineage=_plays("level", "start_time")),
-        Column("last_level", "VARCHAR(16)", "Level at the user's latest play",
-               lineage=_plays("level", "start_time")),
-        Column("level_changes", "INTEGER", "Consecutive plays with different levels", False,
-               lineage=_plays("level", "start_time")),
+        Column(
+            "first_level",
+            "VARCHAR(16)",
+            "Level at the user's first play",
+            lineage=_plays("level", "start_time"),
+        ),
+        Column(
+            "last_level",
+            "VARCHAR(16)",
+            "Level at the user's latest play",
+            lineage=_plays("level", "start_time"),
+        ),
+        Column(
+            "level_changes",
+            "INTEGER",
+            "Consecutive plays with different levels",
+            False,
+            lineage=_plays("level", "start_time"),
+        ),
         Column("upgrades", "INTEGER", "free -> paid", False, lineage=_plays("level")),
         Column("downgrades", "INTEGER", "paid -> free", False, lineage=_plays("level")),
-        Column("first_change_at", "TIMESTAMP", "First play at a new level",
-               lineage=_plays("start_time")),
-        Column("last_change_at", "TIMESTAMP", "Latest play at a new level",
-               lineage=_plays("start_time")),
+        Column(
+            "first_change_at",
+            "TIMESTAMP",
+            "First play at a new level",
+            lineage=_plays("start_time"),
+        ),
+        Column(
+            "last_change_at",
+            "TIMESTAMP",
+            "Latest play at a new level",
+            lineage=_plays("start_time"),
+        ),
     ),
     primary_key=("user_id",),
     diststyle="ALL",
@@ -273,8 +323,13 @@ RECENT_PLAYS = Table(
     ),
     columns=(
         Column("user_id", "INTEGER", "", False, lineage=_plays("user_id")),
-        Column("recency_rank", "INTEGER", "1 = the user's latest play", False,
-               lineage=_plays("start_time", "songplay_id")),
+        Column(
+            "recency_rank",
+            "INTEGER",
+            "1 = the user's latest play",
+            False,
+            lineage=_plays("start_time", "songplay_id"),
+        ),
         Column("songplay_id", "BIGINT", "", False, lineage=_plays("songplay_id")),
         Column("start_time", "TIMESTAMP", "", False, lineage=_plays("start_time")),
         Column("song_id", "VARCHAR(32)", lineage=_plays("song_id")),
@@ -310,5 +365,10 @@ FROM {recent_plays}
 )
 
 ANALYTICS_TABLES = (
-    TOP_SONGS, TOP_ARTISTS, PLAYS_BY_WEEKDAY_HOUR, PLAYS_BY_LEVEL, LEVEL_CHANGES, RECENT_PLAYS,
+    TOP_SONGS,
+    TOP_ARTISTS,
+    PLAYS_BY_WEEKDAY_HOUR,
+    PLAYS_BY_LEVEL,
+    LEVEL_CHANGES,
+    RECENT_PLAYS,
 )

@@ -23,9 +23,10 @@ from dataclasses import dataclass
 
 from psycopg2 import sql
 
-from .analytics import ANALYTICS_TABLES
-from .render import statement, table_ref
-from .tables import ALL_TABLES, STAGING_EVENTS, STAGING_SONGS, STAGING_TABLES, Table
+from sparkify_assets.sql.analytics import ANALYTICS_TABLES
+from sparkify_assets.sql.catalog import ALL_TABLES, STAGING_TABLES
+from sparkify_assets.sql.render import statement, table_ref
+from sparkify_assets.sql.tables import STAGING_EVENTS, STAGING_SONGS, Table
 
 ERROR = "ERROR"
 WARN = "WARN"
@@ -43,8 +44,10 @@ class Rule:
 
     def __post_init__(self) -> None:
         if self.blocking and (self.severity != ERROR or self.after):
-            raise ValueError(f"{self.table}.{self.name}: only an ERROR rule that reads nothing "
-                             "built after its table can block")
+            raise ValueError(
+                f"{self.table}.{self.name}: only an ERROR rule that reads nothing "
+                "built after its table can block"
+            )
 
 
 def _template(query: str) -> Callable[[str], sql.Composed]:
@@ -60,8 +63,14 @@ def _not_empty(table: Table) -> Rule:
     if table in ANALYTICS_TABLES:
         # An answer can legitimately be empty (e.g. no user changed level this month): report it,
         # but do not fail the run over it.
-        return Rule(table.name, "not_empty", f"{table.name} has at least one row (a warning: an "
-                    "analytics answer may be empty).", violations, blocking=False, severity=WARN)
+        return Rule(
+            table.name,
+            "not_empty",
+            f"{table.name} has at least one row (a warning: an analytics answer may be empty).",
+            violations,
+            blocking=False,
+            severity=WARN,
+        )
     return Rule(table.name, "not_empty", f"{table.name} has at least one row.", violations)
 
 
@@ -74,12 +83,14 @@ def _primary_key(table: Table) -> Rule:
         return sql.SQL(
             "SELECT {keys}, COUNT(*) AS copies FROM {table} "
             "GROUP BY {keys} HAVING COUNT(*) > 1 OR {any_null}"
-        ).format(keys=sql.SQL(", ").join(keys), table=table_ref(schema, table.name),
-                 any_null=any_null)
+        ).format(
+            keys=sql.SQL(", ").join(keys), table=table_ref(schema, table.name), any_null=any_null
+        )
 
     key = ", ".join(table.primary_key)
     return Rule(
-        table.name, "primary_key",
+        table.name,
+        "primary_key",
         f"({key}) is unique and never NULL (Redshift does not enforce primary keys).",
         violations,
     )
@@ -94,24 +105,36 @@ LEFT JOIN {{{parent}}} d ON d.{parent_key} = p.{column}
 WHERE p.{column} IS NOT NULL AND d.{parent_key} IS NULL
 """
     return Rule(
-        "songplays", f"{column}_in_{parent}",
+        "songplays",
+        f"{column}_in_{parent}",
         f"Every non-NULL songplays.{column} exists in {parent}.{parent_key}.",
-        _template(query), blocking=False, after=(parent,),
+        _template(query),
+        blocking=False,
+        after=(parent,),
     )
 
 
 def _level_is_free_or_paid(table: str, key: str) -> Rule:
     query = f"SELECT {key}, level FROM {{{table}}} WHERE level IS NULL OR level NOT IN "
     query += "('free', 'paid')"
-    return Rule(table, "level_is_free_or_paid", f"{table}.level is 'free' or 'paid'.",
-                _template(query), blocking=False, severity=WARN)
+    return Rule(
+        table,
+        "level_is_free_or_paid",
+        f"{table}.level is 'free' or 'paid'.",
+        _template(query),
+        blocking=False,
+        severity=WARN,
+    )
 
 
 def _not_negative(table: str, column: str, key: str) -> Rule:
     return Rule(
-        table, f"{column}_not_negative", f"{table}.{column} (seconds) is never negative.",
+        table,
+        f"{column}_not_negative",
+        f"{table}.{column} (seconds) is never negative.",
         _template(f"SELECT {key}, {column} FROM {{{table}}} WHERE {column} < 0"),
-        blocking=False, severity=WARN,
+        blocking=False,
+        severity=WARN,
     )
 
 
@@ -122,10 +145,13 @@ FROM {{load_rejects}}
 WHERE asset = '{table.name}'
 """
     return Rule(
-        table.name, "rejects",
+        table.name,
+        "rejects",
         f"No record meant for {table.name} was quarantined in load_rejects. Rejects below the "
         "tolerance (SPARKIFY_MAX_REJECT_SHARE) load the partition and show here as a warning.",
-        _template(query), blocking=False, severity=WARN,
+        _template(query),
+        blocking=False,
+        severity=WARN,
     )
 
 
@@ -163,7 +189,8 @@ HAVING {unaudited}SUM(unbalanced) > 0
 """
     scope = "For every file" if per_file else "Over all files (each file's tally balances)"
     return Rule(
-        table.name, "reconciles_with_audit",
+        table.name,
+        "reconciles_with_audit",
         f"{scope} of the latest load: records read = rows in {table.name} + rows in "
         "load_rejects, as tallied in load_audit. Nothing was lost or duplicated.",
         _template(query),
@@ -174,7 +201,8 @@ HAVING {unaudited}SUM(unbalanced) > 0
 _PLAY_KEY = "CAST(e.session_id AS BIGINT) * 4294967296 + e.item_in_session"
 
 SONGPLAYS_PER_DAY = Rule(
-    "songplays", "rows_per_day_match_staging",
+    "songplays",
+    "rows_per_day_match_staging",
     "For each day, songplays has one row per distinct NextSong event with a userId in "
     "staging_events (copies of an event, same session and item, count once).",
     _template(f"""
@@ -195,7 +223,8 @@ HAVING SUM(expected) <> SUM(built)
 )
 
 START_TIME_ON_EVENT_DAY = Rule(
-    "songplays", "start_time_in_partition_day",
+    "songplays",
+    "start_time_in_partition_day",
     "Every songplay's start_time falls on the UTC day (partition) of the log file its event "
     "came from.",
     _template(f"""
@@ -208,8 +237,10 @@ WHERE e.page = 'NextSong' AND e.user_id <> ''
 """),
 )
 
-def _holds_exactly(table: str, key: str, origin: str, origin_key: str, origin_filter: str,
-                   description: str) -> Rule:
+
+def _holds_exactly(
+    table: str, key: str, origin: str, origin_key: str, origin_filter: str, description: str
+) -> Rule:
     """<table>.<key> is exactly the set of ``origin_key`` over ``origin`` rows that pass
     ``origin_filter``: none missing, none extra.
 
@@ -230,11 +261,19 @@ WHERE NOT EXISTS (SELECT 1 FROM {{{origin}}} o WHERE {origin_filter} AND {origin
 
 
 USERS_MATCH_STAGING = _holds_exactly(
-    "users", "user_id", "staging_events", "CAST(o.user_id AS INTEGER)", "o.user_id <> ''",
+    "users",
+    "user_id",
+    "staging_events",
+    "CAST(o.user_id AS INTEGER)",
+    "o.user_id <> ''",
     "users holds exactly the distinct non-empty user ids of staging_events.",
 )
 TIME_MATCHES_SONGPLAYS = _holds_exactly(
-    "time", "start_time", "songplays", "o.start_time", "TRUE",
+    "time",
+    "start_time",
+    "songplays",
+    "o.start_time",
+    "TRUE",
     "time holds exactly the distinct start_time values of songplays.",
 )
 
@@ -268,7 +307,8 @@ def rules_for(table: Table) -> list[Rule]:
 # Every keyed table (star schema and analytics) gets the generic rules, staging its own.
 RULES: dict[str, list[Rule]] = {
     table.name: rules_for(table)
-    for table in ALL_TABLES if table.primary_key or table in STAGING_TABLES
+    for table in ALL_TABLES
+    if table.primary_key or table in STAGING_TABLES
 }
 
 

@@ -46,9 +46,10 @@ from datetime import date
 
 from psycopg2 import sql
 
-from ..records import EVENT_FIELDS, SONG_FIELDS, day_bounds_ms
-from . import render
-from .tables import LOAD_REJECTS, STAGING_EVENTS, STAGING_SONGS, Table
+from sparkify_assets.contract.layout import day_bounds_ms
+from sparkify_assets.contract.records import EVENT_FIELDS, SONG_FIELDS
+from sparkify_assets.sql import render
+from sparkify_assets.sql.tables import LOAD_REJECTS, STAGING_EVENTS, STAGING_SONGS, Table
 
 # Redshift's ceiling for MAXERROR: the most rejected lines one COPY can tolerate.
 MAXERROR_LIMIT = 100_000
@@ -75,12 +76,26 @@ class LoadErrorView:
 
 LOAD_ERROR_VIEWS = {
     "sys_load_error_detail": LoadErrorView(
-        "sys_load_error_detail", "session_id", "start_time", "file_name", "line_number",
-        "column_name", "error_code", "error_message", None,
+        "sys_load_error_detail",
+        "session_id",
+        "start_time",
+        "file_name",
+        "line_number",
+        "column_name",
+        "error_code",
+        "error_message",
+        None,
     ),
     "stl_load_errors": LoadErrorView(
-        "stl_load_errors", "session", "starttime", "filename", "line_number", "colname",
-        "err_code", "err_reason", "raw_line",
+        "stl_load_errors",
+        "session",
+        "starttime",
+        "filename",
+        "line_number",
+        "colname",
+        "err_code",
+        "err_reason",
+        "raw_line",
     ),
 }
 
@@ -204,7 +219,8 @@ def _event_problem(day: date) -> sql.Composed:
         "             AND LTRIM(user_id, '0') >= '2147483648') THEN 'userId is out of range'\n"
         "    END"
     ).format(
-        start=sql.Literal(start), end=sql.Literal(end),
+        start=sql.Literal(start),
+        end=sql.Literal(end),
         outside=sql.Literal(f"ts is outside the file's day {day.isoformat()}"),
     )
 
@@ -277,19 +293,31 @@ def quarantine_load_errors(
     reason = sql.SQL(
         "LEFT(CASE WHEN TRIM({column}) = '' THEN '' ELSE TRIM({column}) || ': ' END"
         " || TRIM({message}) || ' (load error ' || CAST({code} AS VARCHAR) || ')', {size})"
-    ).format(column=column, message=message, code=code,
-             size=sql.Literal(_varchar_size(LOAD_REJECTS, "reason")))
+    ).format(
+        column=column,
+        message=message,
+        code=code,
+        size=sql.Literal(_varchar_size(LOAD_REJECTS, "reason")),
+    )
     raw = sql.SQL("TRIM({})").format(sql.Identifier(view.raw_line)) if view.raw_line else sql.NULL
     file = sql.SQL("TRIM({})").format(sql.Identifier(view.file))
     statement = _rejects_insert(config) + sql.SQL(
         "SELECT {asset}, {partition}, REPLACE({file}, {base}, ''), {line}, {raw}, {reason}, "
         "{loaded_at}\nFROM {view}\nWHERE {session} = {session_value} AND {started} >= {since}"
     ).format(
-        asset=sql.Literal(asset), partition=sql.Literal(partition), file=file,
-        base=sql.Literal(config.base), line=sql.Identifier(view.line), raw=raw, reason=reason,
-        loaded_at=sql.Literal(config.loaded_at), view=sql.Identifier(view.name),
-        session=sql.Identifier(view.session), session_value=marker.session,
-        started=sql.Identifier(view.started), since=marker.since,
+        asset=sql.Literal(asset),
+        partition=sql.Literal(partition),
+        file=file,
+        base=sql.Literal(config.base),
+        line=sql.Identifier(view.line),
+        raw=raw,
+        reason=reason,
+        loaded_at=sql.Literal(config.loaded_at),
+        view=sql.Identifier(view.name),
+        session=sql.Identifier(view.session),
+        session_value=marker.session,
+        started=sql.Identifier(view.started),
+        since=marker.since,
     )
     if file_uri is not None:
         statement += sql.SQL(" AND {} = {}").format(file, sql.Literal(file_uri))
@@ -302,8 +330,10 @@ def first_rejects(config: CopyConfig, asset: str, partition: str) -> sql.Compose
         "SELECT source, line_number, reason FROM {} WHERE asset = {} AND partition_key = {}\n"
         "ORDER BY source, line_number LIMIT {}"
     ).format(
-        render.table_ref(config.schema, LOAD_REJECTS.name), sql.Literal(asset),
-        sql.Literal(partition), sql.Literal(FIRST_ERRORS),
+        render.table_ref(config.schema, LOAD_REJECTS.name),
+        sql.Literal(asset),
+        sql.Literal(partition),
+        sql.Literal(FIRST_ERRORS),
     )
 
 
@@ -338,8 +368,11 @@ def events_day_steps(config: CopyConfig, day: date, keys: list[str], marker: Mar
             Step(copy(EVENTS_COPY, uri, config.log_jsonpath, config)),
             Step(insert_events(config, day, key), key, "loaded"),
             Step(reject_events(config, day, key), key, "rejected"),
-            Step(quarantine_load_errors(config, STAGING_EVENTS.name, partition, marker, uri), key,
-                 "rejected"),
+            Step(
+                quarantine_load_errors(config, STAGING_EVENTS.name, partition, marker, uri),
+                key,
+                "rejected",
+            ),
             _dropped(EVENTS_COPY),
         ]
     return [*steps, Step(render.analyze(STAGING_EVENTS, config.schema))]
@@ -353,8 +386,9 @@ def songs_steps(config: CopyConfig, marker: Marker) -> list[Step]:
         *_fresh(SONGS_COPY),
         Step(copy(SONGS_COPY, config.base + SONGS_PREFIX, "auto", config)),
         Step(insert_songs(config), SONGS_PREFIX, "loaded"),
-        Step(quarantine_load_errors(config, STAGING_SONGS.name, "", marker), SONGS_PREFIX,
-             "rejected"),
+        Step(
+            quarantine_load_errors(config, STAGING_SONGS.name, "", marker), SONGS_PREFIX, "rejected"
+        ),
         _dropped(SONGS_COPY),
         Step(render.analyze(STAGING_SONGS, config.schema)),
     ]

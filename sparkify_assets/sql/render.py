@@ -16,7 +16,8 @@ from datetime import date
 
 from psycopg2 import sql
 
-from .tables import TABLES, Table
+from sparkify_assets.sql.catalog import TABLES
+from sparkify_assets.sql.tables import Table
 
 DIALECTS = ("postgres", "redshift")
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -73,7 +74,8 @@ def create_temp_table(table: Table, dialect: str) -> sql.Composed:
     check_identifier(table.name, "table")
     layout = _layout(table) if dialect == "redshift" else ""
     return sql.SQL("CREATE TEMP TABLE {} (\n    {}\n){}").format(
-        sql.Identifier(table.name), sql.SQL(",\n    ").join(_column_definitions(table)),
+        sql.Identifier(table.name),
+        sql.SQL(",\n    ").join(_column_definitions(table)),
         sql.SQL(layout),
     )
 
@@ -103,9 +105,11 @@ def create_indexes(table: Table, schema: str, dialect: str) -> list[sql.Composed
     if dialect != "postgres" or table.name not in _DAY_INDEXES:
         return []
     name, column = _DAY_INDEXES[table.name]
-    return [sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING brin ({})").format(
-        sql.Identifier(name), table_ref(schema, table.name), sql.Identifier(column)
-    )]
+    return [
+        sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING brin ({})").format(
+            sql.Identifier(name), table_ref(schema, table.name), sql.Identifier(column)
+        )
+    ]
 
 
 def delete_staging_day_by_index(table: Table, schema: str, partition: str) -> list[sql.Composed]:
@@ -124,8 +128,9 @@ def summarize_day_index(table: Table, schema: str) -> list[sql.Composed]:
     """PostgreSQL: summarize the pages just appended, so the next day's DELETE can skip them."""
     if table.name not in _DAY_INDEXES:
         return []
-    index = ".".join(map(_quote_identifier, (check_identifier(schema, "schema"),
-                                             _DAY_INDEXES[table.name][0])))
+    index = ".".join(
+        map(_quote_identifier, (check_identifier(schema, "schema"), _DAY_INDEXES[table.name][0]))
+    )
     return [sql.SQL("SELECT brin_summarize_new_values({}::regclass)").format(sql.Literal(index))]
 
 
@@ -156,16 +161,32 @@ def delete_audit(schema: str, asset: str, partition: str) -> sql.Composed:
 def insert_audit(schema: str, asset: str, partition: str, tallies: list, loaded_at: str):
     """One load_audit row per file tally (for targets that cannot COPY FROM STDIN)."""
     rows = [
-        sql.SQL("({})").format(sql.SQL(", ").join(map(sql.Literal, (
-            asset, partition, tally.source, tally.records, tally.loaded, tally.rejected, loaded_at
-        ))))
+        sql.SQL("({})").format(
+            sql.SQL(", ").join(
+                map(
+                    sql.Literal,
+                    (
+                        asset,
+                        partition,
+                        tally.source,
+                        tally.records,
+                        tally.loaded,
+                        tally.rejected,
+                        loaded_at,
+                    ),
+                )
+            )
+        )
         for tally in tallies
     ]
     return sql.SQL("INSERT INTO {} ({}) VALUES {}").format(
         table_ref(schema, "load_audit"),
-        sql.SQL(", ").join(map(sql.Identifier, (
-            "asset", "partition_key", "source", "records", "loaded", "rejected", "loaded_at"
-        ))),
+        sql.SQL(", ").join(
+            map(
+                sql.Identifier,
+                ("asset", "partition_key", "source", "records", "loaded", "rejected", "loaded_at"),
+            )
+        ),
         sql.SQL(", ").join(rows),
     )
 
@@ -204,8 +225,9 @@ def query(text: str, schema: str) -> sql.Composed:
     return sql.SQL(text.strip()).format(**_table_refs(schema))
 
 
-def preview(table: Table, schema: str, limit: int,
-            window: tuple[date, date] | None = None) -> sql.Composed:
+def preview(
+    table: Table, schema: str, limit: int, window: tuple[date, date] | None = None
+) -> sql.Composed:
     """A few rows in sort key order, then key order (or every column): the same ones each time."""
     order = tuple(dict.fromkeys((*table.sortkey, *(table.primary_key or table.column_names))))
     return sql.SQL("SELECT {} FROM {}{} ORDER BY {} LIMIT {}").format(
@@ -226,8 +248,9 @@ def rebuild(table: Table, schema: str, window: tuple[date, date] | None = None) 
         if window is None:
             raise ValueError(f"{table.name} is partitioned: a window is required")
         start, end = window
-        values.update(window_start=sql.Literal(start.isoformat()),
-                      window_end=sql.Literal(end.isoformat()))
+        values.update(
+            window_start=sql.Literal(start.isoformat()), window_end=sql.Literal(end.isoformat())
+        )
         delete = delete_window(table, schema, start, end)
     else:
         delete = sql.SQL("DELETE FROM {}").format(table_ref(schema, table.name))

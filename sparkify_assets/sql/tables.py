@@ -9,9 +9,8 @@ PostgreSQL and Redshift: window functions instead of DISTINCT ON, CTEs in INSERT
 
 from __future__ import annotations
 
-from ..records import EVENT_FIELDS, SONG_FIELDS, Field
-from .analytics import ANALYTICS_TABLES
-from .model import Column, Table, check_lineage, derived_from
+from sparkify_assets.contract.records import EVENT_FIELDS, SONG_FIELDS, Field
+from sparkify_assets.sql.model import Column, Table, derived_from
 
 
 def _from_fields(fields: tuple[Field, ...]) -> tuple[Column, ...]:
@@ -60,6 +59,7 @@ STAGING_SONGS = Table(
     diststyle="ALL",
 )
 
+
 def _events(*columns: str):
     return derived_from("staging_events", *columns)
 
@@ -81,22 +81,49 @@ SONGPLAYS = Table(
         "none matches; never fans out. Daily partitioned by start_time's UTC day."
     ),
     columns=(
-        Column("songplay_id", "BIGINT", "session_id * 2^32 + item_in_session", False,
-               lineage=_events("session_id", "item_in_session")),
-        Column("start_time", "TIMESTAMP", "Event time, UTC, millisecond precision", False,
-               lineage=_events("ts")),
+        Column(
+            "songplay_id",
+            "BIGINT",
+            "session_id * 2^32 + item_in_session",
+            False,
+            lineage=_events("session_id", "item_in_session"),
+        ),
+        Column(
+            "start_time",
+            "TIMESTAMP",
+            "Event time, UTC, millisecond precision",
+            False,
+            lineage=_events("ts"),
+        ),
         Column("user_id", "INTEGER", "The listener", False, lineage=_events("user_id")),
-        Column("level", EVENT_TYPES["level"], "'free' or 'paid' at the time of the play",
-               lineage=_events("level")),
-        Column("song_id", SONG_TYPES["song_id"], "Matched song, NULL when unmatched",
-               lineage=_songs("song_id") + _SONG_MATCH),
-        Column("artist_id", SONG_TYPES["artist_id"], "Matched artist, NULL when unmatched",
-               lineage=_songs("artist_id") + _SONG_MATCH),
+        Column(
+            "level",
+            EVENT_TYPES["level"],
+            "'free' or 'paid' at the time of the play",
+            lineage=_events("level"),
+        ),
+        Column(
+            "song_id",
+            SONG_TYPES["song_id"],
+            "Matched song, NULL when unmatched",
+            lineage=_songs("song_id") + _SONG_MATCH,
+        ),
+        Column(
+            "artist_id",
+            SONG_TYPES["artist_id"],
+            "Matched artist, NULL when unmatched",
+            lineage=_songs("artist_id") + _SONG_MATCH,
+        ),
         Column("session_id", "INTEGER", "App session", False, lineage=_events("session_id")),
-        Column("location", EVENT_TYPES["location"], "Listener's location",
-               lineage=_events("location")),
-        Column("user_agent", EVENT_TYPES["user_agent"], "Listener's user agent, as logged",
-               lineage=_events("user_agent")),
+        Column(
+            "location", EVENT_TYPES["location"], "Listener's location", lineage=_events("location")
+        ),
+        Column(
+            "user_agent",
+            EVENT_TYPES["user_agent"],
+            "Listener's user agent, as logged",
+            lineage=_events("user_agent"),
+        ),
     ),
     primary_key=("songplay_id",),
     # start_time has high cardinality (even spread) and is the join key to `time`, which shares
@@ -148,8 +175,12 @@ USERS = Table(
         Column("first_name", EVENT_TYPES["first_name"], lineage=_events("first_name")),
         Column("last_name", EVENT_TYPES["last_name"], lineage=_events("last_name")),
         Column("gender", EVENT_TYPES["gender"], lineage=_events("gender")),
-        Column("level", EVENT_TYPES["level"], "Level at the user's latest event",
-               lineage=_events("level")),
+        Column(
+            "level",
+            EVENT_TYPES["level"],
+            "Level at the user's latest event",
+            lineage=_events("level"),
+        ),
     ),
     primary_key=("user_id",),
     diststyle="ALL",
@@ -203,8 +234,12 @@ ARTISTS = Table(
     columns=(
         Column("artist_id", SONG_TYPES["artist_id"], "", False, lineage=_songs("artist_id")),
         Column("name", SONG_TYPES["artist_name"], lineage=_songs("artist_name")),
-        Column("location", SONG_TYPES["artist_location"], "'' when unknown, as published",
-               lineage=_songs("artist_location")),
+        Column(
+            "location",
+            SONG_TYPES["artist_location"],
+            "'' when unknown, as published",
+            lineage=_songs("artist_location"),
+        ),
         Column("latitude", "DOUBLE PRECISION", lineage=_songs("artist_latitude")),
         Column("longitude", "DOUBLE PRECISION", lineage=_songs("artist_longitude")),
     ),
@@ -260,6 +295,7 @@ FROM (SELECT DISTINCT start_time FROM {songplays}) played
 """,
 )
 
+
 def _load_columns(asset: str, *facts: Column) -> tuple[Column, ...]:
     """The load log tables: which load and file a row is about, its facts, and when it ran."""
     return (
@@ -304,10 +340,3 @@ LOAD_AUDIT = Table(
     diststyle="EVEN",
     sortkey=("asset", "partition_key"),
 )
-
-STAGING_TABLES = (STAGING_EVENTS, STAGING_SONGS)
-STAR_TABLES = (SONGPLAYS, USERS, SONGS, ARTISTS, TIME)
-BUILT_TABLES = (*STAR_TABLES, *ANALYTICS_TABLES)  # filled by SQL from other tables, in run order
-ALL_TABLES = (*STAGING_TABLES, *STAR_TABLES, *ANALYTICS_TABLES, LOAD_REJECTS, LOAD_AUDIT)
-TABLES = {table.name: table for table in ALL_TABLES}
-check_lineage(ALL_TABLES)

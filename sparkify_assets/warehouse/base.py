@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -17,23 +18,24 @@ from datetime import date, datetime, timezone
 from typing import ClassVar, TypeVar
 
 import psycopg2
-from dagster import ConfigurableResource, EnvVar, get_dagster_logger
 from psycopg2 import sql
-from pydantic import PrivateAttr, field_validator
+from pydantic import BaseModel, PrivateAttr, field_validator
 
-from .. import faults
-from ..records import FileTally
-from ..redact import redact
-from ..source import Source, SourceFile
-from ..sql import render
-from ..sql.tables import ALL_TABLES, TABLES, Table
+from sparkify_assets.contract.records import FileTally
+from sparkify_assets.core import faults
+from sparkify_assets.core.errors import UserError
+from sparkify_assets.core.redact import redact
+from sparkify_assets.ingest.base import Source, SourceFile
+from sparkify_assets.sql import render
+from sparkify_assets.sql.catalog import ALL_TABLES, TABLES
+from sparkify_assets.sql.tables import Table
 
 
-class RejectThresholdExceeded(RuntimeError):
+class RejectThresholdExceeded(UserError):
     """Too large a share of a partition's records were rejected; nothing of the load was kept."""
 
 
-class WarehouseError(RuntimeError):
+class WarehouseError(UserError):
     """A warehouse operation failed; the message is meant for the user (no secrets, no DSN)."""
 
 
@@ -53,7 +55,7 @@ def warehouse_error(context: str, err: psycopg2.Error) -> WarehouseError:
 # A transaction is attempted this often before a transient failure is handed on; the backoff
 # between attempts adds up to a few seconds, enough for the embedded server to restart.
 RETRY_ATTEMPTS = 4
-_log = get_dagster_logger("sparkify.warehouse")
+_log = logging.getLogger("sparkify.warehouse")
 _retrying: ContextVar[bool] = ContextVar("sparkify_warehouse_retrying", default=False)
 Result = TypeVar("Result")
 
@@ -113,15 +115,6 @@ class StagingResult:
         return self.rejected / self.records if self.records else 0.0
 
 
-def resolved(value: str) -> str:
-    """A config value as a string, also outside a Dagster run.
-
-    Outside a run (e.g. ``sparkify load``'s closing row counts) a field set from ``EnvVar`` still
-    holds the EnvVar itself, whose str() is the variable's *name*, not its value.
-    """
-    return (value.get_value() or "") if isinstance(value, EnvVar) else value
-
-
 def utc_now() -> str:
     return datetime.now(timezone.utc).replace(tzinfo=None).isoformat(sep=" ")
 
@@ -143,7 +136,7 @@ def locked_table(key: str) -> str | None:
     return parts[1] if len(parts) > 2 and parts[1] in TABLES else None
 
 
-class Warehouse(ConfigurableResource):
+class Warehouse(BaseModel):
     """Base of both targets. Subclasses provide ``dialect``, ``connect`` and the staging loads."""
 
     schema_name: str = "public"
@@ -156,8 +149,8 @@ class Warehouse(ConfigurableResource):
     @field_validator("schema_name")
     @classmethod
     def _plain_schema_name(cls, value):
-        # Refused when the resource is built, long before any SQL (an EnvVar is checked when
-        # it resolves; render.table_ref checks every name again at use).
+        # Refused when the warehouse is built, long before any SQL (render.table_ref checks
+        # every name again at use).
         return render.check_identifier(value, "schema") if isinstance(value, str) else value
 
     # --- connection -------------------------------------------------------------------------
@@ -174,8 +167,11 @@ class Warehouse(ConfigurableResource):
             except (psycopg2.Error, TransientWarehouseError) as err:
                 if not faults.is_transient(err):
                     raise warehouse_error(context, err) from None
-                message = str(err) if isinstance(err, WarehouseError) else (
-                    f"{context}: {describe_error(err)}")
+                message = (
+                    str(err)
+                    if isinstance(err, WarehouseError)
+                    else (f"{context}: {describe_error(err)}")
+                )
                 if delay is None:
                     raise TransientWarehouseError(
                         f"{message} (still failing after {RETRY_ATTEMPTS} attempts)"
@@ -314,8 +310,11 @@ class Warehouse(ConfigurableResource):
         """What ``rebuild`` runs: the shared delete + insert, ANALYZE, then a count of the rows."""
         # Downstream builds and checks read this table next; plan them on real statistics.
         analyze = render.analyze(table, self.schema_name)
-        return [*render.rebuild(table, self.schema_name, window), analyze,
-                self.count_statement(table, window)]
+        return [
+            *render.rebuild(table, self.schema_name, window),
+            analyze,
+            self.count_statement(table, window),
+        ]
 
     def count_statement(self, table: Table, window: tuple[date, date] | None = None):
         """Rows in the table, or in the window of a partitioned table."""

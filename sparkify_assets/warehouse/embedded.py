@@ -37,6 +37,8 @@ import psutil
 import psycopg2
 from psycopg2 import errors, sql
 
+from sparkify_assets.core.errors import UserError
+
 DATABASE = "sparkify"
 READY_TIMEOUT_SECONDS = 60
 START_ATTEMPTS = 3
@@ -56,7 +58,7 @@ _pgserver_log.propagate = False
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 
-class EmbeddedWarehouseError(RuntimeError):
+class EmbeddedWarehouseError(UserError):
     """The embedded server cannot be started or reached; the message says what to do."""
 
 
@@ -219,7 +221,7 @@ class _PgserverErrors(logging.Handler):
                 if marker in line:
                     # From the level on: "<timestamp> UTC [pid] FATAL:  ..." -> "FATAL: ..."
                     level = next((m for m in ("FATAL:", "PANIC:") if m in line), None)
-                    text = line[line.index(level):] if level else line
+                    text = line[line.index(level) :] if level else line
                     return " ".join(text.split())
         return ""
 
@@ -347,8 +349,9 @@ def status(home: str | Path, database: str = DATABASE) -> EmbeddedStatus:
     pgdata = _pgdata(home)
     pid, lines = _postmaster(pgdata)
     running = bool(pid) and _is_our_postgres(pid, pgdata)
-    return EmbeddedStatus(pgdata, running, pid if running else None,
-                          _dsn(lines, database) if running else None)
+    return EmbeddedStatus(
+        pgdata, running, pid if running else None, _dsn(lines, database) if running else None
+    )
 
 
 def stop(home: str | Path) -> bool:

@@ -20,22 +20,27 @@ import psycopg2
 from psycopg2 import sql
 from pydantic import PrivateAttr
 
-from ..records import FileTally, Reject, parse_events, parse_song
-from ..source import Source, SourceFile
-from ..sql import render
-from ..sql.tables import LOAD_AUDIT, LOAD_REJECTS, STAGING_EVENTS, STAGING_SONGS, Table
-from . import embedded
-from .base import (
+from sparkify_assets.contract.records import FileTally, Reject, parse_events, parse_song
+from sparkify_assets.ingest.base import Source, SourceFile
+from sparkify_assets.sql import render
+from sparkify_assets.sql.tables import (
+    LOAD_AUDIT,
+    LOAD_REJECTS,
+    STAGING_EVENTS,
+    STAGING_SONGS,
+    Table,
+)
+from sparkify_assets.warehouse import embedded
+from sparkify_assets.warehouse.base import (
     RejectThresholdExceeded,
     StagingResult,
     Warehouse,
     lock_key,
-    resolved,
     retry_transient,
     utc_now,
     warehouse_error,
 )
-from .pipeline import BackgroundReader
+from sparkify_assets.warehouse.pipeline import BackgroundReader
 
 CHUNK_CHARS = 1 << 18
 SPOOL_IN_MEMORY_BYTES = 4 << 20
@@ -124,7 +129,7 @@ class PostgresWarehouse(Warehouse):
 
     def dsn(self) -> str:
         if self._dsn is None:
-            self._dsn = resolved(self.url) or embedded.ensure_running(self.home)
+            self._dsn = self.url or embedded.ensure_running(self.home)
         return self._dsn
 
     def connect(self):
@@ -195,8 +200,9 @@ class PostgresWarehouse(Warehouse):
         cursor.execute(delete_audit)
         cursor.copy_expert(copy_audit, log.audit.rewind())
         if not kept:
-            cursor.execute(render.audit_nothing_loaded(self.schema_name, log.asset,
-                                                       log.partition_key))
+            cursor.execute(
+                render.audit_nothing_loaded(self.schema_name, log.asset, log.partition_key)
+            )
 
     def _stage(
         self, table: Table, rows: Iterator[str], log: LoadLog, result: StagingResult

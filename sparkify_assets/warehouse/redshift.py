@@ -12,8 +12,9 @@ Built alongside dagster-aws's ``RedshiftClientResource``, not on top of it, beca
   out a cursor.
 
 It keeps dagster-aws's vocabulary (host, port, database, user, password; psycopg2 with
-``sslmode=require``) so the configuration reads the same. The password arrives as
-``EnvVar("REDSHIFT_PASSWORD")``: Dagster resolves it at run time and never shows it; it is excluded
+``sslmode=require``) so the configuration reads the same. The password arrives from
+``EnvVar("REDSHIFT_PASSWORD")`` (``defs.resources``): Dagster resolves it at run time and never
+shows it; it is excluded
 from ``repr`` and masked out of every error message.
 """
 
@@ -25,18 +26,23 @@ from datetime import date
 from typing import ClassVar
 
 import psycopg2
-from dagster import EnvVar
 from psycopg2 import sql
 from pydantic import Field
 
-from .. import settings
-from ..records import FileTally
-from ..s3_uri import validate_s3_uri
-from ..source import Source, SourceFile
-from ..sql import redshift_load as load
-from ..sql import render
-from ..sql.tables import LOAD_AUDIT, LOAD_REJECTS, STAGING_EVENTS, STAGING_SONGS, Table
-from .base import (
+from sparkify_assets.contract.records import FileTally
+from sparkify_assets.core import settings
+from sparkify_assets.ingest.base import Source, SourceFile
+from sparkify_assets.ingest.s3_uri import validate_s3_uri
+from sparkify_assets.sql import redshift_load as load
+from sparkify_assets.sql import render
+from sparkify_assets.sql.tables import (
+    LOAD_AUDIT,
+    LOAD_REJECTS,
+    STAGING_EVENTS,
+    STAGING_SONGS,
+    Table,
+)
+from sparkify_assets.warehouse.base import (
     RejectThresholdExceeded,
     StagingResult,
     Warehouse,
@@ -44,7 +50,6 @@ from .base import (
     describe_error,
     lock_key,
     locked_table,
-    resolved,
     retry_transient,
     utc_now,
     warehouse_error,
@@ -60,7 +65,7 @@ class RedshiftWarehouse(Warehouse):
     port: int = settings.REDSHIFT_DEFAULT_PORT
     database: str = settings.REDSHIFT_DEFAULT_DATABASE
     user: str = ""
-    password: str = Field(default="", repr=False, description="EnvVar('REDSHIFT_PASSWORD')")
+    password: str = Field(default="", repr=False, description="From REDSHIFT_PASSWORD")
     iam_role_arn: str = Field(description="Role the cluster assumes to read S3 in COPY")
     region: str = Field(description="Region of the data bucket (COPY's REGION)")
     log_jsonpath: str = Field(description="s3:// URI of the uploaded sql/log_json_path.json")
@@ -71,7 +76,7 @@ class RedshiftWarehouse(Warehouse):
 
     # --- connection -------------------------------------------------------------------------
     def _redact(self, text: str) -> str:
-        password = resolved(self.password)
+        password = self.password
         return text.replace(password, "***") if password else text
 
     def _error(self, context: str, err: psycopg2.Error, detail: str = "") -> WarehouseError:
@@ -82,21 +87,29 @@ class RedshiftWarehouse(Warehouse):
     def connect(self):
         try:
             return psycopg2.connect(
-                host=self.host, port=self.port, dbname=self.database, user=self.user,
-                password=resolved(self.password), sslmode="require",
-                connect_timeout=self.connect_timeout, application_name="sparkify",
+                host=self.host,
+                port=self.port,
+                dbname=self.database,
+                user=self.user,
+                password=self.password,
+                sslmode="require",
+                connect_timeout=self.connect_timeout,
+                application_name="sparkify",
             )
         except psycopg2.Error as err:
-            raise self._error(f"cannot connect to Redshift at {self.host}:{self.port}",
-                              err) from None
+            raise self._error(
+                f"cannot connect to Redshift at {self.host}:{self.port}", err
+            ) from None
 
     def lock_statement(self, key: str) -> sql.Composed | None:
         table = locked_table(key)
         if table is None:
             return None  # e.g. the DDL: CREATE ... IF NOT EXISTS needs no lock
         # A staging load also replaces its partition's rows in load_rejects and load_audit.
-        return load.lock(self.schema_name, [table, LOAD_REJECTS.name, LOAD_AUDIT.name]
-                         if table in _STAGING else [table])
+        return load.lock(
+            self.schema_name,
+            [table, LOAD_REJECTS.name, LOAD_AUDIT.name] if table in _STAGING else [table],
+        )
 
     # --- staging ----------------------------------------------------------------------------
     def copy_config(self, data_uri: str) -> load.CopyConfig:
@@ -132,7 +145,10 @@ class RedshiftWarehouse(Warehouse):
         keys = [file.key for file in files]
         result = StagingResult(day.isoformat(), [FileTally(key) for key in keys])
         return self._stage(
-            STAGING_EVENTS, result.partition, result, config,
+            STAGING_EVENTS,
+            result.partition,
+            result,
+            config,
             lambda marker: load.events_day_steps(config, day, keys, marker),
         )
 
@@ -140,11 +156,16 @@ class RedshiftWarehouse(Warehouse):
     def stage_songs(self, source: Source) -> StagingResult:
         config = self.copy_config(source.uri)
         result = StagingResult("all songs", [FileTally(load.SONGS_PREFIX)])
-        return self._stage(STAGING_SONGS, "", result, config,
-                           lambda marker: load.songs_steps(config, marker))
+        return self._stage(
+            STAGING_SONGS, "", result, config, lambda marker: load.songs_steps(config, marker)
+        )
 
     def _stage(
-        self, table: Table, partition: str, result: StagingResult, config: load.CopyConfig,
+        self,
+        table: Table,
+        partition: str,
+        result: StagingResult,
+        config: load.CopyConfig,
         steps_for: Callable[[load.Marker], list[load.Step]],
     ) -> StagingResult:
         """Replace one partition (delete, COPY each file, move, quarantine) in one transaction."""
@@ -168,16 +189,26 @@ class RedshiftWarehouse(Warehouse):
             detail = self._quarantine_failed_load(config, table, partition, marker, result)
             raise RejectThresholdExceeded(f"{err}{detail}") from None
 
-    def _replace_audit(self, cursor, table: Table, partition: str, result: StagingResult,
-                       config: load.CopyConfig, kept: bool) -> None:
+    def _replace_audit(
+        self,
+        cursor,
+        table: Table,
+        partition: str,
+        result: StagingResult,
+        config: load.CopyConfig,
+        kept: bool,
+    ) -> None:
         """The per-file tallies of this load replace the partition's audit (as on PostgreSQL).
 
         ``kept`` is False after a rolled-back load: records were read, none of them kept.
         """
         cursor.execute(render.delete_audit(self.schema_name, table.name, partition))
         if result.files:
-            cursor.execute(render.insert_audit(self.schema_name, table.name, partition,
-                                               result.files, config.loaded_at))
+            cursor.execute(
+                render.insert_audit(
+                    self.schema_name, table.name, partition, result.files, config.loaded_at
+                )
+            )
         if not kept:
             cursor.execute(render.audit_nothing_loaded(self.schema_name, table.name, partition))
 
@@ -197,7 +228,11 @@ class RedshiftWarehouse(Warehouse):
                 tally.rejected += rows
 
     def _quarantine_failed_load(
-        self, config: load.CopyConfig, table: Table, partition: str, marker: load.Marker | None,
+        self,
+        config: load.CopyConfig,
+        table: Table,
+        partition: str,
+        marker: load.Marker | None,
         read: StagingResult | None = None,
     ) -> str:
         """After a rollback: keep the lines COPY refused in load_rejects and name the first ones.
@@ -225,10 +260,14 @@ class RedshiftWarehouse(Warehouse):
         return f"; first rejected lines (see {LOAD_REJECTS.name}): {lines}"
 
 
-def redshift_warehouse_from_env(require_connection: bool = True) -> RedshiftWarehouse:
+def redshift_warehouse_from_env(
+    require_connection: bool = True, password: str = ""
+) -> RedshiftWarehouse:
     """The warehouse for SPARKIFY_DEPLOYMENT=redshift, configured from the environment.
 
-    ``require_connection=False`` builds one that can only render SQL (``sparkify sql``).
+    ``require_connection=False`` builds one that can only render SQL (``sparkify sql``). The
+    password is the caller's to give: the Dagster resource resolves it from
+    ``EnvVar("REDSHIFT_PASSWORD")`` at run time.
     """
     config = settings.redshift(require_connection)
     return RedshiftWarehouse(
@@ -236,7 +275,7 @@ def redshift_warehouse_from_env(require_connection: bool = True) -> RedshiftWare
         port=config.port,
         database=config.database,
         user=config.user,
-        password=EnvVar("REDSHIFT_PASSWORD") if require_connection else "",
+        password=password,
         iam_role_arn=config.iam_role_arn,
         region=config.region,
         log_jsonpath=config.log_jsonpath,

@@ -1,0 +1,238 @@
+"""The ``sparkify`` command: load, warehouse, generate, sql, cluster.
+
+Errors the user can act on (bad configuration, unreachable source or warehouse) are printed as
+one line on stderr with exit code 2, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+from sparkify_assets.core import settings
+from sparkify_assets.core.errors import UserError
+from sparkify_assets.core.redact import redact
+
+# A ValueError here is a refused argument value (a bad day, a bad share): its message is the news.
+USER_ERRORS = (UserError, ValueError)
+
+
+def cmd_load(args: argparse.Namespace) -> int:
+    from sparkify_assets.cli.load import format_report, run_load
+    from sparkify_assets.definitions import defs
+
+    report = run_load(defs(), quiet=not args.verbose, max_reject_share=args.max_reject_share)
+    print(format_report(report))
+    return 0 if report.ok else 1
+
+
+def cmd_warehouse(args: argparse.Namespace) -> int:
+    from sparkify_assets.warehouse import embedded
+
+    if args.action == "url":
+        if settings.warehouse_url():
+            print(
+                "SPARKIFY_WAREHOUSE_URL is set: the platform uses that server, not the "
+                "embedded one (its URL is not printed because it may hold a password)."
+            )
+            return 0
+        print(embedded.ensure_running(settings.home()))
+    elif args.action == "status":
+        state = embedded.status(settings.home())
+        print(
+            f"embedded PostgreSQL in {state.pgdata}: "
+            + (f"running (pid {state.pid})\n{state.dsn}" if state.running else "stopped")
+        )
+    else:
+        stopped = embedded.stop(settings.home())
+        print("stopped" if stopped else "was not running")
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from sparkify_assets.synthetic.generate import generate
+
+    summary = generate(
+        Path(args.out), events=args.events, songs=args.songs, days=args.days, seed=args.seed
+    )
+    print(summary)
+    return 0
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a day as YYYY-MM-DD, got {text!r}") from None
+
+
+def _day_range(text: str) -> list[date]:
+    first, separator, last = text.partition("..")
+    if not separator or _day(first) > _day(last):
+        raise argparse.ArgumentTypeError(f"expected FIRST..LAST with FIRST <= LAST, got {text!r}")
+    start = _day(first)
+    return [start + timedelta(days=n) for n in range((_day(last) - start).days + 1)]
+
+
+def _keys_by_day(args: argparse.Namespace, data_uri: str) -> dict[date, list[str]]:
+    from sparkify_assets.contract.layout import day_file_key
+    from sparkify_assets.ingest.open import open_source
+
+    days = [*args.day, *(args.days or [])]
+    if days:
+        return {day: [day_file_key(day)] for day in days}
+    listing = open_source(data_uri).event_files()
+    return {day: [file.key for file in files] for day, files in listing.items()}
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    from sparkify_assets.warehouse.script import deployment_sql, render_script
+
+    target = args.target or ("redshift" if settings.deployment() == "redshift" else "postgres")
+    if target == "redshift":
+        from sparkify_assets.warehouse.redshift import redshift_warehouse_from_env
+
+        warehouse = redshift_warehouse_from_env(require_connection=False)
+        data_uri = (
+            settings.s3_data_uri()
+            if os.environ.get("SPARKIFY_DATA_URI")
+            else settings.PRINTING_PLACEHOLDERS["SPARKIFY_DATA_URI"]
+        )
+        unset = [name for name in settings.PRINTING_PLACEHOLDERS if not os.environ.get(name)]
+        if unset and not (args.day or args.days) and "SPARKIFY_DATA_URI" in unset:
+            raise settings.SettingsError(
+                "set SPARKIFY_DATA_URI=s3://… or give --day/--days to print the Redshift SQL"
+            )
+        if unset:
+            print(f"-- not set, shown as placeholders: {', '.join(unset)}", file=sys.stderr)
+    else:
+        from sparkify_assets.warehouse.postgres import PostgresWarehouse
+
+        warehouse = PostgresWarehouse(home=settings.home())
+        data_uri = settings.data_uri()
+    sections = deployment_sql(warehouse, data_uri, _keys_by_day(args, data_uri))
+    print(render_script(target, sections), end="")
+    return 0
+
+
+class _ProgressToStderr(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        print(self.format(record), file=sys.stderr)  # whatever sys.stderr is at the time
+
+
+def _cluster_progress_to_stderr() -> None:
+    # Creating a cluster takes minutes: show the lifecycle's own progress messages.
+    log = logging.getLogger("sparkify_assets.ops.cluster")
+    if not any(isinstance(handler, _ProgressToStderr) for handler in log.handlers):
+        log.addHandler(_ProgressToStderr())
+    log.setLevel(logging.INFO)
+
+
+def cmd_cluster(args: argparse.Namespace) -> int:
+    from sparkify_assets.ops.cluster import ClusterError, RedshiftCluster
+
+    _cluster_progress_to_stderr()
+    try:
+        cluster = RedshiftCluster.from_env()
+        info = {
+            "up": lambda: cluster.up(args.ingress_cidr),
+            "status": cluster.status,
+            "pause": cluster.pause,
+            "resume": cluster.resume,
+            "down": lambda: cluster.down(args.final_snapshot),
+        }[args.action]()
+    except ClusterError as err:
+        print(f"sparkify: {err}", file=sys.stderr)
+        return 2
+    print(f"{info.status} {info.endpoint or '-'}")
+    print(info.summary())
+    if args.action == "up":
+        print(
+            f"export REDSHIFT_HOST={info.endpoint_host} REDSHIFT_PORT={info.endpoint_port} "
+            f"REDSHIFT_IAM_ROLE_ARN={info.role_arn}"
+        )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sparkify", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    load = commands.add_parser("load", help="build every table for every day in the source")
+    load.add_argument("--verbose", action="store_true", help="show Dagster's event log")
+    load.add_argument(
+        "--max-reject-share",
+        type=float,
+        metavar="SHARE",
+        help="share of a partition's records that may be quarantined "
+        "(overrides SPARKIFY_MAX_REJECT_SHARE for this run)",
+    )
+    load.set_defaults(run=cmd_load)
+
+    warehouse = commands.add_parser("warehouse", help="the embedded PostgreSQL")
+    warehouse.add_argument("action", choices=("url", "status", "stop"))
+    warehouse.set_defaults(run=cmd_warehouse)
+
+    gen = commands.add_parser("generate", help="write synthetic data in the real layout")
+    gen.add_argument("out", help="folder to write song_data/ and log_data/ into")
+    gen.add_argument("--events", type=int, default=10_000)
+    gen.add_argument("--songs", type=int, default=200)
+    gen.add_argument("--days", type=int, default=30)
+    gen.add_argument("--seed", type=int, default=42)
+    gen.set_defaults(run=cmd_generate)
+
+    show = commands.add_parser("sql", help="print every statement a deployment runs, in order")
+    show.add_argument(
+        "--target",
+        choices=("redshift", "postgres"),
+        help="default: redshift when SPARKIFY_DEPLOYMENT=redshift, else postgres",
+    )
+    show.add_argument(
+        "--day",
+        type=_day,
+        action="append",
+        default=[],
+        help="stage this day (repeatable); default: every day in the source",
+    )
+    show.add_argument(
+        "--days", type=_day_range, metavar="FIRST..LAST", help="stage every day of this range"
+    )
+    show.set_defaults(run=cmd_sql)
+
+    cluster = commands.add_parser("cluster", help="the Amazon Redshift cluster (boto3)")
+    actions = cluster.add_subparsers(dest="action", required=True)
+    up = actions.add_parser("up", help="create or resume the cluster and its S3 read role")
+    up.add_argument(
+        "--ingress-cidr",
+        metavar="CIDR",
+        help="open tcp/5439 to this CIDR only (e.g. your IP/32); default: open nothing",
+    )
+    for action, text in (
+        ("status", "state and host:port"),
+        ("pause", "stop compute billing"),
+        ("resume", "resume a paused cluster"),
+    ):
+        actions.add_parser(action, help=text)
+    down = actions.add_parser("down", help="delete the cluster, its security group and role")
+    down.add_argument("--final-snapshot", metavar="ID", help="take a final snapshot first")
+    cluster.set_defaults(run=cmd_cluster)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except USER_ERRORS as err:
+        print(f"sparkify: {redact(str(err))}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

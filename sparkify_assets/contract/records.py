@@ -1,0 +1,324 @@
+"""The record contract: which JSON keys become which staging columns, and what makes a record bad.
+
+A record travels file -> ``parse_events`` / ``parse_song`` -> one line of PostgreSQL COPY
+text -> staging table. A record that cannot be decoded, is not a JSON object, or has a typed field
+that does not convert goes to the quarantine (``load_rejects``) instead, with a short reason.
+Nothing is dropped silently: for every file, records read = rows loaded + rows rejected.
+
+The same contract drives the staging DDL (``sql.tables``) so column names, types and sizes cannot
+drift apart. Sizes are in bytes because Redshift's VARCHAR(n) counts bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date
+
+import orjson
+
+from sparkify_assets.contract.layout import day_bounds_ms
+from sparkify_assets.contract.row_compiler import compile_row
+
+NULL = "\\N"  # COPY text format's NULL marker
+INT32 = 2**31
+INT64 = 2**63
+RAW_RECORD_LIMIT = 60_000  # characters kept of a rejected record (Redshift VARCHAR max is 65535)
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_BOM = b"\xef\xbb\xbf"
+
+
+@dataclass(frozen=True)
+class Field:
+    """One JSON key of a source record and the staging column it lands in."""
+
+    key: str
+    column: str
+    kind: str  # text | int | bigint | float | user_id
+    max_bytes: int | None = None
+    required: bool = False
+    description: str = ""
+
+    @property
+    def sql_type(self) -> str:
+        return {
+            "text": f"VARCHAR({self.max_bytes})",
+            "user_id": f"VARCHAR({self.max_bytes})",
+            "int": "INTEGER",
+            "bigint": "BIGINT",
+            "float": "DOUBLE PRECISION",
+        }[self.kind]
+
+
+# Sizes are bytes (Redshift's VARCHAR(n) counts bytes) and are set here only: the staging DDL and
+# the star columns copied from staging take them from these fields. Free text written by people
+# (artist names, song titles, locations) gets 1024 bytes, i.e. 256 characters in any script:
+# VARCHAR(256) is too small for real Million Song Dataset names, all the more as accented or
+# non-Latin text takes 2-4 bytes a character. Oversized values are quarantined, never truncated.
+FREE_TEXT_BYTES = 1024
+
+EVENT_FIELDS: tuple[Field, ...] = (
+    Field(
+        "artist",
+        "artist",
+        "text",
+        FREE_TEXT_BYTES,
+        description="Artist name as logged (often mojibake)",
+    ),
+    Field("auth", "auth", "text", 32, description="'Logged In' or 'Logged Out'"),
+    Field("firstName", "first_name", "text", 256),
+    Field("gender", "gender", "text", 16),
+    Field(
+        "itemInSession",
+        "item_in_session",
+        "int",
+        required=True,
+        description="Position of the event in its session",
+    ),
+    Field("lastName", "last_name", "text", 256),
+    Field("length", "length", "float", description="Song length in seconds"),
+    Field("level", "level", "text", 16, description="'free' or 'paid' at the time of the event"),
+    Field("location", "location", "text", FREE_TEXT_BYTES),
+    Field("method", "method", "text", 16),
+    Field("page", "page", "text", 64, description="App page; 'NextSong' is a song play"),
+    Field("registration", "registration", "float", description="Registration epoch ms (float)"),
+    Field("sessionId", "session_id", "int", required=True),
+    Field("song", "song", "text", FREE_TEXT_BYTES, description="Song title as logged"),
+    Field("status", "status", "int", description="HTTP status"),
+    Field("ts", "ts", "bigint", required=True, description="Event time, epoch milliseconds UTC"),
+    Field("userAgent", "user_agent", "text", 512, description="Often wrapped in literal quotes"),
+    Field(
+        "userId", "user_id", "user_id", 32, description="User id as text; '' for logged-out events"
+    ),
+)
+
+SONG_FIELDS: tuple[Field, ...] = (
+    Field("num_songs", "num_songs", "int"),
+    Field("artist_id", "artist_id", "text", 32, required=True),
+    Field("artist_latitude", "artist_latitude", "float"),
+    Field("artist_longitude", "artist_longitude", "float"),
+    Field("artist_location", "artist_location", "text", FREE_TEXT_BYTES),
+    Field("artist_name", "artist_name", "text", FREE_TEXT_BYTES),
+    Field("song_id", "song_id", "text", 32, required=True),
+    Field("title", "title", "text", FREE_TEXT_BYTES),
+    Field("duration", "duration", "float", description="Seconds"),
+    Field("year", "year", "int", description="0 when unknown"),
+)
+
+
+class BadRecord(ValueError):
+    """A record that must be quarantined; the message is the human-readable reason."""
+
+
+@dataclass(frozen=True)
+class Reject:
+    source: str
+    line_number: int
+    raw_record: str
+    reason: str
+
+    def copy_line(self) -> str:
+        return (
+            "\t".join(
+                (
+                    _escape(self.source),
+                    str(self.line_number),
+                    _escape(self.raw_record),
+                    _escape(self.reason),
+                )
+            )
+            + "\n"
+        )
+
+
+@dataclass
+class FileTally:
+    """Reconciliation figures for one source file."""
+
+    source: str
+    records: int = 0
+    loaded: int = 0
+    rejected: int = 0
+
+    def copy_line(self) -> str:
+        """source, records, loaded, rejected as COPY text (the load_audit columns)."""
+        return f"{_escape(self.source)}\t{self.records}\t{self.loaded}\t{self.rejected}\n"
+
+    def add(self, other: FileTally) -> None:
+        self.records += other.records
+        self.loaded += other.loaded
+        self.rejected += other.rejected
+
+
+def _escape(text: str) -> str:
+    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+        return text.translate(_COPY_ESCAPES)
+    return text
+
+
+def _over_bytes(text: str, limit: int) -> bool:
+    """More than ``limit`` bytes in UTF-8; only encodes when the characters could be that many."""
+    return len(text) * 4 > limit and len(text.encode()) > limit
+
+
+def _text(value: object, spec: Field) -> str:
+    if type(value) is not str:
+        raise BadRecord(f"{spec.key} is not a string")
+    if "\x00" in value:
+        raise BadRecord(f"{spec.key} contains a NUL character")
+    limit = spec.max_bytes or 0
+    if _over_bytes(value, limit):
+        raise BadRecord(f"{spec.key} is longer than {limit} bytes")
+    return _escape(value)
+
+
+def _integer(value: object, spec: Field, bound: int) -> str:
+    if type(value) is not int:
+        raise BadRecord(f"{spec.key} is not an integer")
+    if not -bound <= value < bound:
+        raise BadRecord(f"{spec.key} is out of range")
+    return str(value)
+
+
+def _float(value: object, spec: Field) -> str:
+    if type(value) is float:
+        return repr(value)
+    if type(value) is int:
+        return str(value)
+    raise BadRecord(f"{spec.key} is not a number")
+
+
+def _user_id(value: object, spec: Field) -> str:
+    # Logged-out events carry "" and stay "" in staging; anything else must be a whole number
+    # because the star schema stores user_id as INTEGER.
+    text = str(value) if type(value) is int else value
+    if type(text) is not str or not (text == "" or (text.isascii() and text.isdigit())):
+        raise BadRecord(f"{spec.key} is not a whole number")
+    # Length first: the staging column is VARCHAR(max_bytes), and int() refuses very long digit
+    # strings with a ValueError that is not a BadRecord.
+    if len(text) > (spec.max_bytes or 0) or (text and int(text) >= INT32):
+        raise BadRecord(f"{spec.key} is out of range")
+    return text
+
+
+def _converter(spec: Field) -> Callable[[object], str]:
+    convert: Callable[[object, Field], str] = {
+        "text": _text,
+        "int": lambda value, f: _integer(value, f, INT32),
+        "bigint": lambda value, f: _integer(value, f, INT64),
+        "float": _float,
+        "user_id": _user_id,
+    }[spec.kind]
+
+    def convert_field(value: object) -> str:
+        if value is None:
+            if spec.required:
+                raise BadRecord(f"{spec.key} is missing")
+            return NULL
+        return convert(value, spec)
+
+    return convert_field
+
+
+_EVENT_CONVERTERS = tuple((f.key, _converter(f)) for f in EVENT_FIELDS)
+_SONG_CONVERTERS = tuple((f.key, _converter(f)) for f in SONG_FIELDS)
+# The same rules compiled into one decoder + formatter per record shape: the fast path for clean
+# lines. It only accepts; anything it does not accept goes field by field (see row_compiler).
+_BOUNDS = {"int": INT32, "bigint": INT64}
+_EVENT_ROW = compile_row(
+    "Event", EVENT_FIELDS, null=NULL, int_bounds=_BOUNDS, over_bytes=_over_bytes
+)
+_SONG_ROW = compile_row("Song", SONG_FIELDS, null=NULL, int_bounds=_BOUNDS, over_bytes=_over_bytes)
+
+
+def _decode_object(raw: bytes) -> dict:
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as err:
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadRecord("not valid UTF-8") from None
+        raise BadRecord(f"not valid JSON ({err.msg})") from None
+    if type(value) is not dict:
+        raise BadRecord(f"not a JSON object (got {type(value).__name__})")
+    return value
+
+
+def _values(record: dict, converters: tuple) -> list[str]:
+    get = record.get
+    return [convert(get(key)) for key, convert in converters]
+
+
+def raw_text(raw: bytes) -> str:
+    """The record as far as it decodes, fit for a text column."""
+    text = raw.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+    return text[:RAW_RECORD_LIMIT]
+
+
+def _exact_event_row(raw: bytes) -> tuple[str, int]:
+    """COPY values and ts of an event line, decoded and converted field by field: slower than
+    the fast path, but it names the reason when the line is bad."""
+    record = _decode_object(raw)
+    return "\t".join(_values(record, _EVENT_CONVERTERS)), record["ts"]
+
+
+def _song_row(raw: bytes) -> str:
+    fast = _SONG_ROW(raw)
+    if fast is not None:
+        return fast[0]
+    return "\t".join(_values(_decode_object(raw), _SONG_CONVERTERS))
+
+
+def parse_events(
+    lines: Iterable[bytes], source: str, day: date, tally: FileTally, rejects: list[Reject] | None
+) -> Iterator[str]:
+    """COPY lines for the staging_events rows of one day file.
+
+    Columns: the EVENT_FIELDS columns, then event_date, source, line_number. Rejects are appended
+    to ``rejects`` (a list or any object with ``append``).
+    """
+    day_start, day_end = day_bounds_ms(day)
+    suffix = f"\t{day.isoformat()}\t{_escape(source)}\t"
+    fast_row = _EVENT_ROW
+    for line_number, raw in enumerate(lines, start=1):
+        if line_number == 1 and raw.startswith(_BOM):
+            raw = raw[len(_BOM) :]
+        if raw.isspace() or not raw:
+            continue  # blank lines are layout, not records
+        tally.records += 1
+        # The fast path takes the line as read (JSON allows the newline at its end). Whatever
+        # it does not take is decided field by field, which names the reason for a reject.
+        fast = fast_row(raw)
+        if fast is not None and day_start <= fast[1].ts < day_end:
+            values = fast[0]
+        else:
+            raw = raw.rstrip(b"\r\n")
+            try:
+                values, ts = _exact_event_row(raw)
+                if not day_start <= ts < day_end:
+                    raise BadRecord(f"ts is outside the file's day {day.isoformat()}")
+            except BadRecord as bad:
+                tally.rejected += 1
+                rejects.append(Reject(source, line_number, raw_text(raw), str(bad)))
+                continue
+        tally.loaded += 1
+        yield f"{values}{suffix}{line_number}\n"
+
+
+def parse_song(content: bytes, source: str, tally: FileTally, rejects: list[Reject]) -> str | None:
+    """The COPY line for one song file (one JSON object, possibly pretty-printed), or None."""
+    if content.startswith(_BOM):
+        content = content[len(_BOM) :]
+    if not content.strip():
+        # An empty song file holds no record: nothing to load and nothing lost.
+        return None
+    tally.records += 1
+    try:
+        values = _song_row(content)
+    except BadRecord as bad:
+        tally.rejected += 1
+        rejects.append(Reject(source, 1, raw_text(content), str(bad)))
+        return None
+    tally.loaded += 1
+    return f"{values}\t{_escape(source)}\n"

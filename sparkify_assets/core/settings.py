@@ -1,0 +1,206 @@
+"""Every environment variable the platform reads, with its default, in one place.
+
+Secrets (passwords, keys) are not read here: they reach resources through ``dagster.EnvVar`` so
+that Dagster resolves them at run time and never records their values.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from sparkify_assets.core.errors import UserError
+
+BUNDLED_SAMPLE = Path(__file__).parents[1] / "sample_data"
+DEFAULT_FIRST_DAY = "2018-11-01"
+DEFAULT_MAX_REJECT_SHARE = 0.05
+
+
+class SettingsError(UserError, ValueError):
+    """A configuration value is malformed; the message names the variable."""
+
+
+def data_uri() -> str:
+    """Folder (or ``s3://bucket/prefix``) holding ``song_data/`` and ``log_data/``."""
+    return os.environ.get("SPARKIFY_DATA_URI") or str(BUNDLED_SAMPLE)
+
+
+def warehouse_url() -> str:
+    """DSN of an existing PostgreSQL; empty means the embedded server."""
+    return os.environ.get("SPARKIFY_WAREHOUSE_URL", "")
+
+
+def home() -> str:
+    """Where the embedded server keeps its data; relative paths are taken from the cwd."""
+    return str(Path(os.environ.get("SPARKIFY_HOME") or ".sparkify").expanduser().resolve())
+
+
+def first_day() -> str:
+    raw = os.environ.get("SPARKIFY_FIRST_DAY") or DEFAULT_FIRST_DAY
+    try:
+        date.fromisoformat(raw)
+    except ValueError as err:
+        raise SettingsError(f"SPARKIFY_FIRST_DAY must be YYYY-MM-DD, got {raw!r}") from err
+    return raw
+
+
+def _number(variable: str, default, convert, kind: str, low, high=None):
+    """An optional numeric variable, converted and bounded, or a SettingsError naming it."""
+    raw = os.environ.get(variable)
+    if not raw:
+        return default
+    try:
+        value = convert(raw)
+    except ValueError as err:
+        raise SettingsError(f"{variable} must be {kind}, got {raw!r}") from err
+    if value < low or (high is not None and value > high):
+        bounds = f"within {low}..{high}" if high is not None else f"at least {low}"
+        raise SettingsError(f"{variable} must be {bounds}, got {raw!r}")
+    return value
+
+
+def max_reject_share() -> float:
+    return _number("SPARKIFY_MAX_REJECT_SHARE", DEFAULT_MAX_REJECT_SHARE, float, "a number", 0, 1)
+
+
+DEFAULT_CHECK_WORKERS = 2
+MAX_CHECK_WORKERS = 8
+
+
+def check_workers() -> int:
+    """Connections one asset-check step evaluates its rules on at once (1 = one after another)."""
+    return _number(
+        "SPARKIFY_CHECK_WORKERS", DEFAULT_CHECK_WORKERS, int, "a whole number", 1, MAX_CHECK_WORKERS
+    )
+
+
+def deployment() -> str:
+    """``local`` (embedded or any PostgreSQL) or ``redshift``."""
+    value = os.environ.get("SPARKIFY_DEPLOYMENT") or "local"
+    if value not in ("local", "redshift"):
+        raise SettingsError(f"SPARKIFY_DEPLOYMENT must be 'local' or 'redshift', got {value!r}")
+    return value
+
+
+# --- Redshift (SPARKIFY_DEPLOYMENT=redshift) -----------------------------------------------------
+REDSHIFT_DEFAULT_PORT = 5439
+REDSHIFT_DEFAULT_DATABASE = "sparkify"
+# Where COPY's rejected lines are read from: the SYS view exists on provisioned clusters and
+# Serverless alike; stl_load_errors (provisioned only) also keeps the raw line.
+LOAD_ERROR_VIEWS = ("sys_load_error_detail", "stl_load_errors")
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
+
+
+@dataclass(frozen=True)
+class RedshiftSettings:
+    """Everything but the password, which reaches the resource as EnvVar('REDSHIFT_PASSWORD')."""
+
+    host: str
+    port: int
+    database: str
+    user: str
+    iam_role_arn: str
+    region: str
+    log_jsonpath: str
+    load_errors_view: str
+
+
+def _redshift_port() -> int:
+    raw = os.environ.get("REDSHIFT_PORT") or str(REDSHIFT_DEFAULT_PORT)
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise SettingsError(f"REDSHIFT_PORT must be a TCP port number, got {raw!r}")
+    return int(raw)
+
+
+def s3_data_uri() -> str:
+    """SPARKIFY_DATA_URI, which must be ``s3://bucket[/prefix]`` for Redshift's COPY."""
+    uri = data_uri()
+    if not re.match(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/|$)", uri):
+        raise SettingsError(
+            f"Redshift loads from S3: SPARKIFY_DATA_URI must be s3://bucket/prefix, got {uri!r}"
+        )
+    return uri
+
+
+# What `sparkify sql` shows for COPY settings that are not set yet: the SQL can be read before
+# the cluster, the role or the bucket exists. The names say which variable to set.
+PRINTING_PLACEHOLDERS = {
+    "REDSHIFT_IAM_ROLE_ARN": "arn:aws:iam::000000000000:role/set-REDSHIFT_IAM_ROLE_ARN",
+    "AWS_REGION": "set-AWS_REGION",
+    "SPARKIFY_LOG_JSONPATH": "s3://set-sparkify-log-jsonpath/log_json_path.json",
+    "SPARKIFY_DATA_URI": "s3://set-sparkify-data-uri/sparkify",
+}
+
+
+def redshift(require_connection: bool = True) -> RedshiftSettings:
+    """The REDSHIFT_*/AWS_REGION/SPARKIFY_LOG_JSONPATH variables, checked together.
+
+    ``require_connection=False`` is for printing SQL: host, user and password are then optional,
+    and unset COPY settings print as ``PRINTING_PLACEHOLDERS``.
+    """
+    needed = ["REDSHIFT_IAM_ROLE_ARN", "AWS_REGION", "SPARKIFY_LOG_JSONPATH"]
+    environ = dict(os.environ)
+    if require_connection:
+        needed += ["REDSHIFT_HOST", "REDSHIFT_USER", "REDSHIFT_PASSWORD"]
+    else:
+        environ = {**PRINTING_PLACEHOLDERS, **{k: v for k, v in environ.items() if v}}
+    missing = [name for name in needed if not environ.get(name)]
+    if missing:
+        raise SettingsError(
+            f"the Redshift deployment needs {', '.join(missing)} (see README, Deploy to Redshift)"
+        )
+    role = environ["REDSHIFT_IAM_ROLE_ARN"]
+    if not _ROLE_ARN.match(role):
+        raise SettingsError(f"REDSHIFT_IAM_ROLE_ARN is not an IAM role ARN: {role!r}")
+    jsonpath = environ["SPARKIFY_LOG_JSONPATH"]
+    if not jsonpath.startswith("s3://"):
+        raise SettingsError(f"SPARKIFY_LOG_JSONPATH must be an s3:// URI, got {jsonpath!r}")
+    view = os.environ.get("REDSHIFT_LOAD_ERRORS_VIEW") or LOAD_ERROR_VIEWS[0]
+    if view not in LOAD_ERROR_VIEWS:
+        raise SettingsError(
+            f"REDSHIFT_LOAD_ERRORS_VIEW must be one of {', '.join(LOAD_ERROR_VIEWS)}, got {view!r}"
+        )
+    return RedshiftSettings(
+        host=os.environ.get("REDSHIFT_HOST", ""),
+        port=_redshift_port(),
+        database=os.environ.get("REDSHIFT_DATABASE") or REDSHIFT_DEFAULT_DATABASE,
+        user=os.environ.get("REDSHIFT_USER", ""),
+        iam_role_arn=role,
+        region=environ["AWS_REGION"],
+        log_jsonpath=jsonpath,
+        load_errors_view=view,
+    )
+
+
+DEFAULT_S3_WORKERS = 16
+DEFAULT_S3_MAX_ATTEMPTS = 8
+
+
+def _positive_int(variable: str, default: int) -> int:
+    return _number(variable, default, int, "a whole number", 1)
+
+
+def s3_workers() -> int:
+    """Threads fetching small S3 objects (song files) at once."""
+    return _positive_int("SPARKIFY_S3_WORKERS", DEFAULT_S3_WORKERS)
+
+
+def s3_max_attempts() -> int:
+    """Attempts per S3 request, first one included (botocore's standard AWS_MAX_ATTEMPTS)."""
+    return _positive_int("AWS_MAX_ATTEMPTS", DEFAULT_S3_MAX_ATTEMPTS)
+
+
+def s3_retry_mode() -> str:
+    """botocore retry mode (AWS_RETRY_MODE); adaptive also rate-limits the client on throttling."""
+    mode = os.environ.get("AWS_RETRY_MODE") or "adaptive"
+    if mode not in ("legacy", "standard", "adaptive"):
+        raise SettingsError(f"AWS_RETRY_MODE must be legacy, standard or adaptive, got {mode!r}")
+    return mode
+
+
+def s3_unsigned() -> bool:
+    """Read a public bucket (e.g. s3://udacity-dend) without AWS credentials."""
+    return os.environ.get("SPARKIFY_S3_UNSIGNED", "").lower() in ("1", "true", "yes")

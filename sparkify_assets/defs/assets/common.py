@@ -1,0 +1,113 @@
+"""Decorator arguments and results every table asset shares, derived from its Table definition."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, timedelta
+
+from dagster import (
+    AssetExecutionContext,
+    BackfillPolicy,
+    Backoff,
+    Failure,
+    Jitter,
+    MaterializeResult,
+    RetryPolicy,
+)
+
+from sparkify_assets.core import settings
+from sparkify_assets.core.errors import UserError
+from sparkify_assets.core.faults import is_transient
+from sparkify_assets.core.redact import redact
+from sparkify_assets.defs.assets.metadata import (
+    definition_metadata,
+    describe,
+    materialization_metadata,
+)
+from sparkify_assets.sql.tables import Table
+from sparkify_assets.warehouse.base import Warehouse
+
+OWNERS = ["team:data-platform"]
+# The warehouse retries a dropped connection or a deadlock itself, within seconds. What is still
+# failing after that (a server restarting for longer, S3 throttling beyond botocore's own
+# retries) gets the whole step again, later; see failing_fast for what never does.
+TRANSIENT_RETRY = RetryPolicy(
+    max_retries=2, delay=5, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS
+)
+# Every table asset writes to the one warehouse. Unlimited by default; an instance can cap the
+# steps writing at once: `dagster instance concurrency set sparkify_warehouse 2`.
+WAREHOUSE_POOL = "sparkify_warehouse"
+
+
+@contextmanager
+def failing_fast() -> Iterator[None]:
+    """Let TRANSIENT_RETRY re-run the step only for failures that may pass.
+
+    Bad SQL, wrong credentials, a missing bucket or folder, too many bad records: another
+    attempt would fail the same way, minutes later. They fail the step at once, with the
+    (secret-free) message as the failure's description.
+    """
+    try:
+        yield
+    except Failure as failure:
+        failure.allow_retries = False
+        raise
+    except Exception as err:
+        if is_transient(err):
+            raise
+        failure = Failure(description=redact(str(err)) or type(err).__name__, allow_retries=False)
+        if isinstance(err, UserError):
+            raise failure from None  # the message is the whole story; a stack adds noise
+        raise failure from err  # anything else may be a bug: keep its traceback
+
+
+def target_kind() -> str:
+    return "redshift" if settings.deployment() == "redshift" else "postgres"
+
+
+def source_kinds() -> tuple[str, ...]:
+    """Where staging reads from: JSON files, in S3 when the source (or the target) is there."""
+    in_s3 = settings.data_uri().startswith("s3://") or settings.deployment() == "redshift"
+    return ("json", "s3") if in_s3 else ("json",)
+
+
+def asset_args(table: Table, group: str, extra_kinds: tuple[str, ...] = ()) -> dict:
+    """The @asset keyword arguments that come straight from the table definition."""
+    return {
+        "name": table.name,
+        "description": describe(table),
+        "group_name": group,
+        "kinds": {target_kind(), *extra_kinds},
+        "owners": OWNERS,
+        "retry_policy": TRANSIENT_RETRY,
+        "pool": WAREHOUSE_POOL,
+        # Every table, partitioned or not, runs a range of days as ONE run: the daily assets
+        # take the whole range in one step (each day still its own transaction), and the
+        # unpartitioned dimensions join that run after them, so
+        # `dagster asset materialize --select '*' --partition-range A...B` is a single run.
+        "backfill_policy": BackfillPolicy.single_run(),
+        "metadata": definition_metadata(table),
+    }
+
+
+def rebuilt(
+    warehouse: Warehouse, table: Table, window: tuple[date, date] | None = None
+) -> MaterializeResult:
+    """Rebuild a table from its SQL and report what it now holds."""
+    with failing_fast():
+        _, seconds = warehouse.rebuild(table, window)
+        metadata = materialization_metadata(warehouse, table, window)
+    return MaterializeResult(metadata={**metadata, "build_seconds": round(seconds, 3)})
+
+
+def partition_days(context: AssetExecutionContext) -> list[date]:
+    """The UTC days this run materializes (one, or a backfill range)."""
+    window = context.partition_time_window
+    first, end = window.start.date(), window.end.date()
+    return [first + timedelta(days=offset) for offset in range((end - first).days)]
+
+
+def partition_window(context: AssetExecutionContext) -> tuple[date, date]:
+    window = context.partition_time_window
+    return window.start.date(), window.end.date()

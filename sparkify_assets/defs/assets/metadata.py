@@ -1,0 +1,110 @@
+"""What the Dagster UI shows about a table, derived from its definition in one place.
+
+Definition metadata (schema, column lineage, table name) is known at import. Materialization
+metadata is read back from the warehouse after each build, in one transaction: row counts, a
+preview of a few rows and, for tables that declare one, the answer of their summary query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+
+from dagster import (
+    MetadataValue,
+    TableColumn,
+    TableColumnDep,
+    TableColumnLineage,
+    TableSchema,
+)
+
+from sparkify_assets.sql import render
+from sparkify_assets.sql.model import Table
+from sparkify_assets.warehouse.base import Warehouse
+
+PREVIEW_ROWS = 5
+CELL_CHARS = 40  # longer values (user agents, raw records) are cut so the table stays readable
+
+
+def column_schema(table: Table) -> TableSchema:
+    return TableSchema(
+        columns=[
+            TableColumn(column.name, column.type, description=column.description or None)
+            for column in table.columns
+        ]
+    )
+
+
+def column_lineage(table: Table) -> TableColumnLineage:
+    return TableColumnLineage(
+        deps_by_column={
+            column: [TableColumnDep(asset_key=source, column_name=name) for source, name in deps]
+            for column, deps in table.column_lineage.items()
+        }
+    )
+
+
+def definition_metadata(table: Table) -> dict:
+    metadata = {"dagster/table_name": table.name, "dagster/column_schema": column_schema(table)}
+    if table.column_lineage:
+        metadata["dagster/column_lineage"] = column_lineage(table)
+    return metadata
+
+
+def describe(table: Table) -> str:
+    """The asset description: what a row is and its rules, then its key and partitioning."""
+    lines = [table.description, ""]
+    if table.primary_key:
+        lines.append(
+            f"Key: ({', '.join(table.primary_key)}), checked unique and not NULL by the asset "
+            "checks."
+        )
+    if table.window_column:
+        lines.append(f"Partitioned by the UTC day of {table.window_column}.")
+    return "\n".join(lines).strip()
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, datetime):  # the warehouse keeps milliseconds, like the source
+        value = value.isoformat(sep=" ", timespec="milliseconds")
+    text = " ".join(str(value).split()).replace("|", "\\|")
+    return text if len(text) <= CELL_CHARS else text[: CELL_CHARS - 1] + "…"
+
+
+def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    if not rows:
+        return "_no rows_"
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(_cell(value) for value in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _select(cursor, statement) -> tuple[list[str], list[tuple]]:
+    cursor.execute(statement)
+    return [column[0] for column in cursor.description], cursor.fetchall()
+
+
+def materialization_metadata(
+    warehouse: Warehouse, table: Table, window: tuple[date, date] | None = None
+) -> dict:
+    """Size, shape, lineage, a preview and the summary of a table as it now is."""
+    schema = warehouse.schema_name
+    with warehouse.transaction() as cursor:
+        cursor.execute(warehouse.count_statement(table))
+        (total,) = cursor.fetchone()
+        metadata = {
+            **definition_metadata(table),
+            "dagster/table_name": f"{schema}.{table.name}",
+            "dagster/row_count": total,
+        }
+        if window and table.window_column:
+            cursor.execute(warehouse.count_statement(table, window))
+            (metadata["dagster/partition_row_count"],) = cursor.fetchone()
+        preview = _select(cursor, render.preview(table, schema, PREVIEW_ROWS, window))
+        metadata["preview"] = MetadataValue.md(markdown_table(*preview))
+        if table.summary:
+            summary = _select(cursor, render.query(table.summary, schema))
+            metadata["summary"] = MetadataValue.md(markdown_table(*summary))
+    return metadata

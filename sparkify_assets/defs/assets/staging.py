@@ -1,0 +1,124 @@
+"""Staging assets: raw JSON from the source into staging_events (per day) and staging_songs.
+
+How a day is loaded depends on the target (streamed COPY FROM STDIN, or Redshift COPY FROM S3);
+the asset only decides which days to load and reports what happened.
+"""
+
+from dagster import (
+    AssetExecutionContext,
+    Config,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    ResourceParam,
+    asset,
+)
+from pydantic import Field
+
+from sparkify_assets.defs.assets.common import (
+    asset_args,
+    failing_fast,
+    partition_days,
+    partition_window,
+    source_kinds,
+)
+from sparkify_assets.defs.assets.metadata import materialization_metadata
+from sparkify_assets.defs.partitions import DAILY
+from sparkify_assets.defs.resources import SparkifySource
+from sparkify_assets.sql.tables import STAGING_EVENTS, STAGING_SONGS
+from sparkify_assets.warehouse.base import RejectThresholdExceeded, StagingResult, Warehouse
+
+
+class StagingConfig(Config):
+    """Run configuration of a staging load (Launchpad: ops.<asset>.config)."""
+
+    max_reject_share: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "Share of a partition's records that may be quarantined before the partition fails. "
+            "Empty: the warehouse's setting (SPARKIFY_MAX_REJECT_SHARE, default 0.05)."
+        ),
+    )
+
+
+def _summary(results: list[StagingResult], warehouse: Warehouse) -> dict:
+    return {
+        "records_read": sum(r.records for r in results),
+        "rows_loaded": sum(r.loaded for r in results),
+        "records_rejected": sum(r.rejected for r in results),
+        "max_reject_share": MetadataValue.float(warehouse.max_reject_share),
+        "load_seconds": round(sum(r.seconds for r in results), 3),
+    }
+
+
+@asset(
+    partitions_def=DAILY,
+    **asset_args(STAGING_EVENTS, "staging", source_kinds()),
+)
+def staging_events(
+    context: AssetExecutionContext,
+    config: StagingConfig,
+    warehouse: ResourceParam[Warehouse],
+    source: SparkifySource,
+) -> MaterializeResult:
+    with failing_fast():
+        return _load_days(context, warehouse.with_max_reject_share(config.max_reject_share), source)
+
+
+def _load_days(
+    context: AssetExecutionContext, warehouse: Warehouse, source: SparkifySource
+) -> MaterializeResult:
+    days = partition_days(context)
+    raw = source.open()
+    files_by_day = raw.event_files()
+    results: list[StagingResult] = []
+    failures: list[str] = []
+    for day in days:
+        files = files_by_day.get(day, [])
+        if not files:
+            if len(days) == 1:
+                raise Failure(f"no log file for {day} under {raw.uri}/log_data")
+            context.log.warning(f"no log file for {day}: its staging rows are cleared")
+        try:
+            result = warehouse.stage_events_day(raw, day, files)
+        except RejectThresholdExceeded as err:
+            failures.append(str(err))
+            continue
+        if result.rejected:
+            context.log.warning(f"{day}: {result.rejected} record(s) quarantined in load_rejects")
+        results.append(result)
+    # The days that did load are committed: give downstream builds their statistics either way.
+    warehouse.refresh_statistics(STAGING_EVENTS)
+    if failures:
+        raise Failure("\n".join(failures), metadata=_summary(results, warehouse))
+    metadata = _summary(results, warehouse) | {
+        "days": len(days),
+        "files": sum(len(r.files) for r in results),
+    }
+    return MaterializeResult(
+        metadata=metadata
+        | materialization_metadata(warehouse, STAGING_EVENTS, partition_window(context))
+    )
+
+
+@asset(**asset_args(STAGING_SONGS, "staging", source_kinds()))
+def staging_songs(
+    config: StagingConfig, warehouse: ResourceParam[Warehouse], source: SparkifySource
+) -> MaterializeResult:
+    with failing_fast():
+        return _load_songs(warehouse.with_max_reject_share(config.max_reject_share), source)
+
+
+def _load_songs(warehouse: Warehouse, source: SparkifySource) -> MaterializeResult:
+    try:
+        result = warehouse.stage_songs(source.open())
+    except RejectThresholdExceeded as err:
+        raise Failure(str(err)) from None
+    warehouse.refresh_statistics(STAGING_SONGS)
+    return MaterializeResult(
+        metadata=_summary([result], warehouse)
+        | {"files": MetadataValue.int(result.records)}
+        | materialization_metadata(warehouse, STAGING_SONGS)
+    )

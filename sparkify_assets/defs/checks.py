@@ -1,0 +1,160 @@
+"""Dagster asset checks built from the SQL rules in ``sql.checks``.
+
+Each table gets one multi-asset check for the rules that read only it and what is built before
+it, so they run right after the asset in the same run; a blocking rule that fails with ERROR stops
+the downstream assets. Rules that read tables built later (songplays' references into users,
+time, songs, artists) go in a second check that declares those tables as ``additional_deps``, so
+in a run that builds them it runs after they are materialized. Results carry the violation
+count, the table's row count and a few offending rows.
+"""
+
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from dagster import (
+    AssetCheckResult,
+    AssetChecksDefinition,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    MetadataValue,
+    ResourceParam,
+    multi_asset_check,
+)
+from psycopg2 import sql
+
+from sparkify_assets.core import settings
+from sparkify_assets.sql.checks import RULES, WARN, Rule, count_and_sample
+from sparkify_assets.warehouse.base import Warehouse
+
+
+def count_rows(cursor, schema: str, table: str) -> int:
+    cursor.execute(sql.SQL("SELECT COUNT(*) FROM {}").format(sql.Identifier(schema, table)))
+    (rows,) = cursor.fetchone()
+    return rows
+
+
+def find_violations(rule: Rule, cursor, schema: str) -> tuple[int, list[str]]:
+    """A rule's violation count and, when it fails, a few offending rows as text."""
+    count_query, sample_query = count_and_sample(rule, schema)
+    cursor.execute(count_query)
+    (violations,) = cursor.fetchone()
+    sample = []
+    if violations:
+        cursor.execute(sample_query)
+        sample = [", ".join(map(str, row)) for row in cursor.fetchall()]
+    return violations, sample
+
+
+def check_result(rule: Rule, violations: int, sample: list[str], rows: int) -> AssetCheckResult:
+    return AssetCheckResult(
+        asset_key=rule.table,
+        check_name=rule.name,
+        passed=violations == 0,
+        severity=AssetCheckSeverity.WARN if rule.severity == WARN else AssetCheckSeverity.ERROR,
+        description=rule.description,
+        metadata={
+            "violations": violations,
+            "table_rows": rows,
+            "sample": MetadataValue.md("\n".join(f"- `{row}`" for row in sample) or "none"),
+        },
+    )
+
+
+def evaluate(rule: Rule, cursor, schema: str) -> AssetCheckResult:
+    """Run one rule and count its table on an open cursor (``evaluate_all`` does a whole step)."""
+    violations, sample = find_violations(rule, cursor, schema)
+    return check_result(rule, violations, sample, count_rows(cursor, schema, rule.table))
+
+
+Task = Callable[[object], object]  # cursor -> value
+
+
+def run_tasks(warehouse: Warehouse, tasks: list[Task], workers: int) -> list:
+    """Each task's value, in the order given, run on up to ``workers`` connections at once.
+
+    Check queries only read, and while a step runs nothing else uses the warehouse (the
+    in-process executor runs one step at a time). PostgreSQL runs many of the rules' plans
+    (anti-joins, per-day aggregates) on one core, so a second connection puts the otherwise idle
+    second core to work. psycopg2 connections must not be shared between threads: each
+    worker opens its own transaction and takes tasks from a queue until none are left, so a
+    slow rule does not hold up the others. The first error stops the workers and is raised.
+    """
+    workers = min(workers, len(tasks))
+    if workers <= 1:
+        with warehouse.transaction() as cursor:
+            return [task(cursor) for task in tasks]
+    pending: queue.SimpleQueue = queue.SimpleQueue()
+    for index, task in enumerate(tasks):
+        pending.put((index, task))
+    values: list = [None] * len(tasks)
+    failed = threading.Event()
+
+    def work() -> None:
+        with warehouse.transaction() as cursor:
+            while not failed.is_set():
+                try:
+                    index, task = pending.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    values[index] = task(cursor)
+                except BaseException:
+                    failed.set()
+                    raise
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sparkify-check") as pool:
+        futures = [pool.submit(work) for _ in range(workers)]
+    for future in futures:
+        future.result()  # re-raises a worker's error
+    return values
+
+
+def evaluate_all(warehouse: Warehouse, rules: list[Rule], workers: int) -> list[AssetCheckResult]:
+    """Every rule's result, in rule order; each rule's table is counted once, not once a rule."""
+    schema = warehouse.schema_name
+    tables = list(dict.fromkeys(rule.table for rule in rules))
+    tasks: list[Task] = [
+        *(lambda cursor, table=table: count_rows(cursor, schema, table) for table in tables),
+        *(lambda cursor, rule=rule: find_violations(rule, cursor, schema) for rule in rules),
+    ]
+    values = run_tasks(warehouse, tasks, workers)
+    rows = dict(zip(tables, values[: len(tables)], strict=True))
+    return [
+        check_result(rule, violations, sample, rows[rule.table])
+        for rule, (violations, sample) in zip(rules, values[len(tables) :], strict=True)
+    ]
+
+
+def table_checks(name: str, rules: list[Rule]) -> AssetChecksDefinition:
+    specs = [
+        AssetCheckSpec(
+            rule.name,
+            asset=rule.table,
+            description=rule.description,
+            blocking=rule.blocking,
+            additional_deps=list(rule.after),
+        )
+        for rule in rules
+    ]
+
+    @multi_asset_check(specs=specs, name=name, can_subset=True)
+    def _checks(context, warehouse: ResourceParam[Warehouse]):
+        selected = {key.name for key in context.selected_asset_check_keys}
+        warehouse.ensure_tables()  # on an empty warehouse, not_empty fails instead of erroring
+        chosen = [rule for rule in rules if rule.name in selected]
+        if chosen:
+            yield from evaluate_all(warehouse, chosen, settings.check_workers())
+
+    return _checks
+
+
+def checks_for(table: str, rules: list[Rule]) -> list[AssetChecksDefinition]:
+    own = [rule for rule in rules if not rule.after]
+    later = [rule for rule in rules if rule.after]
+    groups = [(f"{table}_checks", own), (f"{table}_integrity_checks", later)]
+    return [table_checks(name, group) for name, group in groups if group]
+
+
+TABLE_CHECKS = [check for table, rules in RULES.items() for check in checks_for(table, rules)]

@@ -1,0 +1,139 @@
+"""Every statement a deployment runs, in order, as text: what ``sparkify sql`` prints.
+
+The statements come from the functions the warehouse itself runs them from (DDL, each staging
+transaction, the shared star rebuilds, the check rules), so the printout cannot drift from what
+runs. Values only known while loading (the session id and start time that identify a load's
+rejected lines on Redshift) are printed as the expressions they are read from.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import date, timedelta
+from urllib.parse import urlparse
+
+from sparkify_assets.sql.catalog import BUILT_TABLES
+from sparkify_assets.sql.checks import RULES, count_and_sample
+from sparkify_assets.sql.render import to_text
+from sparkify_assets.sql.tables import STAGING_EVENTS, STAGING_SONGS
+from sparkify_assets.warehouse.base import Warehouse, lock_key, rebuild_lock_key
+
+# Values that must never be printed, even if one ended up inside a statement.
+SECRET_VARIABLES = ("REDSHIFT_PASSWORD", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+MASK = "***"
+
+
+@dataclass(frozen=True)
+class Section:
+    title: str
+    statements: tuple[str, ...]  # each complete and ending with ';' (a comment may precede it)
+
+
+def _text(statement) -> str:
+    return to_text(statement).strip() + ";"
+
+
+def _transaction(
+    warehouse: Warehouse,
+    title: str,
+    lock: str | None,
+    statements: list,
+    notes: dict[int, str] | None = None,
+) -> Section:
+    """A section for one ``Warehouse.transaction``: BEGIN, its lock, the statements, COMMIT."""
+    lock_statement = warehouse.lock_statement(lock) if lock else None
+    texts = ["BEGIN;"] + ([_text(lock_statement)] if lock_statement is not None else [])
+    for index, statement in enumerate(statements):
+        note = (notes or {}).get(index)
+        texts.append((f"-- {note}\n" if note else "") + _text(statement))
+    return Section(title, (*texts, "COMMIT;"))
+
+
+def _statistics(warehouse: Warehouse, table):
+    statements = warehouse.statistics_statements(table)
+    if statements:
+        yield _transaction(warehouse, f"statistics of {table.name}", None, statements)
+
+
+def _staging(warehouse: Warehouse, data_uri: str, keys_by_day: dict[date, list[str]]):
+    for day, keys in sorted(keys_by_day.items()):
+        partition = day.isoformat()
+        yield _transaction(
+            warehouse,
+            f"staging_events {partition}",
+            lock_key(STAGING_EVENTS.name, partition),
+            warehouse.events_day_sql(data_uri, day, keys),
+        )
+    yield from _statistics(warehouse, STAGING_EVENTS)
+    yield _transaction(
+        warehouse, "staging_songs", lock_key(STAGING_SONGS.name, ""), warehouse.songs_sql(data_uri)
+    )
+    yield from _statistics(warehouse, STAGING_SONGS)
+
+
+def _transforms(warehouse: Warehouse, days: list[date]):
+    # One run covers the whole range, as `sparkify load` does: songplays rebuilds its window.
+    window = (min(days), max(days) + timedelta(days=1))
+    for table in BUILT_TABLES:
+        table_window = window if table.window_column else None
+        title = f"{table.name} {window[0]}..{window[1]}" if table_window else table.name
+        yield _transaction(
+            warehouse,
+            title,
+            rebuild_lock_key(table),
+            warehouse.rebuild_statements(table, table_window),
+        )
+
+
+def _checks(warehouse: Warehouse):
+    for rules in RULES.values():
+        for rule in rules:
+            count, sample = count_and_sample(rule, warehouse.schema_name)
+            yield _transaction(
+                warehouse,
+                f"check {rule.table}.{rule.name}",
+                None,
+                [count, sample],
+                notes={1: "only when the count above is not 0"},
+            )
+
+
+def deployment_sql(
+    warehouse: Warehouse, data_uri: str, keys_by_day: dict[date, list[str]]
+) -> list[Section]:
+    """DDL, staging for each day (then songs), star rebuilds, checks: the order of a load."""
+    if not keys_by_day:
+        raise ValueError("no days to show: pass --day/--days or put log files in the source")
+    ddl = _transaction(warehouse, "DDL", lock_key("ddl"), warehouse.ddl())
+    return [
+        ddl,
+        *_staging(warehouse, data_uri, keys_by_day),
+        *_transforms(warehouse, list(keys_by_day)),
+        *_checks(warehouse),
+    ]
+
+
+def _secrets() -> list[str]:
+    values = [os.environ.get(name, "") for name in SECRET_VARIABLES]
+    url = os.environ.get("SPARKIFY_WAREHOUSE_URL", "")
+    if url:
+        values.append(urlparse(url).password or "")
+    # Very short values would mask ordinary words; real secrets are longer.
+    return [value for value in values if len(value) >= 4]
+
+
+def mask_secrets(text: str) -> str:
+    for secret in _secrets():
+        text = text.replace(secret, MASK)
+    return text
+
+
+def render_script(target: str, sections: list[Section]) -> str:
+    lines = [
+        f"-- Every statement the {target} deployment runs, in order "
+        "(DDL, staging, transforms, checks)."
+    ]
+    for section in sections:
+        lines += ["", f"-- {section.title}", *section.statements]
+    return mask_secrets("\n".join(lines)) + "\n"
