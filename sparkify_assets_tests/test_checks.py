@@ -40,7 +40,9 @@ from .conftest import definitions_for
 from .layout import GOOD_DAYS, PLAYS_PER_DAY, write_good_data
 
 RULE_BY_KEY = {(rule.table, rule.name): rule for rules in RULES.values() for rule in rules}
-PLAY_3 = 115 * 4294967296 + 3  # session 115 (the 15th), item 3: user 13, song SO000003
+PLAY_3 = (
+    115 * 4294967296 + (115 * 2654435761 + 3) % 4294967296
+)  # session 115 (the 15th), item 3: user 13, song SO000003
 
 
 def duplicate_and_null_key(table: str) -> list[str]:

@@ -2,8 +2,10 @@
 
 Same model and placeholders as ``tables``: ``{songplays}`` etc. are the star tables. Kept to the
 PostgreSQL/Redshift intersection: DATE_TRUNC, EXTRACT, CASE, window functions with explicit
-ORDER BY (no DISTINCT ON, no FILTER, no frame-less FIRST_VALUE). Every table is small and rebuilt
-whole after the star schema; ``summary`` is what the Dagster UI shows for each materialization.
+ORDER BY (no DISTINCT ON, no FILTER, no frame-less FIRST_VALUE). Each table has a ``Scope``: a
+run replaces only the periods, weekdays, days or users its changes reach (``sql.changes``), with
+the same SQL a full rebuild runs; ``summary`` is what the Dagster UI shows for each
+materialization.
 
 Plays not matched to a song (songplays.song_id NULL) count as listening, but not towards a song's
 or an artist's ranking.
@@ -11,7 +13,8 @@ or an artist's ranking.
 
 from __future__ import annotations
 
-from sparkify_assets.sql.model import Column, Table, derived_from
+from sparkify_assets.sql.model import Column, Scope, Table, derived_from
+from sparkify_assets.sql.state import by_user
 
 TOP_N = 10  # ranks kept per period in the "most played" tables; plays kept per user
 
@@ -58,12 +61,12 @@ WITH periods AS (
     SELECT CAST('day' AS VARCHAR(8)) AS period,
            CAST(DATE_TRUNC('day', p.start_time) AS DATE) AS period_start, p.{item}, p.user_id
     FROM {{songplays}} p
-    WHERE p.{item} IS NOT NULL
+    WHERE p.{item} IS NOT NULL AND {{in_day_scope}}
     UNION ALL
     SELECT CAST('week' AS VARCHAR(8)) AS period,
            CAST(DATE_TRUNC('week', p.start_time) AS DATE) AS period_start, p.{item}, p.user_id
     FROM {{songplays}} p
-    WHERE p.{item} IS NOT NULL
+    WHERE p.{item} IS NOT NULL AND {{in_week_scope}}
 ),
 counted AS (
     SELECT period, period_start, {item}, COUNT(*) AS plays, COUNT(DISTINCT user_id) AS listeners
@@ -74,6 +77,55 @@ ranked AS (
     SELECT c.*, RANK() OVER (PARTITION BY period, period_start ORDER BY plays DESC) AS play_rank
     FROM counted c
 )"""
+
+
+def _period_hook(period: str) -> str:
+    return (
+        f"CAST(DATE_TRUNC('{period}', p.start_time) AS DATE) IN "
+        f"(SELECT period_start FROM {{scope}} WHERE period = '{period}')"
+    )
+
+
+def _by_period(table: str, consumes: tuple[tuple[str, str], ...], *touched: str) -> Scope:
+    """A ranking replaced per (period, period_start): the day and the ISO week of every changed
+    day, and the periods that list a song or artist whose details changed (``touched``: SELECTs
+    of (period, period_start) over ``t``, this table, joined to the snapshot ``c``)."""
+    select = "\nUNION\n".join(
+        (
+            "SELECT 'day', day FROM {changes} WHERE kind = 'day'",
+            "SELECT 'week', CAST(DATE_TRUNC('week', day) AS DATE) FROM {changes} "
+            "WHERE kind = 'day'",
+            *touched,
+        )
+    )
+    rows = " OR ".join(
+        f"(period = '{period}' AND period_start IN "
+        f"(SELECT period_start FROM {{scope}} WHERE period = '{period}'))"
+        for period in ("day", "week")
+    )
+    return Scope(
+        consumes=consumes,
+        columns=(
+            Column("period", "VARCHAR(8)", nullable=False),
+            Column("period_start", "DATE", nullable=False),
+        ),
+        select=select,
+        rows=rows,
+        hooks=(("in_day_scope", _period_hook("day")), ("in_week_scope", _period_hook("week"))),
+    )
+
+
+def _listing(table: str, item: str) -> str:
+    return (
+        f"SELECT t.period, t.period_start FROM {{{table}}} t "
+        f"JOIN {{changes}} c ON c.{item} = t.{item}"
+    )
+
+
+_SONG_ARTIST_CHANGED = (
+    "SELECT t.period, t.period_start FROM {top_songs} t "
+    "JOIN {songs} s ON s.song_id = t.song_id JOIN {changes} c ON c.artist_id = s.artist_id"
+)
 
 
 TOP_SONGS = Table(
@@ -94,6 +146,12 @@ TOP_SONGS = Table(
     primary_key=("period", "period_start", "song_id"),
     diststyle="ALL",
     sortkey=("period", "period_start", "play_rank"),
+    scope=_by_period(
+        "top_songs",
+        (("songplays", "day"), ("songs", "song"), ("artists", "artist")),
+        _listing("top_songs", "song_id"),
+        _SONG_ARTIST_CHANGED,
+    ),
     build=_ranked_per_period("song_id")
     + f"""
 SELECT r.period, r.period_start, r.play_rank, r.song_id, s.title, a.name, r.plays, r.listeners
@@ -127,6 +185,11 @@ TOP_ARTISTS = Table(
     primary_key=("period", "period_start", "artist_id"),
     diststyle="ALL",
     sortkey=("period", "period_start", "play_rank"),
+    scope=_by_period(
+        "top_artists",
+        (("songplays", "day"), ("artists", "artist")),
+        _listing("top_artists", "artist_id"),
+    ),
     build=_ranked_per_period("artist_id")
     + f"""
 SELECT r.period, r.period_start, r.play_rank, r.artist_id, a.name, r.plays, r.listeners
@@ -169,6 +232,15 @@ PLAYS_BY_WEEKDAY_HOUR = Table(
     primary_key=("weekday", "hour"),
     diststyle="ALL",
     sortkey=("weekday", "hour"),
+    # Plays of a day count towards its weekday only: a changed day replaces that weekday's rows.
+    scope=Scope(
+        consumes=(("time", "day"),),
+        columns=(Column("weekday", "INTEGER", nullable=False),),
+        select="SELECT DISTINCT CAST(EXTRACT(dow FROM day) AS INTEGER) FROM {changes} "
+        "WHERE kind = 'day'",
+        rows="weekday IN (SELECT weekday FROM {scope})",
+        hooks=(("in_scope", "t.weekday IN (SELECT weekday FROM {scope})"),),
+    ),
     build="""
 SELECT t.weekday, t.hour,
        CASE t.weekday WHEN 0 THEN 'Sunday' WHEN 1 THEN 'Monday' WHEN 2 THEN 'Tuesday'
@@ -177,6 +249,7 @@ SELECT t.weekday, t.hour,
        COUNT(*) AS plays, COUNT(DISTINCT p.user_id) AS listeners
 FROM {songplays} p
 JOIN {time} t ON t.start_time = p.start_time
+WHERE {in_scope}
 GROUP BY t.weekday, t.hour
 """,
     summary="""
@@ -208,6 +281,18 @@ PLAYS_BY_LEVEL = Table(
         Column("sessions", "INTEGER", "Distinct sessions", False, lineage=_plays("session_id")),
     ),
     primary_key=("day", "level"),
+    scope=Scope(
+        consumes=(("songplays", "day"),),
+        columns=(Column("day", "DATE", nullable=False),),
+        select="SELECT DISTINCT day FROM {changes} WHERE kind = 'day'",
+        rows="day IN (SELECT day FROM {scope})",
+        hooks=(
+            (
+                "in_scope",
+                "CAST(DATE_TRUNC('day', p.start_time) AS DATE) IN (SELECT day FROM {scope})",
+            ),
+        ),
+    ),
     diststyle="ALL",
     sortkey=("day",),
     build="""
@@ -216,6 +301,7 @@ SELECT CAST(DATE_TRUNC('day', p.start_time) AS DATE) AS day,
        COUNT(*) AS plays, COUNT(DISTINCT p.user_id) AS listeners,
        COUNT(DISTINCT p.session_id) AS sessions
 FROM {songplays} p
+WHERE {in_scope}
 GROUP BY CAST(DATE_TRUNC('day', p.start_time) AS DATE), COALESCE(p.level, 'unknown')
 """,
     summary="""
@@ -275,6 +361,7 @@ LEVEL_CHANGES = Table(
         ),
     ),
     primary_key=("user_id",),
+    scope=by_user((("songplays", "user"), ("users", "user")), "user_id"),
     diststyle="ALL",
     sortkey=("user_id",),
     build="""
@@ -286,6 +373,7 @@ WITH ordered AS (
                PARTITION BY user_id ORDER BY start_time DESC, songplay_id DESC
            ) AS from_last
     FROM {songplays}
+    WHERE {in_scope}
 ),
 changes AS (
     SELECT user_id,
@@ -338,6 +426,17 @@ RECENT_PLAYS = Table(
         Column("artist_name", "VARCHAR(512)", lineage=derived_from("artists", "name")),
     ),
     primary_key=("user_id", "recency_rank"),
+    # A user's plays, or the details of a song or artist among them, changed.
+    scope=Scope(
+        consumes=(("songplays", "user"), ("songs", "song"), ("artists", "artist")),
+        columns=(Column("user_id", "INTEGER", nullable=False),),
+        select="SELECT user_id FROM {changes} WHERE kind = 'user'\n"
+        "UNION SELECT r.user_id FROM {recent_plays} r JOIN {changes} c ON c.song_id = r.song_id\n"
+        "UNION SELECT r.user_id FROM {recent_plays} r "
+        "JOIN {changes} c ON c.artist_id = r.artist_id",
+        rows="user_id IN (SELECT user_id FROM {scope})",
+        hooks=(("in_scope", "p.user_id IN (SELECT user_id FROM {scope})"),),
+    ),
     # Read per user: co-locate and sort each user's rows.
     diststyle="KEY",
     distkey="user_id",
@@ -353,6 +452,7 @@ FROM (
     FROM {{songplays}} p
     LEFT JOIN {{songs}} s ON s.song_id = p.song_id
     LEFT JOIN {{artists}} a ON a.artist_id = p.artist_id
+    WHERE {{in_scope}}
 ) ranked
 WHERE recency_rank <= {TOP_N}
 """,

@@ -26,7 +26,7 @@ from psycopg2 import sql
 from sparkify_assets.sql.analytics import ANALYTICS_TABLES
 from sparkify_assets.sql.catalog import ALL_TABLES, STAGING_TABLES
 from sparkify_assets.sql.render import statement, table_ref
-from sparkify_assets.sql.tables import STAGING_EVENTS, STAGING_SONGS, Table
+from sparkify_assets.sql.tables import STAGING_EVENTS, STAGING_SONGS, Table, songplay_id
 
 ERROR = "ERROR"
 WARN = "WARN"
@@ -198,7 +198,7 @@ HAVING {unaudited}SUM(unbalanced) > 0
 
 
 # A play's day: the staging event's event_date for the songplay, and the songplay's own day.
-_PLAY_KEY = "CAST(e.session_id AS BIGINT) * 4294967296 + e.item_in_session"
+_PLAY_KEY = songplay_id("e")
 
 SONGPLAYS_PER_DAY = Rule(
     "songplays",

@@ -22,6 +22,7 @@ from sparkify_assets.defs.assets.common import (
     partition_window,
     source_kinds,
 )
+from sparkify_assets.defs.assets.factory import full_refresh
 from sparkify_assets.defs.assets.metadata import materialization_metadata
 from sparkify_assets.defs.partitions import DAILY
 from sparkify_assets.defs.resources import SparkifySource
@@ -39,6 +40,13 @@ class StagingConfig(Config):
         description=(
             "Share of a partition's records that may be quarantined before the partition fails. "
             "Empty: the warehouse's setting (SPARKIFY_MAX_REJECT_SHARE, default 0.05)."
+        ),
+    )
+    clear_missing_days: bool = Field(
+        default=False,
+        description=(
+            "A day without a log file is emptied (its rows, and all built from them, removed) "
+            "instead of failing the run. The log sensor sets it for a deleted day file."
         ),
     )
 
@@ -64,11 +72,16 @@ def staging_events(
     source: SparkifySource,
 ) -> MaterializeResult:
     with failing_fast():
-        return _load_days(context, warehouse.with_max_reject_share(config.max_reject_share), source)
+        return _load_days(
+            context,
+            warehouse.with_max_reject_share(config.max_reject_share),
+            source,
+            config.clear_missing_days,
+        )
 
 
 def _load_days(
-    context: AssetExecutionContext, warehouse: Warehouse, source: SparkifySource
+    context: AssetExecutionContext, warehouse: Warehouse, source: SparkifySource, clear: bool
 ) -> MaterializeResult:
     days = partition_days(context)
     raw = source.open()
@@ -78,7 +91,7 @@ def _load_days(
     for day in days:
         files = files_by_day.get(day, [])
         if not files:
-            if len(days) == 1:
+            if len(days) == 1 and not clear:
                 raise Failure(f"no log file for {day} under {raw.uri}/log_data")
             context.log.warning(f"no log file for {day}: its staging rows are cleared")
         try:
@@ -105,15 +118,21 @@ def _load_days(
 
 @asset(**asset_args(STAGING_SONGS, "staging", source_kinds()))
 def staging_songs(
-    config: StagingConfig, warehouse: ResourceParam[Warehouse], source: SparkifySource
+    context: AssetExecutionContext,
+    config: StagingConfig,
+    warehouse: ResourceParam[Warehouse],
+    source: SparkifySource,
 ) -> MaterializeResult:
     with failing_fast():
-        return _load_songs(warehouse.with_max_reject_share(config.max_reject_share), source)
+        share = config.max_reject_share
+        full = full_refresh(context, songs=True)
+        return _load_songs(warehouse.with_max_reject_share(share), source, full)
 
 
-def _load_songs(warehouse: Warehouse, source: SparkifySource) -> MaterializeResult:
+def _load_songs(warehouse: Warehouse, source: SparkifySource, full: bool) -> MaterializeResult:
+    """Only the new and changed song files, and the removed ones dropped; all when ``full``."""
     try:
-        result = warehouse.stage_songs(source.open())
+        result = warehouse.stage_songs(source.open(), full=full)
     except RejectThresholdExceeded as err:
         raise Failure(str(err)) from None
     warehouse.refresh_statistics(STAGING_SONGS)
