@@ -29,7 +29,7 @@ def test_definitions_hold_the_seven_tables_with_lineage():
         for name in STAGING_AND_STAR
     }
     assert parents["songplays"] == {"staging_events", "staging_songs"}
-    assert parents["users"] == {"staging_events"}
+    assert parents["users"] == {"user_latest_by_day"}
     assert parents["songs"] == parents["artists"] == {"staging_songs"}
     assert parents["time"] == {"songplays"}
 

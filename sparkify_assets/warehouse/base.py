@@ -351,11 +351,16 @@ class Warehouse(BaseModel):
         return cursor.fetchone()
 
     def build_statements(
-        self, table: Table, window: tuple[date, date] | None, full: bool, pending: int
+        self,
+        table: Table,
+        window: tuple[date, date] | None,
+        full: bool,
+        pending: int,
+        batch: str | None = None,
     ) -> tuple[list, str]:
         """What ``build`` runs after the snapshot, and which mode that is."""
-        schema, batch = self.schema_name, changes.new_batch()
-        if full:
+        schema, batch = self.schema_name, batch or changes.new_batch()
+        if full or not (table.window_column or table.scope):  # no scope: rebuilt every run
             return changes.replace_all(table, catalog.ALL_TABLES, schema, batch), "full"
         statements, modes = [], []
         if window is not None and table.window_column:
@@ -363,7 +368,7 @@ class Warehouse(BaseModel):
             if (window[1] - window[0]).days > 1:  # a backfill: downstream plans need statistics
                 statements.append(render.analyze(table, schema))
             modes.append("window")
-        if pending:
+        if pending and table.scope:
             statements += changes.fill_scope(table, schema)
             statements += changes.replace_scope(table, catalog.ALL_TABLES, schema, batch)
             statements.append(changes.consumed(table, schema))

@@ -33,8 +33,9 @@ from sparkify_assets.contract.records import FileTally
 from sparkify_assets.core import settings
 from sparkify_assets.ingest.base import Source, SourceFile
 from sparkify_assets.ingest.s3_uri import validate_s3_uri
+from sparkify_assets.sql import catalog, changes, render
 from sparkify_assets.sql import redshift_load as load
-from sparkify_assets.sql import render
+from sparkify_assets.sql.state import PENDING_CHANGES
 from sparkify_assets.sql.tables import (
     LOAD_AUDIT,
     LOAD_REJECTS,
@@ -105,11 +106,12 @@ class RedshiftWarehouse(Warehouse):
         table = locked_table(key)
         if table is None:
             return None  # e.g. the DDL: CREATE ... IF NOT EXISTS needs no lock
-        # A staging load also replaces its partition's rows in load_rejects and load_audit.
-        return load.lock(
-            self.schema_name,
-            [table, LOAD_REJECTS.name, LOAD_AUDIT.name] if table in _STAGING else [table],
-        )
+        # A staging load also replaces its partition's rows in load_rejects and load_audit;
+        # every write may tell its consumers in pending_changes (load.lock takes them in name
+        # order, one global order, so two writers cannot deadlock).
+        logs = [LOAD_REJECTS.name, LOAD_AUDIT.name] if table in _STAGING else []
+        told = [] if table == STAGING_EVENTS.name else [PENDING_CHANGES.name]  # it tells no one
+        return load.lock(self.schema_name, [table, *logs, *told])
 
     # --- staging ----------------------------------------------------------------------------
     def copy_config(self, data_uri: str) -> load.CopyConfig:
@@ -153,11 +155,20 @@ class RedshiftWarehouse(Warehouse):
         )
 
     @retry_transient("loading staging_songs")
-    def stage_songs(self, source: Source) -> StagingResult:
+    def stage_songs(self, source: Source, full: bool = False) -> StagingResult:
+        """Every song file, in one COPY of the prefix (which cannot say which file a row came
+        from, so there are no per-file fingerprints here); consumers are told ``all``."""
         config = self.copy_config(source.uri)
         result = StagingResult("all songs", [FileTally(load.SONGS_PREFIX)])
+        told = changes.announce_all(
+            STAGING_SONGS, catalog.ALL_TABLES, self.schema_name, changes.new_batch()
+        )
         return self._stage(
-            STAGING_SONGS, "", result, config, lambda marker: load.songs_steps(config, marker)
+            STAGING_SONGS,
+            "",
+            result,
+            config,
+            lambda marker: [*load.songs_steps(config, marker), *map(load.Step, told)],
         )
 
     def _stage(
