@@ -402,7 +402,9 @@ def test_an_error_in_any_rule_fails_the_check_step(good_warehouse, monkeypatch):
         "users",
         "reads_a_missing_table",
         "Reads a table that does not exist.",
-        lambda schema: sql.SQL("SELECT 1 FROM {}").format(sql.Identifier(schema, "no_such_table")),
+        lambda schema, window=None: sql.SQL("SELECT 1 FROM {}").format(
+            sql.Identifier(schema, "no_such_table")
+        ),
     )
     check = table_checks("broken_checks", [*RULES["users"], broken])
     for workers in ("1", "2"):

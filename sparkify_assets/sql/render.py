@@ -97,7 +97,13 @@ def create_table(table: Table, schema: str, dialect: str) -> sql.Composed:
 # PostgreSQL has no sort keys. staging_events is appended day by day, so its pages are in
 # event_date order, and a BRIN index on it (a few kB, next to free to maintain during COPY) lets
 # the per-day DELETE read that day's pages only, not the whole table.
-_DAY_INDEXES = {"staging_events": ("staging_events_event_date_brin", "event_date")}
+_DAY_INDEXES = {
+    "staging_events": ("staging_events_event_date_brin", "event_date"),
+    # The daily built tables: a day's run replaces (and announces) one day of them.
+    "songplays": ("songplays_start_time_brin", "start_time"),
+    "time": ("time_start_time_brin", "start_time"),
+    "user_latest_by_day": ("user_latest_by_day_day_brin", "day"),
+}
 
 
 def create_indexes(table: Table, schema: str, dialect: str) -> list[sql.Composed]:

@@ -340,6 +340,8 @@ class Warehouse(BaseModel):
         with self.transaction(lock=rebuild_lock_key(table)) as cursor:
             pending, everything = self._snapshot_pending(cursor, table) if table.scope else (0, 0)
             statements, mode = self.build_statements(table, window, full or everything, pending)
+            if self.dialect == "postgres":  # the new pages' BRIN summary, for the next day's run
+                statements += render.summarize_day_index(table, self.schema_name)
             for statement in statements:
                 cursor.execute(statement)
         return BuildOutcome(mode, pending, time.monotonic() - started)
