@@ -147,10 +147,10 @@ BREAKERS = GENERIC_BREAKERS | {
         ["DELETE FROM artists WHERE artist_id = 'AR0003'"],
         f"{PLAY_3}, AR0003",
     ),
-    ("users", "match_staging_events_user_ids"): (
+    ("users", "match_user_latest_by_day_user_ids"): (
         1,
         ["INSERT INTO users VALUES (99, 'Ghost', 'User', 'F', 'free')"],
-        "not in staging_events, 99",
+        "not in user_latest_by_day, 99",
     ),
     ("users", "level_is_free_or_paid"): (
         1,
@@ -378,7 +378,7 @@ def test_checks_on_two_connections_give_the_same_results_and_count_each_table_on
         for group in concurrent
         for asset, name, passed, _, _ in group
         if not passed
-    } == {("users", "match_staging_events_user_ids"), ("time", "match_songplays_start_times")}
+    } == {("users", "match_user_latest_by_day_user_ids"), ("time", "match_songplays_start_times")}
     assert all(
         metadata["table_rows"] == rows[asset.path[0]]
         for group in concurrent

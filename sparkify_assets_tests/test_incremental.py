@@ -240,3 +240,26 @@ def test_any_sequence_of_changes_equals_a_full_load(
         assert run().success, history + [change]
         history.append(change)
     assert_same_as_full_load(warehouse, server_home, folder)
+
+
+def test_a_runs_checks_look_at_its_days_and_the_full_audit_at_all(warehouse, tmp_path):
+    from sparkify_assets.defs.checks import checked_days, evaluate_all
+    from sparkify_assets.sql.checks import SONGPLAYS_PER_DAY
+
+    pipeline, folder = started(warehouse, tmp_path, days=DAYS[:2])
+    with warehouse.transaction() as cursor:  # break day 0 only: a play goes missing
+        cursor.execute(
+            "DELETE FROM songplays WHERE songplay_id = (SELECT MIN(songplay_id) FROM songplays "
+            f"WHERE CAST(start_time AS DATE) = '{DAYS[0]}')"
+        )
+    day_one = checked_days({"dagster/partition": DAYS[1].isoformat()})
+    day_zero = checked_days({"dagster/partition": DAYS[0].isoformat()})
+    (other_day,) = evaluate_all(warehouse, [SONGPLAYS_PER_DAY], 1, day_one)
+    (broken_day,) = evaluate_all(warehouse, [SONGPLAYS_PER_DAY], 1, day_zero)
+    (audit,) = evaluate_all(warehouse, [SONGPLAYS_PER_DAY], 1, checked_days({}))
+    assert other_day.passed and not broken_day.passed and not audit.passed
+    result = pipeline.defs.resolve_job_def("full_audit").execute_in_process(
+        instance=pipeline.instance, run_config=QUIET, raise_on_error=False
+    )
+    failed = {e.check_name for e in result.get_asset_check_evaluations() if not e.passed}
+    assert "rows_per_day_match_staging" in failed

@@ -79,9 +79,18 @@ ranked AS (
 )"""
 
 
+# The scope's first and last day bound the plays read by a range on start_time, which the
+# daily tables' sort key (Redshift) and BRIN index (PostgreSQL) can use; the exact test follows.
+_PLAYS_NEAR_SCOPE = (
+    "p.start_time >= (SELECT MIN({column}) FROM {{scope}}) "
+    "AND p.start_time < (SELECT MAX({column}) FROM {{scope}}) + INTERVAL '7 days'"
+)
+
+
 def _period_hook(period: str) -> str:
     return (
-        f"CAST(DATE_TRUNC('{period}', p.start_time) AS DATE) IN "
+        _PLAYS_NEAR_SCOPE.format(column="period_start")
+        + f" AND CAST(DATE_TRUNC('{period}', p.start_time) AS DATE) IN "
         f"(SELECT period_start FROM {{scope}} WHERE period = '{period}')"
     )
 
@@ -289,7 +298,8 @@ PLAYS_BY_LEVEL = Table(
         hooks=(
             (
                 "in_scope",
-                "CAST(DATE_TRUNC('day', p.start_time) AS DATE) IN (SELECT day FROM {scope})",
+                _PLAYS_NEAR_SCOPE.format(column="day")
+                + " AND CAST(DATE_TRUNC('day', p.start_time) AS DATE) IN (SELECT day FROM {scope})",
             ),
         ),
     ),

@@ -305,13 +305,37 @@ WHERE {table_filter}
     return Rule(table, f"match_{origin}_{key}s", description, _template(query))
 
 
+# users against its per-day summary (a row per user and day, not per event), and the summary
+# against staging for the days checked: together, users holds exactly staging's user ids.
 USERS_MATCH_STAGING = _holds_exactly(
     "users",
     "user_id",
-    "staging_events",
-    "CAST(o.user_id AS INTEGER)",
-    "o.user_id <> ''",
-    "users holds exactly the distinct non-empty user ids of staging_events.",
+    "user_latest_by_day",
+    "o.user_id",
+    "TRUE",
+    "users holds exactly the user ids of user_latest_by_day (one per user with events on any day).",
+)
+USER_DAYS_MATCH_STAGING = Rule(
+    "user_latest_by_day",
+    "match_staging_events_user_days",
+    "For each day checked, user_latest_by_day holds exactly the distinct non-empty user ids of "
+    "that day's staging_events, none missing, none extra.",
+    _template(f"""
+SELECT day, user_id, SUM(staged) AS in_staging, SUM(summarized) AS in_summary
+FROM (
+    SELECT e.event_date AS day, CAST(e.user_id AS INTEGER) AS user_id, 1 AS staged,
+           0 AS summarized
+    FROM {{staging_events}} e
+    WHERE e.user_id <> '' AND {_EVENTS_IN_WINDOW}
+    GROUP BY e.event_date, CAST(e.user_id AS INTEGER)
+    UNION ALL
+    SELECT day, user_id, 0, 1
+    FROM {{user_latest_by_day}}
+    WHERE day >= {{window_start}} AND day < {{window_end}}
+) pairs
+GROUP BY day, user_id
+HAVING SUM(staged) <> 1 OR SUM(summarized) <> 1
+"""),
 )
 TIME_MATCHES_SONGPLAYS = _holds_exactly(
     "time",
@@ -338,6 +362,7 @@ _SPECIFIC_RULES = [
     _references("start_time", "time", "start_time"),
     _references("song_id", "songs", "song_id"),
     _references("artist_id", "artists", "artist_id"),
+    USER_DAYS_MATCH_STAGING,
     USERS_MATCH_STAGING,
     _level_is_free_or_paid("users", "user_id"),
     _not_negative("songs", "duration", "song_id"),
