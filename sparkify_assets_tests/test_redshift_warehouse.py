@@ -44,12 +44,30 @@ class FakeLoadError(psycopg2.InternalError):
         return self._message
 
 
+class FakeServerError(psycopg2.InternalError):
+    """A server error with its SQLSTATE, as psycopg2 raises it."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self._code, self._message = code, message
+
+    @property
+    def pgcode(self):
+        return self._code
+
+    @property
+    def pgerror(self):
+        return self._message
+
+
 @dataclass
 class Script:
     """What the fake server does: row counts per statement, failures, and the rows it reads back."""
 
     rowcounts: dict[str, int] = field(default_factory=dict)  # statement regex -> rowcount
-    fail_on: str | None = None  # statement regex that raises FakeLoadError
+    fail_on: str | None = None  # statement regex that raises FakeLoadError (or ``failure``)
+    failure: Exception | None = None
+    failures_left: int = -1  # how often fail_on fails; -1: every time
     first_rejects: list[tuple] = field(default_factory=list)
     transactions: list[list[str]] = field(default_factory=list)
     connects: list[dict] = field(default_factory=list)
@@ -75,8 +93,9 @@ class RecordingCursor:
         text = render.to_text(statement) if not isinstance(statement, str) else statement
         self.connection.record(text)
         script = self.connection.script
-        if script.fail_on and re.search(script.fail_on, text):
-            raise FakeLoadError(
+        if script.fail_on and re.search(script.fail_on, text) and script.failures_left != 0:
+            script.failures_left -= 1
+            raise script.failure or FakeLoadError(
                 "Load into table 'staging_events_copy' failed. Check "
                 "'sys_load_error_detail' system table for details.\nDETAIL: x"
             )
@@ -302,6 +321,22 @@ def test_too_many_rejects_roll_the_day_back_but_keep_the_rejects(script: Script)
         for s in quarantine
     )
     assert any(s.startswith('UPDATE "public"."load_audit" SET loaded = 0') for s in quarantine)
+
+
+def test_a_serializable_isolation_conflict_is_retried(script: Script, monkeypatch) -> None:
+    """Redshift's ERROR 1023 (SQLSTATE XX000): AWS advises retrying the transaction."""
+    monkeypatch.setattr("time.sleep", lambda seconds: None)
+    script.fail_on, script.failures_left = r"^INSERT INTO \"public\".\"staging_events\"", 1
+    script.failure = FakeServerError(
+        "XX000", "ERROR:  1023\nDETAIL:  Serializable isolation violation on table - 100133"
+    )
+    script.rowcounts = {r'^INSERT INTO "public"."staging_events"': 5}
+
+    result = stage_day(make_warehouse())
+
+    assert result.loaded == 5, "the whole load ran again, from a new session"
+    assert len(script.connects) == 3  # the failed load, its failure path, the new attempt
+    assert [t[-1] for t in script.transactions][-3:] == ["COMMIT"] * 3
 
 
 def test_failure_before_copy_reads_no_load_errors(script: Script) -> None:

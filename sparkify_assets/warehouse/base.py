@@ -363,4 +363,6 @@ def describe_error(err: psycopg2.Error) -> str:
     message = lines[0]
     if len(lines) > 1 and "server closed the connection" in lines[1]:
         message += f" ({lines[1]})"
+    elif len(lines) > 1 and message.removeprefix("ERROR:").strip().isdigit():
+        message += f" ({lines[1]})"  # Redshift's own codes ("ERROR: 1023") say why on the next
     return redact(message)
