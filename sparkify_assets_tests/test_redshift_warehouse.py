@@ -168,7 +168,8 @@ class S3Listing:
 
 
 def make_warehouse(**overrides) -> RedshiftWarehouse:
-    # The warehouse takes the password itself; the Dagster resource resolves it from the EnvVar.
+    # The resource resolves EnvVar("REDSHIFT_PASSWORD") when a run starts (test_deployment);
+    # the warehouse itself holds the value.
     config = dict(
         host="sparkify.abc123.us-west-2.redshift.amazonaws.com",
         user="sparkify_admin",
