@@ -27,7 +27,7 @@ from sparkify_assets.sql import render
 from sparkify_assets.sql.model import Table
 
 CHANGES = "sparkify_changes"  # this transaction's snapshot of its pending rows (a temp table)
-SCOPE = "sparkify_scope"  # the rows to replace, derived from the snapshot (a temp table)
+SCOPE = "{}_scope"  # the keys to replace, derived from the snapshot (a temp table per table)
 ALL = "all"
 # What a change names, and the pending_changes columns that hold it.
 KIND_COLUMNS = {
@@ -47,12 +47,12 @@ def new_batch() -> str:
     return uuid.uuid4().hex
 
 
-def _temp_refs() -> dict[str, sql.Identifier]:
-    return {"changes": sql.Identifier(CHANGES), "scope": sql.Identifier(SCOPE)}
+def _temp_refs(table: Table) -> dict[str, sql.Identifier]:
+    return {"changes": sql.Identifier(CHANGES), "scope": sql.Identifier(SCOPE.format(table.name))}
 
 
-def _format(template: str, schema: str, **values: sql.Composable) -> sql.Composed:
-    return render.statement(template, schema, **_temp_refs(), **values)
+def _format(template: str, schema: str, table: Table, **values: sql.Composable) -> sql.Composed:
+    return render.statement(template, schema, **_temp_refs(table), **values)
 
 
 def consumers_of(table: Table, tables) -> list[tuple[Table, str]]:
@@ -140,7 +140,7 @@ def forget(table: Table, schema: str) -> sql.Composed:
 def _hooks(table: Table, schema: str, scoped: bool) -> dict[str, sql.Composable]:
     hooks = dict(table.scope.hooks) if table.scope else {}
     return {
-        name: _format(predicate, schema) if scoped else sql.SQL("TRUE")
+        name: _format(predicate, schema, table) if scoped else sql.SQL("TRUE")
         for name, predicate in hooks.items()
     }
 
@@ -156,19 +156,20 @@ def insert(table: Table, schema: str, window: tuple[date, date] | None, scoped: 
     return sql.SQL("INSERT INTO {} ({})\n").format(
         render.table_ref(schema, table.name),
         sql.SQL(", ").join(map(sql.Identifier, table.column_names)),
-    ) + _format(table.build, schema, **values)
+    ) + _format(table.build, schema, table, **values)
 
 
 def scope_rows(table: Table, schema: str) -> sql.Composed:
-    return sql.SQL(" WHERE ") + _format(table.scope.rows, schema)
+    return sql.SQL(" WHERE ") + _format(table.scope.rows, schema, table)
 
 
 def fill_scope(table: Table, schema: str) -> list:
     scope = table.scope
-    definition = Table(SCOPE, "", scope.columns)
+    definition = Table(SCOPE.format(table.name), "", scope.columns)
     return [
         render.create_temp_table(definition, "postgres"),
-        sql.SQL("INSERT INTO {} ").format(sql.Identifier(SCOPE)) + _format(scope.select, schema),
+        sql.SQL("INSERT INTO {} ").format(sql.Identifier(definition.name))
+        + _format(scope.select, schema, table),
     ]
 
 

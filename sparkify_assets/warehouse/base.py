@@ -56,7 +56,10 @@ def warehouse_error(context: str, err: psycopg2.Error) -> WarehouseError:
 # A transaction is attempted this often before a transient failure is handed on; the backoff
 # between attempts adds up to a few seconds, enough for the embedded server to restart.
 RETRY_ATTEMPTS = 4
-_log = logging.getLogger("sparkify.warehouse")
+# Loggers under "dagster.builtin." are the ones Dagster captures into a run's event log without
+# instance configuration (what get_dagster_logger returns); a plain logger keeps this layer free
+# of Dagster while the retry warnings still show in the UI.
+_log = logging.getLogger("dagster.builtin.sparkify.warehouse")
 _retrying: ContextVar[bool] = ContextVar("sparkify_warehouse_retrying", default=False)
 Result = TypeVar("Result")
 
@@ -123,6 +126,20 @@ class BuildOutcome:
     mode: str
     pending: int = 0
     seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Transaction:
+    """One transaction of a load, as ``sparkify sql`` prints it (its lock, then its statements).
+
+    ``when`` says when it runs if not always (the failure path); ``notes`` annotate statements
+    by index, e.g. where a printed literal stands for a value only known while loading.
+    """
+
+    statements: list
+    lock: str | None = None
+    when: str | None = None
+    notes: dict[int, str] = field(default_factory=dict)
 
 
 def utc_now() -> str:
@@ -206,6 +223,15 @@ class Warehouse(BaseModel):
         """One transaction: commit on success, roll back on any error, always close."""
         connection = self.connect()
         try:
+            with self.transaction_on(connection, lock) as cursor:
+                yield cursor
+        finally:
+            connection.close()
+
+    @contextmanager
+    def transaction_on(self, connection, lock: str | None = None) -> Iterator:
+        """One transaction on an open connection (a load whose temp tables span several)."""
+        try:
             with connection.cursor() as cursor:
                 if lock:
                     self._lock(cursor, lock)
@@ -216,8 +242,6 @@ class Warehouse(BaseModel):
             with suppress(psycopg2.Error):
                 connection.rollback()
             raise
-        finally:
-            connection.close()
 
     @retry_transient("querying the warehouse")
     def query(self, statement, params=None) -> list[tuple]:
@@ -256,12 +280,12 @@ class Warehouse(BaseModel):
     def stage_songs(self, source: Source) -> StagingResult:
         raise NotImplementedError
 
-    # The statements a staging transaction runs after its lock, for `sparkify sql`; built by the
-    # same functions the loads use, so what is printed is what runs.
-    def events_day_sql(self, data_uri: str, day: date, keys: list[str]) -> list:
+    # The transactions of a staging load, both paths, for `sparkify sql`; built by the same
+    # functions the loads use, so what is printed is what runs.
+    def events_day_sql(self, data_uri: str, day: date, keys: list[str]) -> list[Transaction]:
         raise NotImplementedError
 
-    def songs_sql(self, data_uri: str) -> list:
+    def songs_sql(self, data_uri: str) -> list[Transaction]:
         raise NotImplementedError
 
     def statistics_statements(self, table: Table) -> list:
@@ -403,4 +427,6 @@ def describe_error(err: psycopg2.Error) -> str:
     message = lines[0]
     if len(lines) > 1 and "server closed the connection" in lines[1]:
         message += f" ({lines[1]})"
+    elif len(lines) > 1 and message.removeprefix("ERROR:").strip().isdigit():
+        message += f" ({lines[1]})"  # Redshift's own codes ("ERROR: 1023") say why on the next
     return redact(message)
