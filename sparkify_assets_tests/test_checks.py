@@ -147,6 +147,14 @@ BREAKERS = GENERIC_BREAKERS | {
         ["DELETE FROM artists WHERE artist_id = 'AR0003'"],
         f"{PLAY_3}, AR0003",
     ),
+    ("user_latest_by_day", "match_staging_events_user_days"): (
+        1,
+        [
+            "INSERT INTO user_latest_by_day (day, user_id, ts, session_id, item_in_session) "
+            "VALUES ('2018-11-15', 99, 0, 0, 0)"
+        ],
+        "2018-11-15, 99, 0, 1",
+    ),
     ("users", "match_user_latest_by_day_user_ids"): (
         1,
         ["INSERT INTO users VALUES (99, 'Ghost', 'User', 'F', 'free')"],

@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import os
 import random
+import signal
+import subprocess
+import sys
+import time
 
 import psycopg2
 import pytest
@@ -263,3 +267,45 @@ def test_a_runs_checks_look_at_its_days_and_the_full_audit_at_all(warehouse, tmp
     )
     failed = {e.check_name for e in result.get_asset_check_evaluations() if not e.passed}
     assert "rows_per_day_match_staging" in failed
+
+
+KILLED_RUN = """
+import sys
+from dagster import DagsterInstance
+from sparkify_assets.defs.location import build_definitions
+from sparkify_assets.defs.resources import SparkifySource
+from sparkify_assets.warehouse.postgres import PostgresWarehouse
+
+url, root, day = sys.argv[1:]
+warehouse = PostgresWarehouse(url=url)
+defs = build_definitions({"warehouse": warehouse, "source": SparkifySource(uri=root)})
+defs.resolve_job_def("load_day").execute_in_process(
+    partition_key=day, instance=DagsterInstance.ephemeral()
+)
+"""
+
+
+def test_kill_9_part_way_through_a_days_run_then_the_same_run(warehouse, server_home, tmp_path):
+    """A real process killed with SIGKILL once some of the day's tables are committed and others
+    still have pending changes; the same run again gives the clean result."""
+    pipeline, folder = started(warehouse, tmp_path, days=DAYS[:2])
+    folder.write(day_key(DAYS[2]), day_content(DAYS[2], 0))
+    process = subprocess.Popen(
+        [sys.executable, "-c", KILLED_RUN, warehouse.url, str(folder.root), DAYS[2].isoformat()],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    try:
+        while process.poll() is None and time.monotonic() < deadline:
+            if warehouse.query("SELECT COUNT(*) FROM pending_changes")[0][0]:
+                process.send_signal(signal.SIGKILL)
+                break
+            time.sleep(0.002)
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    assert warehouse.query("SELECT COUNT(*) FROM pending_changes")[0][0] > 0
+    assert pipeline.load_day(DAYS[2]).success
+    assert_same_as_full_load(warehouse, server_home, folder)
