@@ -126,14 +126,15 @@ class _ProgressToStderr(logging.Handler):
 
 def _cluster_progress_to_stderr() -> None:
     # Creating a cluster takes minutes: show the lifecycle's own progress messages.
-    log = logging.getLogger("sparkify_assets.ops.cluster")
+    log = logging.getLogger("sparkify_assets.ops")
     if not any(isinstance(handler, _ProgressToStderr) for handler in log.handlers):
         log.addHandler(_ProgressToStderr())
     log.setLevel(logging.INFO)
 
 
 def cmd_cluster(args: argparse.Namespace) -> int:
-    from sparkify_assets.ops.cluster import ClusterError, RedshiftCluster
+    from sparkify_assets.ops.aws_errors import ClusterError
+    from sparkify_assets.ops.cluster import RedshiftCluster
 
     _cluster_progress_to_stderr()
     try:

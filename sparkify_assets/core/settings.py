@@ -175,6 +175,30 @@ def redshift(require_connection: bool = True) -> RedshiftSettings:
     )
 
 
+# --- the Redshift cluster (sparkify cluster ...) ------------------------------------------------
+_CLUSTER_VARIABLES = {
+    "SPARKIFY_CLUSTER_ID": "cluster_id",
+    "SPARKIFY_CLUSTER_ROLE": "role_name",
+    "SPARKIFY_CLUSTER_NODE_TYPE": "node_type",
+    "REDSHIFT_DATABASE": "database",
+    "REDSHIFT_USER": "master_user",
+    "AWS_REGION": "region",
+}
+
+
+def cluster_overrides() -> dict[str, str | int]:
+    """The cluster's shape as far as the environment sets it; the rest keeps its defaults."""
+    values: dict[str, str | int] = {
+        field: os.environ[name]
+        for name, field in _CLUSTER_VARIABLES.items()
+        if os.environ.get(name)
+    }
+    nodes = _positive_int("SPARKIFY_CLUSTER_NODES", 0)
+    if nodes:
+        values["node_count"] = nodes
+    return values
+
+
 DEFAULT_S3_WORKERS = 16
 DEFAULT_S3_MAX_ATTEMPTS = 8
 
