@@ -54,11 +54,14 @@ def cmd_warehouse(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from sparkify_assets.synthetic.generate import generate
+    from sparkify_assets.synthetic.generate import GenerateError, generate
 
-    summary = generate(
-        Path(args.out), events=args.events, songs=args.songs, days=args.days, seed=args.seed
-    )
+    try:
+        summary = generate(
+            Path(args.out), events=args.events, songs=args.songs, days=args.days, seed=args.seed
+        )
+    except OSError as err:  # a read-only disk, a full one, a path through a file
+        raise GenerateError(f"cannot write into {args.out}: {err.strerror or err}") from None
     print(summary)
     return 0
 
@@ -175,15 +178,33 @@ def build_parser() -> argparse.ArgumentParser:
     load.set_defaults(run=cmd_load)
 
     warehouse = commands.add_parser("warehouse", help="the embedded PostgreSQL")
-    warehouse.add_argument("action", choices=("url", "status", "stop"))
+    warehouse.add_argument(
+        "action",
+        choices=("url", "status", "stop"),
+        help="url: start it if needed and print its DSN; status; stop",
+    )
     warehouse.set_defaults(run=cmd_warehouse)
 
     gen = commands.add_parser("generate", help="write synthetic data in the real layout")
     gen.add_argument("out", help="folder to write song_data/ and log_data/ into")
-    gen.add_argument("--events", type=int, default=10_000)
-    gen.add_argument("--songs", type=int, default=200)
-    gen.add_argument("--days", type=int, default=30)
-    gen.add_argument("--seed", type=int, default=42)
+    gen.add_argument(
+        "--events", type=int, default=10_000, help="log events in all (default: %(default)s)"
+    )
+    gen.add_argument(
+        "--songs", type=int, default=200, help="song files, one song each (default: %(default)s)"
+    )
+    gen.add_argument(
+        "--days",
+        type=int,
+        default=30,
+        help="day files from 2018-11-01, at most 3653 (default: %(default)s)",
+    )
+    gen.add_argument(
+        "--seed",
+        type=int,
+        default=42,
+        help="the same seed and sizes give byte-identical files (default: %(default)s)",
+    )
     gen.set_defaults(run=cmd_generate)
 
     show = commands.add_parser("sql", help="print every statement a deployment runs, in order")
