@@ -97,11 +97,12 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
     target = args.target or ("redshift" if settings.deployment() == "redshift" else "postgres")
     if target == "redshift":
+        from sparkify_assets.ingest.s3_uri import copy_source_uri
         from sparkify_assets.warehouse.redshift import redshift_warehouse_from_env
 
         warehouse = redshift_warehouse_from_env(require_connection=False)
         data_uri = (
-            settings.s3_data_uri()
+            copy_source_uri(settings.data_uri())
             if os.environ.get("SPARKIFY_DATA_URI")
             else settings.PRINTING_PLACEHOLDERS["SPARKIFY_DATA_URI"]
         )

@@ -115,16 +115,6 @@ def _redshift_port() -> int:
     return int(raw)
 
 
-def s3_data_uri() -> str:
-    """SPARKIFY_DATA_URI, which must be ``s3://bucket[/prefix]`` for Redshift's COPY."""
-    uri = data_uri()
-    if not re.match(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/|$)", uri):
-        raise SettingsError(
-            f"Redshift loads from S3: SPARKIFY_DATA_URI must be s3://bucket/prefix, got {uri!r}"
-        )
-    return uri
-
-
 # What `sparkify sql` shows for COPY settings that are not set yet: the SQL can be read before
 # the cluster, the role or the bucket exists. The names say which variable to set.
 PRINTING_PLACEHOLDERS = {

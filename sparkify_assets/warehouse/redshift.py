@@ -32,7 +32,7 @@ from pydantic import Field
 from sparkify_assets.contract.records import FileTally
 from sparkify_assets.core import settings
 from sparkify_assets.ingest.base import Source, SourceFile
-from sparkify_assets.ingest.s3_uri import validate_s3_uri
+from sparkify_assets.ingest.s3_uri import copy_source_uri, validate_s3_uri
 from sparkify_assets.sql import redshift_load as load
 from sparkify_assets.sql import render
 from sparkify_assets.sql.tables import (
@@ -113,12 +113,8 @@ class RedshiftWarehouse(Warehouse):
 
     # --- staging ----------------------------------------------------------------------------
     def copy_config(self, data_uri: str) -> load.CopyConfig:
-        if not data_uri.startswith("s3://"):
-            raise WarehouseError(
-                f"Redshift loads from S3: the source must be s3://bucket/prefix, got {data_uri!r}"
-            )
         # Both URIs become string literals in COPY: refuse what S3 would not name anyway.
-        validate_s3_uri(data_uri)
+        copy_source_uri(data_uri)
         validate_s3_uri(self.log_jsonpath, "SPARKIFY_LOG_JSONPATH")
         return load.CopyConfig(
             schema=self.schema_name,
