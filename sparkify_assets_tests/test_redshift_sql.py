@@ -11,11 +11,12 @@ from sqlglot import exp
 
 from sparkify_assets.cli import main as cli
 from sparkify_assets.contract.records import EVENT_FIELDS
+from sparkify_assets.core.redact import redact
 from sparkify_assets.sql.catalog import BUILT_TABLES, TABLES
 from sparkify_assets.sql.checks import RULES
 from sparkify_assets.sql.redshift_load import max_errors_for
 from sparkify_assets.warehouse.redshift import redshift_warehouse_from_env
-from sparkify_assets.warehouse.script import deployment_sql, mask_secrets
+from sparkify_assets.warehouse.script import deployment_sql
 
 ROLE = "arn:aws:iam::123456789012:role/sparkify-redshift-s3-read"
 JSONPATHS = "s3://sparkify-config/log_json_path.json"
@@ -214,7 +215,7 @@ def test_secrets_are_never_printed(redshift_env, monkeypatch, capsys) -> None:
     assert "s3://sparkify-data/***/log_data/2018/11/2018-11-01-events.json" in output
     assert AWS_SECRET not in output and PASSWORD not in output
     assert ROLE in output, "an IAM role ARN is not a secret"
-    assert mask_secrets(f"password {PASSWORD}") == "password ***"
+    assert redact(f"password {PASSWORD}") == "password ***"
 
 
 @pytest.mark.parametrize(

@@ -31,6 +31,7 @@ from pydantic import Field
 
 from sparkify_assets.contract.records import FileTally
 from sparkify_assets.core import settings
+from sparkify_assets.core.redact import environment_secrets, redact
 from sparkify_assets.ingest.base import Source, SourceFile
 from sparkify_assets.ingest.s3_uri import copy_source_uri, validate_s3_uri
 from sparkify_assets.sql import redshift_load as load
@@ -76,8 +77,10 @@ class RedshiftWarehouse(Warehouse):
 
     # --- connection -------------------------------------------------------------------------
     def _redact(self, text: str) -> str:
-        password = self.password
-        return text.replace(password, "***") if password else text
+        # The password may have been handed over without being in the environment.
+        return redact(
+            text, [secret for secret in (self.password,) if secret] + environment_secrets()
+        )
 
     def _error(self, context: str, err: psycopg2.Error, detail: str = "") -> WarehouseError:
         """The user-facing error (transient or not, see faults), without the password."""
