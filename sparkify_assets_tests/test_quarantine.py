@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from sparkify_assets.cli.load import LoadReport, format_report, run_load
-from sparkify_assets.defs.checks import evaluate
 from sparkify_assets.defs.location import build_definitions, resources_for
 from sparkify_assets.sql.checks import RULES
 from sparkify_assets.warehouse import embedded
@@ -21,6 +20,7 @@ from sparkify_assets.warehouse.postgres import PostgresWarehouse
 
 from .conftest import definitions_for, table_rows
 from .layout import event, json_line, song, write_day, write_song, write_songs
+from .rule_results import evaluate
 
 DAY, EMPTY_DAY, PLAIN_DAY = date(2018, 11, 15), date(2018, 11, 16), date(2018, 11, 17)
 GOOD_TAIL = 188  # good events after the broken ones: 9 rejects of 199 records is 4.5% < 5%

@@ -13,6 +13,7 @@ import sys
 from datetime import date, timedelta
 from pathlib import Path
 
+from sparkify_assets.contract.layout import days_in
 from sparkify_assets.core import settings
 from sparkify_assets.core.errors import UserError
 from sparkify_assets.core.redact import redact
@@ -77,8 +78,7 @@ def _day_range(text: str) -> list[date]:
     first, separator, last = text.partition("..")
     if not separator or _day(first) > _day(last):
         raise argparse.ArgumentTypeError(f"expected FIRST..LAST with FIRST <= LAST, got {text!r}")
-    start = _day(first)
-    return [start + timedelta(days=n) for n in range((_day(last) - start).days + 1)]
+    return days_in(_day(first), _day(last) + timedelta(days=1))
 
 
 def _keys_by_day(args: argparse.Namespace, data_uri: str) -> dict[date, list[str]]:

@@ -92,10 +92,6 @@ class S3Source:
     def _relative(self, key: str) -> str:
         return key[len(self.prefix) + 1 :] if self.prefix else key
 
-    def object_uri(self, file: SourceFile) -> str:
-        """The file's full ``s3://`` address (what a Redshift COPY reads)."""
-        return f"s3://{self.bucket}/{self._key(file.key)}"
-
     # --- errors -----------------------------------------------------------------------------
     @contextmanager
     def _errors(self, what: str) -> Iterator[None]:

@@ -203,6 +203,16 @@ def analyze(table: Table, schema: str) -> sql.Composed:
     return sql.SQL("ANALYZE {}").format(table_ref(schema, table.name))
 
 
+def count(relation: sql.Composable) -> sql.Composed:
+    """``SELECT COUNT(*)`` of a table or a subquery: every row count is built here."""
+    return sql.SQL("SELECT COUNT(*) FROM {}").format(relation)
+
+
+def count_rows(table: Table, schema: str, window: tuple[date, date] | None = None):
+    """Rows in the table, or in the window of a partitioned table."""
+    return count(table_ref(schema, table.name)) + in_window(table, window)
+
+
 def in_window(table: Table, window: tuple[date, date] | None) -> sql.Composable:
     """`` WHERE`` clause keeping a partitioned table's rows in [start, end); empty otherwise."""
     if window is None or not table.window_column:

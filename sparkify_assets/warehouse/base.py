@@ -318,17 +318,13 @@ class Warehouse(BaseModel):
 
     def count_statement(self, table: Table, window: tuple[date, date] | None = None):
         """Rows in the table, or in the window of a partitioned table."""
-        return sql.SQL("SELECT COUNT(*) FROM {}").format(self.table(table.name)) + (
-            render.in_window(table, window)
-        )
+        return render.count_rows(table, self.schema_name, window)
 
     @retry_transient("counting rows")
     def row_counts(self) -> dict[str, int]:
         counts = {}
-        for name in TABLES:
-            (counts[name],) = self.query(
-                sql.SQL("SELECT COUNT(*) FROM {}").format(self.table(name))
-            )[0]
+        for name, table in TABLES.items():
+            (counts[name],) = self.query(self.count_statement(table))[0]
         return counts
 
 
