@@ -224,6 +224,10 @@ def test_secrets_are_never_printed(redshift_env, monkeypatch, capsys) -> None:
         ({"SPARKIFY_DATA_URI": "/data/sparkify"}, "SPARKIFY_DATA_URI must be s3://bucket/prefix"),
         ({"REDSHIFT_IAM_ROLE_ARN": "sparkify-role"}, "is not an IAM role ARN"),
         ({"SPARKIFY_LOG_JSONPATH": "/tmp/x.json"}, "SPARKIFY_LOG_JSONPATH must be an s3:// URI"),
+        (
+            {"REDSHIFT_LOAD_ERRORS_VIEW": "stv_nope"},
+            "REDSHIFT_LOAD_ERRORS_VIEW must be one of sys_load_error_detail, stl_load_errors",
+        ),
     ],
 )
 def test_bad_configuration_is_a_one_line_error(

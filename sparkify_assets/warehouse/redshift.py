@@ -70,7 +70,7 @@ class RedshiftWarehouse(Warehouse):
     iam_role_arn: str = Field(description="Role the cluster assumes to read S3 in COPY")
     region: str = Field(description="Region of the data bucket (COPY's REGION)")
     log_jsonpath: str = Field(description="s3:// URI of the uploaded sql/log_json_path.json")
-    load_errors_view: str = settings.LOAD_ERROR_VIEWS[0]
+    load_errors_view: str = load.DEFAULT_LOAD_ERROR_VIEW
     connect_timeout: int = 15
 
     dialect: ClassVar[str] = "redshift"
@@ -259,6 +259,17 @@ class RedshiftWarehouse(Warehouse):
         return f"; first rejected lines (see {LOAD_REJECTS.name}): {lines}"
 
 
+def load_errors_view(name: str) -> str:
+    """REDSHIFT_LOAD_ERRORS_VIEW, one of the views ``redshift_load`` can read (empty: default)."""
+    view = name or load.DEFAULT_LOAD_ERROR_VIEW
+    if view not in load.LOAD_ERROR_VIEWS:
+        raise settings.SettingsError(
+            f"REDSHIFT_LOAD_ERRORS_VIEW must be one of {', '.join(load.LOAD_ERROR_VIEWS)}, "
+            f"got {view!r}"
+        )
+    return view
+
+
 def redshift_warehouse_from_env(
     require_connection: bool = True, password: str = ""
 ) -> RedshiftWarehouse:
@@ -278,6 +289,6 @@ def redshift_warehouse_from_env(
         iam_role_arn=config.iam_role_arn,
         region=config.region,
         log_jsonpath=config.log_jsonpath,
-        load_errors_view=config.load_errors_view,
+        load_errors_view=load_errors_view(config.load_errors_view),
         max_reject_share=settings.max_reject_share(),
     )
