@@ -18,6 +18,7 @@ from sparkify_assets.cli.load import run_load
 from sparkify_assets.core.settings import BUNDLED_SAMPLE
 from sparkify_assets.sql import render
 from sparkify_assets.sql.analytics import ANALYTICS_TABLES, TOP_N
+from sparkify_assets.sql.dialect import REDSHIFT
 from sparkify_assets.warehouse import embedded
 from sparkify_assets.warehouse.postgres import PostgresWarehouse
 
@@ -77,7 +78,7 @@ def test_analytics_sql_is_redshift_sql_too(table):
     statements = [
         *render.rebuild(table, "sparkify"),
         render.query(table.summary, "sparkify"),
-        render.create_table(table, "sparkify", "redshift"),
+        render.create_table(table, "sparkify", REDSHIFT),
     ]
     for text in map(render.to_text, statements):
         assert sqlglot.parse_one(text, read="redshift") is not None

@@ -34,7 +34,7 @@ warehouse = plain_warehouse(resource)
 job_names = [job.name for job in defs.resolve_all_job_defs()]
 print(json.dumps({
     "warehouse": type(warehouse).__name__,
-    "dialect": warehouse.dialect,
+    "dialect": warehouse.dialect.name,
     "host": warehouse.host,
     "port": warehouse.port,
     "database": warehouse.database,

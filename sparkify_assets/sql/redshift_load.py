@@ -49,6 +49,7 @@ from psycopg2 import sql
 from sparkify_assets.contract.layout import day_bounds_ms
 from sparkify_assets.contract.records import EVENT_FIELDS, SONG_FIELDS
 from sparkify_assets.sql import render
+from sparkify_assets.sql.dialect import REDSHIFT
 from sparkify_assets.sql.tables import LOAD_REJECTS, STAGING_EVENTS, STAGING_SONGS, Table
 
 # Redshift's ceiling for MAXERROR: the most rejected lines one COPY can tolerate.
@@ -352,7 +353,7 @@ def _file_uri(config: CopyConfig, key: str) -> str:
 
 
 def _fresh(copy_table: Table) -> list[Step]:
-    return [Step(render.create_temp_table(copy_table, "redshift"))]
+    return [Step(render.create_temp_table(copy_table, REDSHIFT))]
 
 
 def _dropped(copy_table: Table) -> Step:

@@ -28,6 +28,7 @@ from sparkify_assets.core.redact import redact
 from sparkify_assets.ingest.base import Source, SourceFile
 from sparkify_assets.sql import render
 from sparkify_assets.sql.catalog import ALL_TABLES, TABLES
+from sparkify_assets.sql.dialect import POSTGRES, Dialect
 from sparkify_assets.sql.tables import Table
 
 
@@ -144,7 +145,7 @@ class Warehouse(BaseModel):
 
     _tables_ready: bool = PrivateAttr(default=False)
 
-    dialect: ClassVar[str] = "postgres"
+    dialect: ClassVar[Dialect] = POSTGRES
 
     @field_validator("schema_name")
     @classmethod

@@ -36,6 +36,7 @@ from sparkify_assets.ingest.base import Source, SourceFile
 from sparkify_assets.ingest.s3_uri import copy_source_uri, validate_s3_uri
 from sparkify_assets.sql import redshift_load as load
 from sparkify_assets.sql import render
+from sparkify_assets.sql.dialect import REDSHIFT, Dialect
 from sparkify_assets.sql.tables import (
     LOAD_AUDIT,
     LOAD_REJECTS,
@@ -73,7 +74,7 @@ class RedshiftWarehouse(Warehouse):
     load_errors_view: str = load.DEFAULT_LOAD_ERROR_VIEW
     connect_timeout: int = 15
 
-    dialect: ClassVar[str] = "redshift"
+    dialect: ClassVar[Dialect] = REDSHIFT
 
     # --- connection -------------------------------------------------------------------------
     def _redact(self, text: str) -> str:
