@@ -137,22 +137,17 @@ def _cluster_progress_to_stderr() -> None:
 
 
 def cmd_cluster(args: argparse.Namespace) -> int:
-    from sparkify_assets.ops.aws_errors import ClusterError
     from sparkify_assets.ops.cluster import RedshiftCluster
 
     _cluster_progress_to_stderr()
-    try:
-        cluster = RedshiftCluster.from_env()
-        info = {
-            "up": lambda: cluster.up(args.ingress_cidr),
-            "status": cluster.status,
-            "pause": cluster.pause,
-            "resume": cluster.resume,
-            "down": lambda: cluster.down(args.final_snapshot),
-        }[args.action]()
-    except ClusterError as err:
-        print(f"sparkify: {err}", file=sys.stderr)
-        return 2
+    cluster = RedshiftCluster.from_env()
+    info = {
+        "up": lambda: cluster.up(args.ingress_cidr),
+        "status": cluster.status,
+        "pause": cluster.pause,
+        "resume": cluster.resume,
+        "down": lambda: cluster.down(args.final_snapshot),
+    }[args.action]()
     print(f"{info.status} {info.endpoint or '-'}")
     print(info.summary())
     if args.action == "up":
