@@ -1,8 +1,8 @@
 """Each analytics table equals the answer computed in plain Python from the same JSON files.
 
-Datasets: one written by the test (``synthetic.py``: seeded, small, with the edge cases the rules
-are about), the public Udacity sample and the bundled sample (each skipped when absent). The
-oracle (``listening.py``) shares no SQL with the warehouse.
+Datasets: one written by the test (``builders.write_dataset``: seeded, small, with the edge
+cases the rules are about), the public Udacity sample and the bundled sample (each skipped when
+absent). The oracle (``listening.py``) shares no SQL with the warehouse.
 """
 
 import os
@@ -22,9 +22,9 @@ from sparkify_assets.sql.dialect import REDSHIFT
 from sparkify_assets.warehouse import embedded
 from sparkify_assets.warehouse.postgres import PostgresWarehouse
 
+from .builders import write_dataset
 from .conftest import PUBLIC_SAMPLE, definitions_for
 from .listening import Listening
-from .synthetic import write_dataset
 
 
 @pytest.fixture(scope="module", params=["written", "public", "bundled"])

@@ -36,8 +36,8 @@ from sparkify_assets.sql.render import to_text
 from sparkify_assets.warehouse import embedded
 from sparkify_assets.warehouse.postgres import PostgresWarehouse
 
+from .builders import GOOD_DAYS, PLAYS_PER_DAY, write_good_data
 from .conftest import definitions_for
-from .layout import GOOD_DAYS, PLAYS_PER_DAY, write_good_data
 from .rule_results import evaluate
 
 RULE_BY_KEY = {(rule.table, rule.name): rule for rules in RULES.values() for rule in rules}

@@ -18,8 +18,8 @@ from sparkify_assets.ingest.open import open_source
 from sparkify_assets.ingest.s3 import S3Source
 from sparkify_assets.sql.catalog import TABLES
 
+from .builders import DAYS, day_key, sample_objects, write_sample
 from .conftest import REPO, definitions_for, folder_objects, upload
-from .sample_files import DAYS, day_key, sample_objects, write_sample
 
 PUBLIC_SAMPLE_COUNTS = {  # README of the public sample
     "staging_events": 8056,
