@@ -149,7 +149,8 @@ class S3Listing:
 
 
 def make_warehouse(**overrides) -> RedshiftWarehouse:
-    # A plain warehouse takes the password itself; defs.resources resolves it from EnvVar.
+    # The resource resolves EnvVar("REDSHIFT_PASSWORD") when a run starts (test_deployment);
+    # the warehouse itself holds the value.
     config = dict(
         host="sparkify.abc123.us-west-2.redshift.amazonaws.com",
         user="sparkify_admin",
