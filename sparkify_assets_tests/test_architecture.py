@@ -38,13 +38,32 @@ def modules() -> dict[str, Path]:
     return {module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
 
 
-def imports_of(path: Path) -> list[tuple[str, int]]:
-    """(imported module, line) for every import in the file, relative ones resolved."""
+def _type_checking_only(tree: ast.Module) -> set[int]:
+    """Ids of the nodes under ``if TYPE_CHECKING:``, which never run."""
+    return {
+        id(child)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and getattr(node.test, "id", "") == "TYPE_CHECKING"
+        for statement in node.body
+        for child in ast.walk(statement)
+    }
+
+
+def imports_of(path: Path, *, annotations: bool = True) -> list[tuple[str, int]]:
+    """(imported module, line) for every import in the file, relative ones resolved.
+
+    ``annotations=False`` leaves out imports under ``if TYPE_CHECKING:``: they name a type for
+    the reader and the type checker, and never run, so they cannot make an import circle.
+    """
     package = module_name(path).split(".")
     if path.name != "__init__.py":
         package = package[:-1]
     found = []
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    tree = ast.parse(path.read_text(), str(path))
+    skipped = set() if annotations else _type_checking_only(tree)
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
         if isinstance(node, ast.Import):
             found += [(alias.name, node.lineno) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -59,7 +78,11 @@ def imports_of(path: Path) -> list[tuple[str, int]]:
 def internal_graph() -> dict[str, set[str]]:
     known = modules()
     return {
-        name: {target for target, _ in imports_of(path) if target in known and target != name}
+        name: {
+            target
+            for target, _ in imports_of(path, annotations=False)
+            if target in known and target != name
+        }
         for name, path in known.items()
     }
 
