@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import warnings
 
-from dagster import AssetSelection, BetaWarning, Definitions, define_asset_job
+from dagster import AssetSelection, BetaWarning, Definitions, PreviewWarning, define_asset_job
 
-# backfill_policy is beta in Dagster; the one-run backfills rely on it knowingly.
+# backfill_policy is beta in Dagster and mapping over asset specs a preview; the one-run
+# backfills and the freshness policy (applied in one place) rely on them knowingly.
 warnings.filterwarnings("ignore", category=BetaWarning, message=".*backfill_policy.*")
+warnings.filterwarnings("ignore", category=PreviewWarning, message=".*map_resolved_asset_specs.*")
 
 from sparkify_assets.defs.assets import ALL_ASSETS  # noqa: E402
 from sparkify_assets.defs.automation import (  # noqa: E402
@@ -15,7 +17,9 @@ from sparkify_assets.defs.automation import (  # noqa: E402
     AUTOMATION_SCHEDULES,
     AUTOMATION_SENSORS,
 )
+from sparkify_assets.defs.automation import load_day  # noqa: E402
 from sparkify_assets.defs.checks import TABLE_CHECKS  # noqa: E402
+from sparkify_assets.defs.freshness import with_freshness  # noqa: E402
 from sparkify_assets.defs.resources import source_resource, warehouse_resource  # noqa: E402
 from sparkify_assets.ops.cluster import CLUSTER_JOBS, RedshiftCluster  # noqa: E402
 
@@ -41,7 +45,7 @@ def resources_for(deployment: str) -> dict:
 
 def build_definitions(resources: dict) -> Definitions:
     """The code location with the given resources (tests pass their own warehouse and source)."""
-    return Definitions(
+    defs = Definitions(
         assets=ALL_ASSETS,
         asset_checks=TABLE_CHECKS,
         jobs=[load_everything, *CLUSTER_JOBS, *AUTOMATION_JOBS],
@@ -49,3 +53,4 @@ def build_definitions(resources: dict) -> Definitions:
         sensors=AUTOMATION_SENSORS,
         resources={"cluster": RedshiftCluster(), **resources},
     )
+    return with_freshness(defs, load_day.selection)
