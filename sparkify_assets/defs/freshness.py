@@ -15,9 +15,16 @@ would be honest for it.
 
 from __future__ import annotations
 
+import warnings
 from datetime import timedelta
 
-from dagster import AssetSelection, Definitions, FreshnessPolicy, apply_freshness_policy
+from dagster import (
+    AssetSelection,
+    Definitions,
+    FreshnessPolicy,
+    PreviewWarning,
+    apply_freshness_policy,
+)
 
 DEADLINE_CRON = "0 3 * * *"
 DAY_DUE = FreshnessPolicy.cron(
@@ -27,6 +34,8 @@ DAY_DUE = FreshnessPolicy.cron(
 
 def with_freshness(defs: Definitions, selection: AssetSelection) -> Definitions:
     """``defs`` with the daily deadline on every asset in ``selection`` (the daily run's)."""
-    return defs.map_resolved_asset_specs(
-        func=lambda spec: apply_freshness_policy(spec, DAY_DUE), selection=selection
-    )
+    with warnings.catch_warnings():  # mapping over specs is a preview API, used knowingly
+        warnings.simplefilter("ignore", PreviewWarning)
+        return defs.map_resolved_asset_specs(
+            func=lambda spec: apply_freshness_policy(spec, DAY_DUE), selection=selection
+        )

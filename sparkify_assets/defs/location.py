@@ -4,23 +4,26 @@ from __future__ import annotations
 
 import warnings
 
-from dagster import AssetSelection, BetaWarning, Definitions, PreviewWarning, define_asset_job
+from dagster import AssetSelection, BetaWarning, Definitions, define_asset_job
 
-# backfill_policy is beta in Dagster and mapping over asset specs a preview; the one-run
-# backfills and the freshness policy (applied in one place) rely on them knowingly.
+# backfill_policy is beta in Dagster; the one-run backfills rely on it knowingly.
 warnings.filterwarnings("ignore", category=BetaWarning, message=".*backfill_policy.*")
-warnings.filterwarnings("ignore", category=PreviewWarning, message=".*map_resolved_asset_specs.*")
 
+from sparkify_assets.defs.alerts import FailureAlerts, run_failure_alert  # noqa: E402
 from sparkify_assets.defs.assets import ALL_ASSETS  # noqa: E402
 from sparkify_assets.defs.automation import (  # noqa: E402
     AUTOMATION_JOBS,
     AUTOMATION_SCHEDULES,
     AUTOMATION_SENSORS,
+    load_day,
 )
-from sparkify_assets.defs.automation import load_day  # noqa: E402
 from sparkify_assets.defs.checks import TABLE_CHECKS  # noqa: E402
 from sparkify_assets.defs.freshness import with_freshness  # noqa: E402
-from sparkify_assets.defs.resources import source_resource, warehouse_resource  # noqa: E402
+from sparkify_assets.defs.resources import (  # noqa: E402
+    alerts_resource,
+    source_resource,
+    warehouse_resource,
+)
 from sparkify_assets.ops.cluster import CLUSTER_JOBS, RedshiftCluster  # noqa: E402
 
 # Everything, for a range of days: what `sparkify load` runs and what a backfill looks like.
@@ -40,6 +43,7 @@ def resources_for(deployment: str) -> dict:
         "warehouse": warehouse_resource(deployment),
         "source": source_resource(deployment),
         "cluster": cluster(),
+        "alerts": alerts_resource(),
     }
 
 
@@ -50,7 +54,7 @@ def build_definitions(resources: dict) -> Definitions:
         asset_checks=TABLE_CHECKS,
         jobs=[load_everything, *CLUSTER_JOBS, *AUTOMATION_JOBS],
         schedules=AUTOMATION_SCHEDULES,
-        sensors=AUTOMATION_SENSORS,
-        resources={"cluster": RedshiftCluster(), **resources},
+        sensors=[*AUTOMATION_SENSORS, run_failure_alert],
+        resources={"cluster": RedshiftCluster(), "alerts": FailureAlerts(), **resources},
     )
     return with_freshness(defs, load_day.selection)
