@@ -28,6 +28,14 @@ class Column:
     nullable: bool = True
     lineage: Lineage = ()
 
+    @property
+    def documentation(self) -> str:
+        """What the UI and the warehouse's own comments say: the description, else the lineage."""
+        if self.description:
+            return self.description
+        sources = ", ".join(f"{table}.{column}" for table, column in self.lineage)
+        return f"From {sources}" if sources else ""
+
 
 @dataclass(frozen=True)
 class Table:

@@ -29,7 +29,7 @@ CELL_CHARS = 40  # longer values (user agents, raw records) are cut so the table
 def column_schema(table: Table) -> TableSchema:
     return TableSchema(
         columns=[
-            TableColumn(column.name, column.type, description=column.description or None)
+            TableColumn(column.name, column.type, description=column.documentation or None)
             for column in table.columns
         ]
     )
