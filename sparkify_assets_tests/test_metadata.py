@@ -5,12 +5,17 @@ import shutil
 import string
 
 import pytest
-from dagster import AssetKey, DagsterInstance
+from dagster import AssetKey, DagsterInstance, FloatMetadataValue, IntMetadataValue
 from psycopg2 import sql
 
 from sparkify_assets.cli.load import run_load
 from sparkify_assets.defs.assets import ALL_ASSETS
-from sparkify_assets.defs.assets.metadata import PREVIEW_ROWS, markdown_table
+from sparkify_assets.defs.assets.metadata import (
+    PREVIEW_ROWS,
+    WIDE_COLUMNS,
+    markdown_table,
+    preview_markdown,
+)
 from sparkify_assets.sql.analytics import ANALYTICS_TABLES
 from sparkify_assets.sql.catalog import STAGING_TABLES, STAR_TABLES, TABLES
 from sparkify_assets.sql.checks import RULES, count_and_sample, rules_for
@@ -102,6 +107,16 @@ def test_markdown_preview_cells_are_escaped_cut_and_null_marked():
     assert markdown_table(["a"], []) == "_no rows_"
 
 
+def test_a_wide_preview_is_turned_on_its_side_and_a_narrow_one_is_not():
+    narrow = preview_markdown(["a", "b"], [(1, 2)])
+    assert narrow.splitlines()[0] == "| a | b |"
+    columns = [f"c{i}" for i in range(WIDE_COLUMNS + 1)]
+    wide = preview_markdown(columns, [tuple(range(len(columns))), tuple("x" * len(columns))])
+    lines = wide.splitlines()
+    assert lines[0] == "| column | row 1 | row 2 |"
+    assert lines[2] == "| c0 | 0 | x |" and lines[-1] == f"| c{WIDE_COLUMNS} | {WIDE_COLUMNS} | x |"
+
+
 @pytest.fixture(scope="module")
 def materialized(tmp_path_factory, server_home):
     """A load of the synthetic dataset recorded in a DAGSTER_HOME with the project's yaml."""
@@ -133,8 +148,16 @@ def test_every_materialization_shows_size_shape_lineage_and_a_preview(materializ
             (c.name, c.type) for c in table.columns
         ]
         preview = values["preview"].value.splitlines()
-        assert preview[0] == "| " + " | ".join(table.column_names) + " |"
-        assert len(preview) == 2 + min(rows, PREVIEW_ROWS)
+        shown = min(rows, PREVIEW_ROWS)
+        if len(table.columns) <= WIDE_COLUMNS:
+            assert preview[0] == "| " + " | ".join(table.column_names) + " |"
+            assert len(preview) == 2 + shown
+        else:  # on its side: one line per column, so it never runs off the page
+            assert (
+                preview[0]
+                == "| column | " + " | ".join(f"row {n + 1}" for n in range(shown)) + " |"
+            )
+            assert [line.split(" | ")[0][2:] for line in preview[2:]] == list(table.column_names)
         if GROUPS[name] != "staging":
             lineage = values["dagster/column_lineage"].value
             assert {
@@ -171,3 +194,35 @@ def test_every_analytics_asset_shows_its_answer_as_markdown(materialized):
         assert len(summary) > 2
     (changed,) = warehouse.query("SELECT COUNT(*) FROM level_changes")[0]
     assert metadata["level_changes"]["summary"].value.splitlines()[2].startswith(f"| {changed} |")
+
+
+def test_figures_are_numbers_dagster_can_plot(materialized):
+    warehouse, metadata = materialized
+    ints, floats = IntMetadataValue, FloatMetadataValue
+    staging = metadata["staging_events"]
+    for name, kind in (
+        ("records_read", ints),
+        ("rows_loaded", ints),
+        ("records_rejected", ints),
+        ("reject_share", floats),
+        ("load_seconds", floats),
+    ):
+        assert isinstance(staging[name], kind), name
+    assert staging["reject_share"].value == 0.0
+
+    plays = metadata["songplays"]
+    ((count, matched, listeners),) = warehouse.query(
+        "SELECT COUNT(*), COUNT(song_id), COUNT(DISTINCT user_id) FROM songplays"
+    )
+    assert isinstance(plays["plays"], ints) and plays["plays"].value == count
+    assert isinstance(plays["listeners"], ints) and plays["listeners"].value == listeners
+    assert isinstance(plays["share_matched"], floats)
+    assert plays["share_matched"].value == pytest.approx(matched / count)
+    assert 0 < plays["share_matched"].value < 1  # the dataset has matched and unmatched plays
+
+    total = metadata["plays_by_level"]["total_plays"]
+    assert isinstance(total, ints) and total.value == count
+    recent = metadata["recent_plays"]["listeners"]
+    assert isinstance(recent, ints) and recent.value == listeners
+    for table in (*STAR_TABLES, *ANALYTICS_TABLES):
+        assert isinstance(metadata[table.name]["build_seconds"], floats), table.name

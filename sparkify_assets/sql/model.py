@@ -53,6 +53,9 @@ class Table:
     window_column: str | None = None
     # A SELECT over the built table whose answer each materialization shows as markdown.
     summary: str | None = None
+    # (name, SQL aggregate over the table) pairs each materialization records as numbers, so
+    # the UI plots them across runs; a partitioned table's are over the days of the run.
+    figures: tuple[tuple[str, str], ...] = ()
 
     @property
     def column_names(self) -> tuple[str, ...]:

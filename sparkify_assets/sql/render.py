@@ -253,6 +253,18 @@ def preview(
     )
 
 
+def figures(table: Table, schema: str, window: tuple[date, date] | None = None) -> sql.Composed:
+    """One row of the table's figures (its declared aggregates), over ``window`` if partitioned."""
+    return sql.SQL("SELECT {} FROM {}{}").format(
+        sql.SQL(", ").join(
+            sql.SQL("{} AS {}").format(sql.SQL(expression), sql.Identifier(name))
+            for name, expression in table.figures
+        ),
+        table_ref(schema, table.name),
+        in_window(table, window),
+    )
+
+
 def rebuild(table: Table, schema: str, window: tuple[date, date] | None = None) -> list:
     """The statements that replace a star table's rows (all of them, or one window's)."""
     if table.build is None:

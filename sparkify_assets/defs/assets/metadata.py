@@ -20,10 +20,13 @@ from dagster import (
 
 from sparkify_assets.sql import render
 from sparkify_assets.sql.model import Table
-from sparkify_assets.warehouse.base import Warehouse
+from sparkify_assets.warehouse.base import StagingResult, Warehouse
 
 PREVIEW_ROWS = 5
 CELL_CHARS = 40  # longer values (user agents, raw records) are cut so the table stays readable
+# A wider table would run off the asset page, so its rows are shown side by side, one line
+# per column.
+WIDE_COLUMNS = 6
 
 
 def column_schema(table: Table) -> TableSchema:
@@ -81,6 +84,50 @@ def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> 
     return "\n".join(lines)
 
 
+def preview_markdown(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """``markdown_table``, turned on its side when the table has more than WIDE_COLUMNS."""
+    if len(columns) <= WIDE_COLUMNS or not rows:
+        return markdown_table(columns, rows)
+    header = ["column", *(f"row {number}" for number in range(1, len(rows) + 1))]
+    return markdown_table(
+        header, [(name, *(row[i] for row in rows)) for i, name in enumerate(columns)]
+    )
+
+
+def number(value: object) -> MetadataValue:
+    """A figure as the metadata type Dagster plots: int, or float for shares and seconds."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return MetadataValue.int(value)
+    return MetadataValue.float(float(value))
+
+
+def staging_figures(results: Sequence[StagingResult], max_reject_share: float) -> dict:
+    """What a staging load read, loaded and quarantined, and how long it took, as numbers."""
+    read = sum(result.records for result in results)
+    rejected = sum(result.rejected for result in results)
+    return {
+        "records_read": number(read),
+        "rows_loaded": number(sum(result.loaded for result in results)),
+        "records_rejected": number(rejected),
+        "reject_share": number(rejected / read if read else 0.0),
+        "max_reject_share": number(float(max_reject_share)),
+        "load_seconds": number(round(sum(result.seconds for result in results), 3)),
+    }
+
+
+def build_figures(seconds: float) -> dict:
+    return {"build_seconds": number(round(seconds, 3))}
+
+
+def _figures(cursor, table: Table, schema: str, window) -> dict:
+    if not table.figures:
+        return {}
+    names, (row,) = _select(cursor, render.figures(table, schema, window))
+    return {
+        name: number(value) for name, value in zip(names, row, strict=True) if value is not None
+    }
+
+
 def _select(cursor, statement) -> tuple[list[str], list[tuple]]:
     cursor.execute(statement)
     return [column[0] for column in cursor.description], cursor.fetchall()
@@ -102,9 +149,10 @@ def materialization_metadata(
         if window and table.window_column:
             cursor.execute(warehouse.count_statement(table, window))
             (metadata["dagster/partition_row_count"],) = cursor.fetchone()
+        metadata |= _figures(cursor, table, schema, window if table.window_column else None)
         preview = _select(cursor, render.preview(table, schema, PREVIEW_ROWS, window))
-        metadata["preview"] = MetadataValue.md(markdown_table(*preview))
+        metadata["preview"] = MetadataValue.md(preview_markdown(*preview))
         if table.summary:
             summary = _select(cursor, render.query(table.summary, schema))
-            metadata["summary"] = MetadataValue.md(markdown_table(*summary))
+            metadata["summary"] = MetadataValue.md(preview_markdown(*summary))
     return metadata
