@@ -13,6 +13,7 @@ from sparkify_assets.defs.assets import ALL_ASSETS
 from sparkify_assets.defs.assets.metadata import (
     PREVIEW_ROWS,
     WIDE_COLUMNS,
+    WIDE_PREVIEW_ROWS,
     markdown_table,
     preview_markdown,
 )
@@ -107,14 +108,17 @@ def test_markdown_preview_cells_are_escaped_cut_and_null_marked():
     assert markdown_table(["a"], []) == "_no rows_"
 
 
-def test_a_wide_preview_is_turned_on_its_side_and_a_narrow_one_is_not():
+def test_a_wide_preview_shows_records_and_a_narrow_one_a_table():
     narrow = preview_markdown(["a", "b"], [(1, 2)])
     assert narrow.splitlines()[0] == "| a | b |"
     columns = [f"c{i}" for i in range(WIDE_COLUMNS + 1)]
-    wide = preview_markdown(columns, [tuple(range(len(columns))), tuple("x" * len(columns))])
-    lines = wide.splitlines()
-    assert lines[0] == "| column | row 1 | row 2 |"
-    assert lines[2] == "| c0 | 0 | x |" and lines[-1] == f"| c{WIDE_COLUMNS} | {WIDE_COLUMNS} | x |"
+    rows = [tuple(range(len(columns))), tuple("x" * len(columns))] * WIDE_PREVIEW_ROWS
+    wide = preview_markdown(columns, rows)
+    assert wide.count("**row ") == WIDE_PREVIEW_ROWS
+    blocks = wide.split("\n\n")
+    assert blocks[0] == "**row 1**"
+    assert blocks[1].splitlines()[2] == "| c0 | 0 |"
+    assert max(len(line.split(" | ")) for line in wide.splitlines() if "|" in line) == 2
 
 
 @pytest.fixture(scope="module")
@@ -152,12 +156,14 @@ def test_every_materialization_shows_size_shape_lineage_and_a_preview(materializ
         if len(table.columns) <= WIDE_COLUMNS:
             assert preview[0] == "| " + " | ".join(table.column_names) + " |"
             assert len(preview) == 2 + shown
-        else:  # on its side: one line per column, so it never runs off the page
-            assert (
-                preview[0]
-                == "| column | " + " | ".join(f"row {n + 1}" for n in range(shown)) + " |"
-            )
-            assert [line.split(" | ")[0][2:] for line in preview[2:]] == list(table.column_names)
+        else:  # records of two columns, so it never runs off the page
+            records = values["preview"].value.split("**row ")[1:]
+            assert len(records) == min(shown, WIDE_PREVIEW_ROWS)
+            for record in records:
+                lines = record.strip().splitlines()[2:]
+                assert lines[0] == "| column | value |"
+                names = [line.split(" | ")[0][2:] for line in lines[2:]]
+                assert names == list(table.column_names)
         if GROUPS[name] != "staging":
             lineage = values["dagster/column_lineage"].value
             assert {

@@ -24,9 +24,10 @@ from sparkify_assets.warehouse.base import StagingResult, Warehouse
 
 PREVIEW_ROWS = 5
 CELL_CHARS = 40  # longer values (user agents, raw records) are cut so the table stays readable
-# A wider table would run off the asset page, so its rows are shown side by side, one line
-# per column.
+# A wider table would run off the right of the asset page (its metadata column is narrow), so
+# its preview shows the first few rows as records instead.
 WIDE_COLUMNS = 6
+WIDE_PREVIEW_ROWS = 3
 
 
 def column_schema(table: Table) -> TableSchema:
@@ -85,12 +86,14 @@ def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> 
 
 
 def preview_markdown(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """``markdown_table``, turned on its side when the table has more than WIDE_COLUMNS."""
+    """``markdown_table``, or for a table wider than WIDE_COLUMNS its first rows as records (a
+    two-column table each), which fit the asset page however narrow it is."""
     if len(columns) <= WIDE_COLUMNS or not rows:
         return markdown_table(columns, rows)
-    header = ["column", *(f"row {number}" for number in range(1, len(rows) + 1))]
-    return markdown_table(
-        header, [(name, *(row[i] for row in rows)) for i, name in enumerate(columns)]
+    return "\n\n".join(
+        f"**row {number}**\n\n"
+        + markdown_table(["column", "value"], list(zip(columns, row, strict=True)))
+        for number, row in enumerate(rows[:WIDE_PREVIEW_ROWS], start=1)
     )
 
 
@@ -154,5 +157,5 @@ def materialization_metadata(
         metadata["preview"] = MetadataValue.md(preview_markdown(*preview))
         if table.summary:
             summary = _select(cursor, render.query(table.summary, schema))
-            metadata["summary"] = MetadataValue.md(preview_markdown(*summary))
+            metadata["summary"] = MetadataValue.md(markdown_table(*summary))
     return metadata
