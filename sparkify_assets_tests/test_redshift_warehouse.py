@@ -149,12 +149,12 @@ class S3Listing:
 
 
 def make_warehouse(**overrides) -> RedshiftWarehouse:
-    from dagster import EnvVar
-
+    # The resource resolves EnvVar("REDSHIFT_PASSWORD") when a run starts (test_deployment);
+    # the warehouse itself holds the value.
     config = dict(
         host="sparkify.abc123.us-west-2.redshift.amazonaws.com",
         user="sparkify_admin",
-        password=EnvVar("REDSHIFT_PASSWORD"),
+        password=PASSWORD,
         iam_role_arn=ROLE,
         region="us-west-2",
         log_jsonpath=JSONPATHS,

@@ -55,7 +55,10 @@ def warehouse_error(context: str, err: psycopg2.Error) -> WarehouseError:
 # A transaction is attempted this often before a transient failure is handed on; the backoff
 # between attempts adds up to a few seconds, enough for the embedded server to restart.
 RETRY_ATTEMPTS = 4
-_log = logging.getLogger("sparkify.warehouse")
+# Loggers under "dagster.builtin." are the ones Dagster captures into a run's event log without
+# instance configuration (what get_dagster_logger returns); a plain logger keeps this layer free
+# of Dagster while the retry warnings still show in the UI.
+_log = logging.getLogger("dagster.builtin.sparkify.warehouse")
 _retrying: ContextVar[bool] = ContextVar("sparkify_warehouse_retrying", default=False)
 Result = TypeVar("Result")
 
