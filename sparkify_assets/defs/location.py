@@ -9,14 +9,21 @@ from dagster import AssetSelection, BetaWarning, Definitions, define_asset_job
 # backfill_policy is beta in Dagster; the one-run backfills rely on it knowingly.
 warnings.filterwarnings("ignore", category=BetaWarning, message=".*backfill_policy.*")
 
+from sparkify_assets.defs.alerts import FailureAlerts, run_failure_alert  # noqa: E402
 from sparkify_assets.defs.assets import ALL_ASSETS  # noqa: E402
 from sparkify_assets.defs.automation import (  # noqa: E402
     AUTOMATION_JOBS,
     AUTOMATION_SCHEDULES,
     AUTOMATION_SENSORS,
+    load_day,
 )
 from sparkify_assets.defs.checks import TABLE_CHECKS  # noqa: E402
-from sparkify_assets.defs.resources import source_resource, warehouse_resource  # noqa: E402
+from sparkify_assets.defs.freshness import with_freshness  # noqa: E402
+from sparkify_assets.defs.resources import (  # noqa: E402
+    alerts_resource,
+    source_resource,
+    warehouse_resource,
+)
 from sparkify_assets.ops.cluster import CLUSTER_JOBS, RedshiftCluster  # noqa: E402
 
 # Everything, for a range of days: what `sparkify load` runs and what a backfill looks like.
@@ -36,16 +43,18 @@ def resources_for(deployment: str) -> dict:
         "warehouse": warehouse_resource(deployment),
         "source": source_resource(deployment),
         "cluster": cluster(),
+        "alerts": alerts_resource(),
     }
 
 
 def build_definitions(resources: dict) -> Definitions:
     """The code location with the given resources (tests pass their own warehouse and source)."""
-    return Definitions(
+    defs = Definitions(
         assets=ALL_ASSETS,
         asset_checks=TABLE_CHECKS,
         jobs=[load_everything, *CLUSTER_JOBS, *AUTOMATION_JOBS],
         schedules=AUTOMATION_SCHEDULES,
-        sensors=AUTOMATION_SENSORS,
-        resources={"cluster": RedshiftCluster(), **resources},
+        sensors=[*AUTOMATION_SENSORS, run_failure_alert],
+        resources={"cluster": RedshiftCluster(), "alerts": FailureAlerts(), **resources},
     )
+    return with_freshness(defs, load_day.selection)
