@@ -64,7 +64,11 @@ def code_location(defs: Definitions) -> dict:
             for schedule in repository.schedule_defs
         },
         "sensors": {
-            sensor.name: {"job": sensor.job_name, "default_status": sensor.default_status.value}
+            sensor.name: {
+                "type": sensor.sensor_type.value,
+                "jobs": sorted(job.name for job in sensor.jobs) if sensor.has_jobs else [],
+                "default_status": sensor.default_status.value,
+            }
             for sensor in repository.sensor_defs
         },
     }

@@ -78,7 +78,8 @@ def test_every_printed_statement_parses_as_redshift(redshift_env, capsys) -> Non
     # The whole printout is the same statements, one script, and parses as such too.
     parsed = [e for e in sqlglot.parse(output, read="redshift") if e is not None]
     assert sum(isinstance(e, exp.Copy) for e in parsed) == 3 + 1, "three days, then the songs"
-    assert output.count(";") == len(parsed)
+    # Statements end a line with ";" (comments on columns may hold one mid-line).
+    assert len(re.findall(r";$", output, flags=re.MULTILINE)) == len(parsed)
 
 
 def test_sections_run_in_load_order(redshift_env, capsys) -> None:

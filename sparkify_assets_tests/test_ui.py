@@ -48,12 +48,16 @@ ASSETS_QUERY = """{
     owners { ... on TeamAssetOwner { team } ... on UserAssetOwner { email } }
     dependencyKeys { path }
     assetChecksOrError { ... on AssetChecks { checks { name } } }
+    internalFreshnessPolicy {
+      __typename
+      ... on CronFreshnessPolicy { deadlineCron lowerBoundDeltaSeconds timezone }
+    }
   }
 }"""
 REPOSITORY_QUERY = """{
   repositoriesOrError {
     ... on RepositoryConnection {
-      nodes { name jobs { name } schedules { name } sensors { name } }
+      nodes { name jobs { name } schedules { name } sensors { name sensorState { status } } }
     }
   }
   shouldShowNux
@@ -237,6 +241,24 @@ def test_ui_shows_every_job_schedule_and_sensor_of_the_code_location(dagster_dev
     assert set(snapshot["jobs"]) <= shown["jobs"]
     assert set(snapshot["schedules"]) == shown["schedules"]
     assert set(snapshot["sensors"]) == shown["sensors"]
+
+
+def test_ui_shows_the_daily_deadline_on_what_the_daily_run_builds(asset_nodes):
+    policies = {name: node["internalFreshnessPolicy"] for name, node in asset_nodes.items()}
+    assert policies.pop("staging_songs") is None  # reloaded when song files change: no calendar
+    expected = {
+        "__typename": "CronFreshnessPolicy",
+        "deadlineCron": "0 3 * * *",
+        "lowerBoundDeltaSeconds": 3 * 3600,
+        "timezone": "UTC",
+    }
+    assert policies == {name: expected for name in policies}
+
+
+def test_only_the_failure_alert_runs_by_default(dagster_dev):
+    (repository,) = dagster_dev.graphql(REPOSITORY_QUERY)["repositoriesOrError"]["nodes"]
+    running = {s["name"] for s in repository["sensors"] if s["sensorState"]["status"] == "RUNNING"}
+    assert running == {"run_failure_alert"}
 
 
 def test_project_dagster_yaml_turns_off_the_pop_up_and_telemetry(dagster_dev):

@@ -90,6 +90,17 @@ def source_resource(deployment: str) -> SparkifySource:
     return SparkifySource(uri=uri)
 
 
+def alerts_resource():
+    """Run-failure alerts to the Slack webhook, or the token and channel, the environment names."""
+    from sparkify_assets.defs.alerts import FailureAlerts
+
+    return FailureAlerts(
+        webhook_url=secret_from_env("SPARKIFY_SLACK_WEBHOOK_URL"),
+        slack_token=secret_from_env("SPARKIFY_SLACK_TOKEN"),
+        slack_channel=os.environ.get("SPARKIFY_SLACK_CHANNEL", ""),
+    )
+
+
 def plain_warehouse(resource) -> Warehouse:
     """The ``Warehouse`` behind a resource, for use outside a run."""
     return resource.warehouse() if isinstance(resource, ConfigurableResourceFactory) else resource

@@ -85,6 +85,20 @@ def create_table(table: Table, schema: str, dialect: Dialect) -> sql.Composed:
     )
 
 
+def comments(table: Table, schema: str) -> list[sql.Composed]:
+    """``COMMENT ON`` the table and each column, from the descriptions the UI shows, so psql,
+    BI tools and Redshift's catalog document the warehouse too (same syntax on both targets)."""
+    ref = table_ref(schema, table.name)
+    statements = [sql.SQL("COMMENT ON TABLE {} IS {}").format(ref, sql.Literal(table.description))]
+    statements += [
+        sql.SQL("COMMENT ON COLUMN {}.{} IS {}").format(
+            ref, sql.Identifier(column.name), sql.Literal(column.documentation or None)
+        )
+        for column in table.columns
+    ]
+    return statements
+
+
 def create_indexes(table: Table, schema: str, dialect: Dialect) -> list[sql.Composed]:
     """Indexes beyond the primary key: the dialect's day index (BRIN on PostgreSQL)."""
     index = dialect.day_index(table)
@@ -230,6 +244,18 @@ def preview(
         in_window(table, window),
         sql.SQL(", ").join(map(sql.Identifier, order)),
         sql.Literal(limit),
+    )
+
+
+def figures(table: Table, schema: str, window: tuple[date, date] | None = None) -> sql.Composed:
+    """One row of the table's figures (its declared aggregates), over ``window`` if partitioned."""
+    return sql.SQL("SELECT {} FROM {}{}").format(
+        sql.SQL(", ").join(
+            sql.SQL("{} AS {}").format(sql.SQL(expression), sql.Identifier(name))
+            for name, expression in table.figures
+        ),
+        table_ref(schema, table.name),
+        in_window(table, window),
     )
 
 

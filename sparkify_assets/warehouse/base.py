@@ -252,6 +252,7 @@ class Warehouse(BaseModel):
             for statement in (
                 render.create_table(table, self.schema_name, self.dialect),
                 *render.create_indexes(table, self.schema_name, self.dialect),
+                *render.comments(table, self.schema_name),
             )
         ]
 
@@ -260,8 +261,9 @@ class Warehouse(BaseModel):
         if self._tables_ready:
             return
         with self.transaction(lock=lock_key("ddl")) as cursor:
-            for statement in self.ddl():
-                cursor.execute(statement)
+            # One round trip for the whole script: with a COMMENT ON per column it is some two
+            # hundred statements, which would cost seconds of latency one by one on Redshift.
+            cursor.execute(sql.SQL(";\n").join(self.ddl()))
         self._tables_ready = True
 
     # --- staging (target-specific) ----------------------------------------------------------

@@ -22,6 +22,7 @@ from sparkify_assets.core.errors import UserError
 from sparkify_assets.core.faults import is_transient
 from sparkify_assets.core.redact import redact
 from sparkify_assets.defs.assets.metadata import (
+    build_figures,
     definition_metadata,
     describe,
     materialization_metadata,
@@ -99,7 +100,7 @@ def rebuilt(
     with failing_fast():
         _, seconds = warehouse.rebuild(table, window)
         metadata = materialization_metadata(warehouse, table, window)
-    return MaterializeResult(metadata={**metadata, "build_seconds": round(seconds, 3)})
+    return MaterializeResult(metadata=metadata | build_figures(seconds))
 
 
 def partition_days(context: AssetExecutionContext) -> list[date]:
