@@ -24,8 +24,8 @@ from sparkify_assets.sql.model import Column, Table, check_lineage, derived_from
 from sparkify_assets.warehouse import embedded
 from sparkify_assets.warehouse.postgres import PostgresWarehouse
 
+from .builders import write_dataset
 from .conftest import REPO, definitions_for
-from .synthetic import write_dataset
 
 GROUPS = {
     **{table.name: "staging" for table in STAGING_TABLES},

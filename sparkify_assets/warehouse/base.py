@@ -28,6 +28,7 @@ from sparkify_assets.core.redact import redact
 from sparkify_assets.ingest.base import Source, SourceFile
 from sparkify_assets.sql import render
 from sparkify_assets.sql.catalog import ALL_TABLES, TABLES
+from sparkify_assets.sql.dialect import POSTGRES, Dialect
 from sparkify_assets.sql.tables import Table
 
 
@@ -161,7 +162,7 @@ class Warehouse(BaseModel):
 
     _tables_ready: bool = PrivateAttr(default=False)
 
-    dialect: ClassVar[str] = "postgres"
+    dialect: ClassVar[Dialect] = POSTGRES
 
     @field_validator("schema_name")
     @classmethod
@@ -344,17 +345,13 @@ class Warehouse(BaseModel):
 
     def count_statement(self, table: Table, window: tuple[date, date] | None = None):
         """Rows in the table, or in the window of a partitioned table."""
-        return sql.SQL("SELECT COUNT(*) FROM {}").format(self.table(table.name)) + (
-            render.in_window(table, window)
-        )
+        return render.count_rows(table, self.schema_name, window)
 
     @retry_transient("counting rows")
     def row_counts(self) -> dict[str, int]:
         counts = {}
-        for name in TABLES:
-            (counts[name],) = self.query(
-                sql.SQL("SELECT COUNT(*) FROM {}").format(self.table(name))
-            )[0]
+        for name, table in TABLES.items():
+            (counts[name],) = self.query(self.count_statement(table))[0]
         return counts
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import date
 
 from dagster import (
     AssetExecutionContext,
@@ -16,6 +16,7 @@ from dagster import (
     RetryPolicy,
 )
 
+from sparkify_assets.contract.layout import days_in
 from sparkify_assets.core import settings
 from sparkify_assets.core.errors import UserError
 from sparkify_assets.core.faults import is_transient
@@ -104,9 +105,7 @@ def rebuilt(
 
 def partition_days(context: AssetExecutionContext) -> list[date]:
     """The UTC days this run materializes (one, or a backfill range)."""
-    window = context.partition_time_window
-    first, end = window.start.date(), window.end.date()
-    return [first + timedelta(days=offset) for offset in range((end - first).days)]
+    return days_in(*partition_window(context))
 
 
 def partition_window(context: AssetExecutionContext) -> tuple[date, date]:
