@@ -24,6 +24,7 @@ from datetime import date
 from psycopg2 import sql
 
 from sparkify_assets.sql import render
+from sparkify_assets.sql.dialect import POSTGRES
 from sparkify_assets.sql.model import Table
 
 CHANGES = "sparkify_changes"  # this transaction's snapshot of its pending rows (a temp table)
@@ -109,7 +110,7 @@ def announce_all(table: Table, tables, schema: str, batch: str) -> list:
 def snapshot(table: Table, pending: Table, schema: str) -> list:
     """Copy the table's pending rows into the transaction's own temp table."""
     return [
-        render.create_temp_table(dataclasses.replace(pending, name=CHANGES), "postgres"),
+        render.create_temp_table(dataclasses.replace(pending, name=CHANGES), POSTGRES),
         sql.SQL("INSERT INTO {} SELECT * FROM {} WHERE consumer = {}").format(
             sql.Identifier(CHANGES), _pending(schema), sql.Literal(table.name)
         ),
@@ -167,7 +168,7 @@ def fill_scope(table: Table, schema: str) -> list:
     scope = table.scope
     definition = Table(SCOPE.format(table.name), "", scope.columns)
     return [
-        render.create_temp_table(definition, "postgres"),
+        render.create_temp_table(definition, POSTGRES),
         sql.SQL("INSERT INTO {} ").format(sql.Identifier(definition.name))
         + _format(scope.select, schema, table),
     ]

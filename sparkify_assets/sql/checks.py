@@ -24,6 +24,7 @@ from datetime import date
 
 from psycopg2 import sql
 
+from sparkify_assets.sql import render
 from sparkify_assets.sql.analytics import ANALYTICS_TABLES
 from sparkify_assets.sql.catalog import ALL_TABLES, STAGING_TABLES
 from sparkify_assets.sql.changes import EVERY_DAY
@@ -387,6 +388,6 @@ def count_and_sample(
     rule: Rule, schema: str, sample: int = 5, window: tuple[date, date] = EVERY_DAY
 ) -> tuple[sql.Composed, sql.Composed]:
     violations = rule.violations(schema, window)
-    count = sql.SQL("SELECT COUNT(*) FROM ({}) violations").format(violations)
+    count = render.count(sql.SQL("({}) violations").format(violations))
     # Ordered so the same violations always show the same few keys.
     return count, violations + sql.SQL(" ORDER BY 1, 2 LIMIT {}").format(sql.Literal(sample))

@@ -175,6 +175,11 @@ WHERE c.kind = 'pair' AND e.page = 'NextSong' AND e.user_id <> ''
         rows="songplay_id IN (SELECT songplay_id FROM {scope})",
         hooks=(("in_scope", f"{songplay_id('e')} IN (SELECT songplay_id FROM {{scope}})"),),
     ),
+    figures=(
+        ("plays", "COUNT(*)"),
+        ("share_matched", "AVG(CASE WHEN song_id IS NULL THEN 0.0 ELSE 1.0 END)"),
+        ("listeners", "COUNT(DISTINCT user_id)"),
+    ),
     build=f"""
 WITH plays AS (
     SELECT e.*,

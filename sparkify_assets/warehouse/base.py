@@ -28,6 +28,7 @@ from sparkify_assets.core.redact import redact
 from sparkify_assets.ingest.base import Source, SourceFile
 from sparkify_assets.sql import catalog, changes, render
 from sparkify_assets.sql.catalog import TABLES
+from sparkify_assets.sql.dialect import POSTGRES, Dialect
 from sparkify_assets.sql.state import PENDING_CHANGES
 from sparkify_assets.sql.tables import Table
 
@@ -171,7 +172,7 @@ class Warehouse(BaseModel):
 
     _tables_ready: bool = PrivateAttr(default=False)
 
-    dialect: ClassVar[str] = "postgres"
+    dialect: ClassVar[Dialect] = POSTGRES
 
     @field_validator("schema_name")
     @classmethod
@@ -261,6 +262,7 @@ class Warehouse(BaseModel):
             for statement in (
                 render.create_table(table, self.schema_name, self.dialect),
                 *render.create_indexes(table, self.schema_name, self.dialect),
+                *render.comments(table, self.schema_name),
             )
         ]
 
@@ -269,8 +271,9 @@ class Warehouse(BaseModel):
         if self._tables_ready:
             return
         with self.transaction(lock=lock_key("ddl")) as cursor:
-            for statement in self.ddl():
-                cursor.execute(statement)
+            # One round trip for the whole script: with a COMMENT ON per column it is some two
+            # hundred statements, which would cost seconds of latency one by one on Redshift.
+            cursor.execute(sql.SQL(";\n").join(self.ddl()))
         self._tables_ready = True
 
     # --- staging (target-specific) ----------------------------------------------------------
@@ -364,7 +367,7 @@ class Warehouse(BaseModel):
         with self.transaction(lock=rebuild_lock_key(table)) as cursor:
             pending, everything = self._snapshot_pending(cursor, table) if table.scope else (0, 0)
             statements, mode = self.build_statements(table, window, full or everything, pending)
-            if self.dialect == "postgres":  # the new pages' BRIN summary, for the next day's run
+            if self.dialect.day_index(table):  # new pages get a BRIN summary for the next day
                 statements += render.summarize_day_index(table, self.schema_name)
             for statement in statements:
                 cursor.execute(statement)
@@ -403,17 +406,13 @@ class Warehouse(BaseModel):
 
     def count_statement(self, table: Table, window: tuple[date, date] | None = None):
         """Rows in the table, or in the window of a partitioned table."""
-        return sql.SQL("SELECT COUNT(*) FROM {}").format(self.table(table.name)) + (
-            render.in_window(table, window)
-        )
+        return render.count_rows(table, self.schema_name, window)
 
     @retry_transient("counting rows")
     def row_counts(self) -> dict[str, int]:
         counts = {}
-        for name in TABLES:
-            (counts[name],) = self.query(
-                sql.SQL("SELECT COUNT(*) FROM {}").format(self.table(name))
-            )[0]
+        for name, table in TABLES.items():
+            (counts[name],) = self.query(self.count_statement(table))[0]
         return counts
 
 

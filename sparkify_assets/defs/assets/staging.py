@@ -23,7 +23,7 @@ from sparkify_assets.defs.assets.common import (
     source_kinds,
 )
 from sparkify_assets.defs.assets.factory import full_refresh
-from sparkify_assets.defs.assets.metadata import materialization_metadata
+from sparkify_assets.defs.assets.metadata import materialization_metadata, staging_figures
 from sparkify_assets.defs.partitions import DAILY
 from sparkify_assets.defs.resources import SparkifySource
 from sparkify_assets.sql.tables import STAGING_EVENTS, STAGING_SONGS
@@ -52,13 +52,7 @@ class StagingConfig(Config):
 
 
 def _summary(results: list[StagingResult], warehouse: Warehouse) -> dict:
-    return {
-        "records_read": sum(r.records for r in results),
-        "rows_loaded": sum(r.loaded for r in results),
-        "records_rejected": sum(r.rejected for r in results),
-        "max_reject_share": MetadataValue.float(warehouse.max_reject_share),
-        "load_seconds": round(sum(r.seconds for r in results), 3),
-    }
+    return staging_figures(results, warehouse.max_reject_share)
 
 
 @asset(
