@@ -13,6 +13,12 @@ or an artist's ranking.
 
 from __future__ import annotations
 
+from sparkify_assets.sql.analytics_scopes import (
+    PLAYS_NEAR_SCOPE,
+    SONG_ARTIST_CHANGED,
+    by_period,
+    listing,
+)
 from sparkify_assets.sql.model import Column, Scope, Table, copy_of, derived_from
 from sparkify_assets.sql.state import by_user
 from sparkify_assets.sql.tables import ARTISTS, SONGPLAYS, SONGS, USERS
@@ -81,64 +87,6 @@ ranked AS (
 )"""
 
 
-# The scope's first and last day bound the plays read by a range on start_time, which the
-# daily tables' sort key (Redshift) and BRIN index (PostgreSQL) can use; the exact test follows.
-_PLAYS_NEAR_SCOPE = (
-    "p.start_time >= (SELECT MIN({column}) FROM {{scope}}) "
-    "AND p.start_time < (SELECT MAX({column}) FROM {{scope}}) + INTERVAL '7 days'"
-)
-
-
-def _period_hook(period: str) -> str:
-    return (
-        _PLAYS_NEAR_SCOPE.format(column="period_start")
-        + f" AND CAST(DATE_TRUNC('{period}', p.start_time) AS DATE) IN "
-        f"(SELECT period_start FROM {{scope}} WHERE period = '{period}')"
-    )
-
-
-def _by_period(table: str, consumes: tuple[tuple[str, str], ...], *touched: str) -> Scope:
-    """A ranking replaced per (period, period_start): the day and the ISO week of every changed
-    day, and the periods that list a song or artist whose details changed (``touched``: SELECTs
-    of (period, period_start) over ``t``, this table, joined to the snapshot ``c``)."""
-    select = "\nUNION\n".join(
-        (
-            "SELECT 'day', day FROM {changes} WHERE kind = 'day'",
-            "SELECT 'week', CAST(DATE_TRUNC('week', day) AS DATE) FROM {changes} "
-            "WHERE kind = 'day'",
-            *touched,
-        )
-    )
-    rows = " OR ".join(
-        f"(period = '{period}' AND period_start IN "
-        f"(SELECT period_start FROM {{scope}} WHERE period = '{period}'))"
-        for period in ("day", "week")
-    )
-    return Scope(
-        consumes=consumes,
-        columns=(
-            Column("period", "VARCHAR(8)", nullable=False),
-            Column("period_start", "DATE", nullable=False),
-        ),
-        select=select,
-        rows=rows,
-        hooks=(("in_day_scope", _period_hook("day")), ("in_week_scope", _period_hook("week"))),
-    )
-
-
-def _listing(table: str, item: str) -> str:
-    return (
-        f"SELECT t.period, t.period_start FROM {{{table}}} t "
-        f"JOIN {{changes}} c ON c.{item} = t.{item}"
-    )
-
-
-_SONG_ARTIST_CHANGED = (
-    "SELECT t.period, t.period_start FROM {top_songs} t "
-    "JOIN {songs} s ON s.song_id = t.song_id JOIN {changes} c ON c.artist_id = s.artist_id"
-)
-
-
 TOP_SONGS = Table(
     name="top_songs",
     description=(
@@ -157,11 +105,11 @@ TOP_SONGS = Table(
     primary_key=("period", "period_start", "song_id"),
     diststyle="ALL",
     sortkey=("period", "period_start", "play_rank"),
-    scope=_by_period(
+    scope=by_period(
         "top_songs",
         (("songplays", "day"), ("songs", "song"), ("artists", "artist")),
-        _listing("top_songs", "song_id"),
-        _SONG_ARTIST_CHANGED,
+        listing("top_songs", "song_id"),
+        SONG_ARTIST_CHANGED,
     ),
     build=_ranked_per_period("song_id")
     + f"""
@@ -196,10 +144,10 @@ TOP_ARTISTS = Table(
     primary_key=("period", "period_start", "artist_id"),
     diststyle="ALL",
     sortkey=("period", "period_start", "play_rank"),
-    scope=_by_period(
+    scope=by_period(
         "top_artists",
         (("songplays", "day"), ("artists", "artist")),
-        _listing("top_artists", "artist_id"),
+        listing("top_artists", "artist_id"),
     ),
     build=_ranked_per_period("artist_id")
     + f"""
@@ -300,7 +248,7 @@ PLAYS_BY_LEVEL = Table(
         hooks=(
             (
                 "in_scope",
-                _PLAYS_NEAR_SCOPE.format(column="day")
+                PLAYS_NEAR_SCOPE.format(column="day")
                 + " AND CAST(DATE_TRUNC('day', p.start_time) AS DATE) IN (SELECT day FROM {scope})",
             ),
         ),
