@@ -49,10 +49,7 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks import plain_floor  # noqa: E402
 from benchmarks.bench_report import report, summarize  # noqa: E402
-from benchmarks.harness import (  # noqa: E402
-    RssSampler,
-    Server,
-)
+from benchmarks.harness import Measurement, RssSampler, Server  # noqa: E402
 from sparkify_assets.ingest.local import LocalSource  # noqa: E402
 from sparkify_assets.sql import render  # noqa: E402
 from sparkify_assets.sql.catalog import BUILT_TABLES  # noqa: E402
