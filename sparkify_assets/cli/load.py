@@ -19,6 +19,7 @@ from dagster._core.storage.tags import (
 from sparkify_assets.cli.stale_runs import fail_stale_runs, process_tags
 from sparkify_assets.core import settings
 from sparkify_assets.core.redact import redact
+from sparkify_assets.defs.assets.factory import FULL_REFRESH_TAG
 from sparkify_assets.defs.resources import plain_warehouse
 from sparkify_assets.ingest.base import SourceError
 from sparkify_assets.ingest.open import open_source
@@ -117,8 +118,13 @@ def run_load(
     uri: str | None = None,
     quiet: bool = True,
     max_reject_share: float | None = None,
+    full_refresh: bool = False,
 ) -> LoadReport:
-    """Run load_everything over the source's days; ``max_reject_share`` overrides the setting."""
+    """Run load_everything over the source's days; ``max_reject_share`` overrides the setting.
+
+    Every day is reloaded, so every built table is rebuilt whole (the cheapest way to take in
+    everything); song files load by fingerprint unless ``full_refresh`` re-reads them all.
+    """
     first, last = source_days(uri or settings.data_uri())
     job = defs.resolve_job_def("load_everything")
     run_config = _run_config(quiet, max_reject_share)
@@ -130,6 +136,7 @@ def run_load(
         tags={
             ASSET_PARTITION_RANGE_START_TAG: first.isoformat(),
             ASSET_PARTITION_RANGE_END_TAG: last.isoformat(),
+            FULL_REFRESH_TAG: "all" if full_refresh else "derived",
             **process_tags(),
         },
         raise_on_error=False,

@@ -26,7 +26,12 @@ def cmd_load(args: argparse.Namespace) -> int:
     from sparkify_assets.cli.load import format_report, run_load
     from sparkify_assets.definitions import defs
 
-    report = run_load(defs(), quiet=not args.verbose, max_reject_share=args.max_reject_share)
+    report = run_load(
+        defs(),
+        quiet=not args.verbose,
+        max_reject_share=args.max_reject_share,
+        full_refresh=args.full_refresh,
+    )
     print(format_report(report))
     return 0 if report.ok else 1
 
@@ -170,6 +175,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SHARE",
         help="share of a partition's records that may be quarantined "
         "(overrides SPARKIFY_MAX_REJECT_SHARE for this run)",
+    )
+    load.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="also re-read every song file, ignoring the fingerprints of the last load",
     )
     load.set_defaults(run=cmd_load)
 
