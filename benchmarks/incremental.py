@@ -62,15 +62,37 @@ def add_day(data: Path, folder: Path, day: date) -> None:
     (folder / key).symlink_to(data / key)
 
 
-def timed(job, **kwargs) -> float:
+STEPS: dict[int, dict[str, list[float]]] = {}  # days loaded -> step -> seconds of day runs
+
+
+def timed(job, steps: dict[str, list[float]] | None = None, **kwargs) -> float:
+    instance = DagsterInstance.ephemeral()
     started = time.perf_counter()
     result = job.execute_in_process(
-        instance=DagsterInstance.ephemeral(), run_config=QUIET, raise_on_error=False, **kwargs
+        instance=instance, run_config=QUIET, raise_on_error=False, **kwargs
     )
     seconds = time.perf_counter() - started
     if not result.success:
         raise SystemExit(f"{job.name} failed: see the run (or run with the console logger)")
+    for stat in instance.get_run_step_stats(result.run_id) if steps is not None else ():
+        if stat.start_time and stat.end_time:
+            steps.setdefault(stat.step_key, []).append(stat.end_time - stat.start_time)
     return seconds
+
+
+def print_growing_steps(histories: list[int], top: int = 8) -> None:
+    """The day run's steps whose median grew most from the smallest to the largest history."""
+    first, last = STEPS[histories[0]], STEPS[histories[-1]]
+    growth = {
+        step: statistics.median(last[step]) - statistics.median(first.get(step, [0.0]))
+        for step in last
+    }
+    print(f"\nday-run steps that grew most, {histories[0]} -> {histories[-1]} days (seconds)")
+    for step, grew in sorted(growth.items(), key=lambda item: -item[1])[:top]:
+        print(
+            f"  {step:<40} {statistics.median(first.get(step, [0.0])):6.2f} -> "
+            f"{statistics.median(last[step]):6.2f}  (+{grew:.2f})"
+        )
 
 
 def change_one_song(folder: Path, repetition: int) -> None:
@@ -94,7 +116,8 @@ def measure(args, data: Path, work: Path, days: int) -> dict[str, list[float]]:
     load_day, refresh = defs.resolve_job_def("load_day"), defs.resolve_job_def("refresh_songs")
     figures: dict[str, list[float]] = {"day": [], "song": []}
     for repetition in range(args.repeat):
-        figures["day"].append(timed(load_day, partition_key=next_day.isoformat()))
+        steps = STEPS.setdefault(days, {})
+        figures["day"].append(timed(load_day, steps, partition_key=next_day.isoformat()))
         if days in args.song_histories:
             change_one_song(folder, repetition)
             figures["song"].append(timed(refresh, partition_key=next_day.isoformat()))
@@ -135,6 +158,7 @@ def main() -> None:
             line += f" {song:>13.2f} {song / statistics.median(results[base]['song']):>6.2f}"
         print(line)
     print(f"(1-min load average {os.getloadavg()[0]:.1f})")
+    print_growing_steps(histories)
 
 
 if __name__ == "__main__":

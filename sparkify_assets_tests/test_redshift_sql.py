@@ -182,8 +182,15 @@ def test_transforms_are_the_same_sql_on_both_targets(redshift_env, capsys) -> No
         return output[output.index("-- songplays") : output.index("-- check")]
 
     redshift, postgres = star_sections("redshift"), star_sections("postgres")
-    strip_locks = re.compile(r"^(LOCK .*|SELECT pg_advisory_xact_lock.*);$", re.MULTILINE)
-    assert strip_locks.sub("", redshift) == strip_locks.sub("", postgres)
+    # What may differ: how writers are serialized, and PostgreSQL's light ANALYZE after a day
+    # (Redshift analyzes in the staging transaction and skips tables that barely changed).
+    target_only = re.compile(
+        r"^(LOCK .*|SELECT pg_advisory_xact_lock.*|SET LOCAL default_statistics_target = 10|"
+        r'ANALYZE "public"\."(songplays|time|user_latest_by_day)");\n',
+        re.MULTILINE,
+    )
+    assert target_only.sub("", redshift) == target_only.sub("", postgres)
+    assert "SET LOCAL default_statistics_target = 10;" in postgres
     for text in sqlglot.parse(postgres, read="postgres"):
         assert not isinstance(text, exp.Command)
 

@@ -299,9 +299,16 @@ class Warehouse(BaseModel):
         """
         return []
 
+    def day_statistics_statements(self, table: Table) -> list:
+        """What gives the planner a table's statistics after one day changed (none by default:
+        Redshift's own ANALYZE in the staging transaction is what it needs)."""
+        return []
+
     @retry_transient("analyzing {table.name}")
-    def refresh_statistics(self, table: Table) -> None:
-        statements = self.statistics_statements(table)
+    def refresh_statistics(self, table: Table, one_day: bool = False) -> None:
+        statements = (
+            self.day_statistics_statements(table) if one_day else self.statistics_statements(table)
+        )
         if statements:
             with self.transaction() as cursor:
                 for statement in statements:
@@ -396,6 +403,8 @@ class Warehouse(BaseModel):
             statements += changes.replace_window(table, catalog.ALL_TABLES, schema, batch, window)
             if (window[1] - window[0]).days > 1:  # a backfill: downstream plans need statistics
                 statements.append(render.analyze(table, schema))
+            else:
+                statements += self.day_statistics_statements(table)
             modes.append("window")
         if pending and table.scope:
             statements += changes.fill_scope(table, schema)

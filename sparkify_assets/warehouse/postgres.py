@@ -201,6 +201,9 @@ class PostgresWarehouse(Warehouse):
         # planner guesses a handful of rows and picks nested loops that never finish.
         return [render.analyze(table, self.schema_name)]
 
+    def day_statistics_statements(self, table: Table) -> list[sql.Composed]:
+        return render.analyze_sampled(table, self.schema_name)
+
     def events_day_sql(self, data_uri: str, day: date, keys: list[str]) -> list[Transaction]:
         return self._printed(STAGING_EVENTS, day.isoformat())
 

@@ -96,11 +96,9 @@ def _load_days(
         if result.rejected:
             context.log.warning(f"{day}: {result.rejected} record(s) quarantined in load_rejects")
         results.append(result)
-    # The days that did load are committed: give downstream builds their statistics either way,
-    # unless one day barely changed the table (the server's autovacuum analyzes it then), so a
-    # day's run does not sample the whole history.
-    if len(days) > 1 or _large_share(warehouse, results):
-        warehouse.refresh_statistics(STAGING_EVENTS)
+    # The days that did load are committed: give downstream builds their statistics either way;
+    # a day's run samples lightly, so it does not read the whole history.
+    warehouse.refresh_statistics(STAGING_EVENTS, one_day=len(days) == 1)
     if failures:
         raise Failure("\n".join(failures), metadata=_summary(results, warehouse))
     metadata = _summary(results, warehouse) | {
@@ -111,13 +109,6 @@ def _load_days(
         metadata=metadata
         | materialization_metadata(warehouse, STAGING_EVENTS, partition_window(context))
     )
-
-
-def _large_share(warehouse: Warehouse, results: list[StagingResult]) -> bool:
-    """Whether this load is a fifth or more of staging_events (a young table)."""
-    loaded = sum(result.loaded for result in results)
-    ((rows,),) = warehouse.query(warehouse.count_statement(STAGING_EVENTS))
-    return loaded * 5 >= rows
 
 
 @asset(**asset_args(STAGING_SONGS, "staging", source_kinds()))
