@@ -103,8 +103,9 @@ def test_markdown_preview_cells_are_escaped_cut_and_null_marked():
 
 
 @pytest.fixture(scope="module")
-def materialized(tmp_path_factory, server_home):
-    """A load of the synthetic dataset recorded in a DAGSTER_HOME with the project's yaml."""
+def recorded(tmp_path_factory, server_home):
+    """A load of the synthetic dataset recorded in a DAGSTER_HOME with the project's yaml:
+    the warehouse, the data folder, and every materialization by asset and partition."""
     home = tmp_path_factory.mktemp("dagster-home")
     shutil.copy(REPO / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
     data = write_dataset(tmp_path_factory.mktemp("metadata-data"))
@@ -114,8 +115,23 @@ def materialized(tmp_path_factory, server_home):
         report = run_load(definitions_for(warehouse, data), str(data))
         assert report.ok, report.failures
         instance = DagsterInstance.get()
-        latest = {name: instance.get_latest_materialization_event(AssetKey(name)) for name in SPECS}
-    return warehouse, {name: event.asset_materialization.metadata for name, event in latest.items()}
+        events = {
+            name: [
+                record.asset_materialization
+                for record in instance.fetch_materializations(AssetKey(name), limit=1000).records
+            ]
+            for name in SPECS
+        }
+    return warehouse, data, events
+
+
+@pytest.fixture(scope="module")
+def materialized(recorded):
+    """The warehouse and, per asset, the metadata of its latest materialization."""
+    warehouse, _, events = recorded
+    return warehouse, {
+        name: materializations[0].metadata for name, materializations in events.items()
+    }
 
 
 def test_every_materialization_shows_size_shape_lineage_and_a_preview(materialized):
@@ -133,6 +149,9 @@ def test_every_materialization_shows_size_shape_lineage_and_a_preview(materializ
             (c.name, c.type) for c in table.columns
         ]
         preview = values["preview"].value.splitlines()
+        if table.window_column:  # a multi-day run: the preview says it is the run's, not a day's
+            assert preview[0].startswith("_First rows of the run's days 2018-11-01 .. ")
+            preview = preview[2:]
         assert preview[0] == "| " + " | ".join(table.column_names) + " |"
         assert len(preview) == 2 + min(rows, PREVIEW_ROWS)
         if GROUPS[name] != "staging":
@@ -144,14 +163,37 @@ def test_every_materialization_shows_size_shape_lineage_and_a_preview(materializ
             assert values["build_seconds"].value >= 0
 
 
-def test_partitioned_assets_report_the_partition_and_the_table(materialized):
-    warehouse, metadata = materialized
-    for name in ("staging_events", "songplays"):
-        # One run covered every day, so the partition range holds the whole table.
-        assert metadata[name]["dagster/partition_row_count"].value == (
-            metadata[name]["dagster/row_count"].value
-        )
-    assert "dagster/partition_row_count" not in metadata["users"]
+def _records_per_day(data) -> dict[str, int]:
+    """Each day file's records, counted from the file itself (non-blank lines)."""
+    return {
+        path.name[:10]: sum(1 for line in path.read_bytes().splitlines() if line.strip())
+        for path in (data / "log_data").rglob("*-events.json")
+    }
+
+
+def test_a_multi_day_run_records_each_partitions_own_figures(recorded):
+    warehouse, data, events = recorded
+    records = _records_per_day(data)
+    day_rows = {
+        "staging_events": "SELECT event_date, COUNT(*) FROM staging_events GROUP BY 1",
+        "songplays": "SELECT CAST(start_time AS DATE), COUNT(*) FROM songplays GROUP BY 1",
+    }
+    for name, statement in day_rows.items():
+        rows = {day.isoformat(): count for day, count in warehouse.query(statement)}
+        assert len(set(rows.values())) > 1, "the days must differ for this test to mean anything"
+        by_partition = {event.partition: event.metadata for event in events[name]}
+        assert sorted(by_partition) == sorted(records)  # one materialization per day of the run
+        for day, metadata in by_partition.items():
+            assert metadata["dagster/partition_row_count"].value == rows.get(day, 0), (name, day)
+            assert metadata["dagster/row_count"].value == sum(rows.values())  # the table's
+    for day, metadata in ((e.partition, e.metadata) for e in events["staging_events"]):
+        assert metadata["records_read"].value == records[day], day
+        assert metadata["rows_loaded"].value == metadata["dagster/partition_row_count"].value
+        assert metadata["records_rejected"].value == 0 and metadata["files"].value == 1
+        # The run's totals are there too, named as the run's.
+        assert metadata["run_records_read"].value == sum(records.values())
+        assert metadata["run_days"].value.startswith("2018-11-01 .. ")
+    assert "dagster/partition_row_count" not in events["users"][0].metadata
 
 
 def test_staging_reports_load_timings_and_rejects(materialized):

@@ -27,6 +27,7 @@ from psycopg2 import sql
 from sparkify_assets.core import settings
 from sparkify_assets.sql.checks import RULES, WARN, Rule, count_and_sample
 from sparkify_assets.warehouse.base import Warehouse
+from sparkify_assets.warehouse.cancel import cancel_in_flight
 
 
 def count_rows(cursor, schema: str, table: str) -> int:
@@ -104,8 +105,13 @@ def run_tasks(warehouse: Warehouse, tasks: list[Task], workers: int) -> list:
                     failed.set()
                     raise
 
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sparkify-check") as pool:
-        futures = [pool.submit(work) for _ in range(workers)]
+    try:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sparkify-check") as pool:
+            futures = [pool.submit(work) for _ in range(workers)]
+    except BaseException:  # an interrupt while waiting: stop the workers' queries too
+        failed.set()
+        cancel_in_flight()
+        raise
     for future in futures:
         future.result()  # re-raises a worker's error
     return values

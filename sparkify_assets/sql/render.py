@@ -214,6 +214,14 @@ def in_window(table: Table, window: tuple[date, date] | None) -> sql.Composable:
     )
 
 
+def counts_by_day(table: Table, schema: str, window: tuple[date, date]) -> sql.Composed:
+    """(day, rows) of a partitioned table for every day of ``window`` that has rows."""
+    day = sql.SQL("CAST({} AS DATE)").format(sql.Identifier(table.window_column))
+    return sql.SQL("SELECT {}, COUNT(*) FROM {}{} GROUP BY 1").format(
+        day, table_ref(schema, table.name), in_window(table, window)
+    )
+
+
 def delete_window(table: Table, schema: str, start: date, end: date) -> sql.Composed:
     return sql.SQL("DELETE FROM {}").format(table_ref(schema, table.name)) + in_window(
         table, (start, end)

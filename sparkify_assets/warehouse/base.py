@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -29,6 +30,7 @@ from sparkify_assets.ingest.base import Source, SourceFile
 from sparkify_assets.sql import render
 from sparkify_assets.sql.catalog import ALL_TABLES, TABLES
 from sparkify_assets.sql.tables import Table
+from sparkify_assets.warehouse.cancel import CancellableCursor
 
 
 class RejectThresholdExceeded(UserError):
@@ -41,7 +43,7 @@ class WarehouseError(UserError):
 
 class TransientWarehouseError(WarehouseError):
     """A failure that may pass (connection lost, server restarting, deadlock), still there after
-    the warehouse's own retries; the asset's RetryPolicy may try the step again later."""
+    the warehouse's own retries; the step may be tried again later (failing_fast)."""
 
     transient = True
 
@@ -55,6 +57,8 @@ def warehouse_error(context: str, err: psycopg2.Error) -> WarehouseError:
 # A transaction is attempted this often before a transient failure is handed on; the backoff
 # between attempts adds up to a few seconds, enough for the embedded server to restart.
 RETRY_ATTEMPTS = 4
+# How long the check before a load waits for a first connection.
+PREFLIGHT_SECONDS = 10.0
 _log = logging.getLogger("sparkify.warehouse")
 _retrying: ContextVar[bool] = ContextVar("sparkify_warehouse_retrying", default=False)
 Result = TypeVar("Result")
@@ -160,6 +164,41 @@ class Warehouse(BaseModel):
     def reset_connection(self) -> None:
         """Forget what the last connection established, before a retry. Targets override."""
 
+    def check_connection(self, timeout: float = PREFLIGHT_SECONDS) -> None:
+        """Connect once, without retries, or raise a WarehouseError within ``timeout`` seconds.
+
+        Run before a load, so that a refused connection, an unknown host or a wrong password is
+        one line at once, not minutes of retries meant for a connection lost mid-run. A thread
+        bounds the wait, since libpq's connect_timeout does not cover resolving the host name.
+        """
+        outcome: list[BaseException | None] = []
+
+        def attempt() -> None:
+            try:
+                connection = self.connect()
+                connection.close()
+                outcome.append(None)
+            except BaseException as err:  # handed to the waiting thread
+                outcome.append(err)
+
+        worker = threading.Thread(target=attempt, name="sparkify-preflight", daemon=True)
+        worker.start()
+        worker.join(timeout)
+        checked = "(checked before loading; nothing was run)"
+        if not outcome:
+            raise WarehouseError(
+                f"cannot connect to {self.target_name()}: no answer within {timeout:.0f} s "
+                f"{checked}"
+            )
+        if isinstance(outcome[0], WarehouseError):
+            raise WarehouseError(f"{outcome[0]} {checked}") from None
+        if outcome[0] is not None:
+            raise outcome[0]
+
+    def target_name(self) -> str:
+        """How messages name this warehouse (never with a password)."""
+        return "the warehouse"
+
     def _with_retries(self, context: str, attempt: Callable[[], Result]) -> Result:
         for delay in faults.backoff(RETRY_ATTEMPTS):
             try:
@@ -193,10 +232,14 @@ class Warehouse(BaseModel):
 
     @contextmanager
     def transaction(self, lock: str | None = None) -> Iterator:
-        """One transaction: commit on success, roll back on any error, always close."""
+        """One transaction: commit on success, roll back on any error, always close.
+
+        Its statements stop at an interrupt (see ``warehouse.cancel``).
+        """
         connection = self.connect()
         try:
-            with connection.cursor() as cursor:
+            with connection.cursor() as raw_cursor:
+                cursor = CancellableCursor(raw_cursor, connection)
                 if lock:
                     self._lock(cursor, lock)
                 yield cursor
@@ -235,6 +278,16 @@ class Warehouse(BaseModel):
         if self._tables_ready:
             return
         with self.transaction(lock=lock_key("ddl")) as cursor:
+            for statement in self.ddl():
+                cursor.execute(statement)
+        self._tables_ready = True
+
+    @retry_transient("emptying the warehouse")
+    def reset_tables(self) -> None:
+        """Empty every table: drop and create them again, in one transaction."""
+        with self.transaction(lock=lock_key("ddl")) as cursor:
+            for table in ALL_TABLES:
+                cursor.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(self.table(table.name)))
             for statement in self.ddl():
                 cursor.execute(statement)
         self._tables_ready = True

@@ -8,7 +8,7 @@ preview of a few rows and, for tables that declare one, the answer of their summ
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from dagster import (
     MetadataValue,
@@ -99,12 +99,53 @@ def materialization_metadata(
             "dagster/table_name": f"{schema}.{table.name}",
             "dagster/row_count": total,
         }
-        if window and table.window_column:
+        if window and table.window_column and _days(window) == 1:
+            # A multi-day run's count is no partition's count: record_partition_figures gives
+            # each partition its own.
             cursor.execute(warehouse.count_statement(table, window))
             (metadata["dagster/partition_row_count"],) = cursor.fetchone()
-        preview = _select(cursor, render.preview(table, schema, PREVIEW_ROWS, window))
-        metadata["preview"] = MetadataValue.md(markdown_table(*preview))
+        preview = markdown_table(
+            *_select(cursor, render.preview(table, schema, PREVIEW_ROWS, window))
+        )
+        if window and table.window_column and _days(window) > 1:
+            preview = (
+                f"_First rows of the run's days {run_range(window)}, not of one day:_\n\n{preview}"
+            )
+        metadata["preview"] = MetadataValue.md(preview)
         if table.summary:
             summary = _select(cursor, render.query(table.summary, schema))
             metadata["summary"] = MetadataValue.md(markdown_table(*summary))
     return metadata
+
+
+def _days(window: tuple[date, date]) -> int:
+    return (window[1] - window[0]).days
+
+
+def run_range(window: tuple[date, date]) -> str:
+    """The days of a run's window (end exclusive) as ``first .. last``."""
+    return f"{window[0]} .. {window[1] - timedelta(days=1)}"
+
+
+def record_partition_figures(
+    context, warehouse: Warehouse, table: Table, figures: dict[str, dict] | None = None
+) -> None:
+    """Give every partition of the run its own figures, also in a multi-day (backfill) run.
+
+    Dagster records one materialization per partition of a run, each with the step's metadata;
+    what is added here per partition key takes precedence there. Every partition gets its row
+    count, read in one query (one scan) for the whole run, and ``figures[day]`` if given (e.g.
+    what staging read and loaded that day).
+    """
+    window = context.partition_time_window
+    window = (window.start.date(), window.end.date())
+    counts = dict(warehouse.query(render.counts_by_day(table, warehouse.schema_name, window)))
+    for offset in range(_days(window)):
+        day = window[0] + timedelta(days=offset)
+        context.add_asset_metadata(
+            {
+                "dagster/partition_row_count": counts.get(day, 0),
+                **(figures or {}).get(str(day), {}),
+            },
+            partition_key=day.isoformat(),
+        )

@@ -22,8 +22,13 @@ from sparkify_assets.defs.assets.common import (
     partition_window,
     source_kinds,
 )
-from sparkify_assets.defs.assets.metadata import materialization_metadata
+from sparkify_assets.defs.assets.metadata import (
+    materialization_metadata,
+    record_partition_figures,
+    run_range,
+)
 from sparkify_assets.defs.partitions import DAILY
+from sparkify_assets.defs.progress import day_done_message
 from sparkify_assets.defs.resources import SparkifySource
 from sparkify_assets.sql.tables import STAGING_EVENTS, STAGING_SONGS
 from sparkify_assets.warehouse.base import RejectThresholdExceeded, StagingResult, Warehouse
@@ -48,7 +53,6 @@ def _summary(results: list[StagingResult], warehouse: Warehouse) -> dict:
         "records_read": sum(r.records for r in results),
         "rows_loaded": sum(r.loaded for r in results),
         "records_rejected": sum(r.rejected for r in results),
-        "max_reject_share": MetadataValue.float(warehouse.max_reject_share),
         "load_seconds": round(sum(r.seconds for r in results), 3),
     }
 
@@ -88,18 +92,27 @@ def _load_days(
             continue
         if result.rejected:
             context.log.warning(f"{day}: {result.rejected} record(s) quarantined in load_rejects")
+        context.log.info(day_done_message(result.partition, result.loaded, result.seconds))
         results.append(result)
     # The days that did load are committed: give downstream builds their statistics either way.
     warehouse.refresh_statistics(STAGING_EVENTS)
     if failures:
         raise Failure("\n".join(failures), metadata=_summary(results, warehouse))
-    metadata = _summary(results, warehouse) | {
-        "days": len(days),
-        "files": sum(len(r.files) for r in results),
+    # Each day's own figures on its partition; the run's totals under run_* names only.
+    record_partition_figures(
+        context,
+        warehouse,
+        STAGING_EVENTS,
+        {r.partition: _summary([r], warehouse) | {"files": len(r.files)} for r in results},
+    )
+    window = partition_window(context)
+    totals = {f"run_{key}": value for key, value in _summary(results, warehouse).items()}
+    metadata = totals | {
+        "run_days": MetadataValue.text(f"{run_range(window)} ({len(days)} days)"),
+        "max_reject_share": MetadataValue.float(warehouse.max_reject_share),
     }
     return MaterializeResult(
-        metadata=metadata
-        | materialization_metadata(warehouse, STAGING_EVENTS, partition_window(context))
+        metadata=metadata | materialization_metadata(warehouse, STAGING_EVENTS, window)
     )
 
 
@@ -119,6 +132,7 @@ def _load_songs(warehouse: Warehouse, source: SparkifySource) -> MaterializeResu
     warehouse.refresh_statistics(STAGING_SONGS)
     return MaterializeResult(
         metadata=_summary([result], warehouse)
+        | {"max_reject_share": MetadataValue.float(warehouse.max_reject_share)}
         | {"files": MetadataValue.int(result.records)}
         | materialization_metadata(warehouse, STAGING_SONGS)
     )

@@ -8,6 +8,7 @@ user's latest level or an artist's details can change with any day's data.
 from dagster import AssetExecutionContext, MaterializeResult, ResourceParam, asset
 
 from sparkify_assets.defs.assets.common import asset_args, partition_window, rebuilt
+from sparkify_assets.defs.assets.metadata import record_partition_figures
 from sparkify_assets.defs.assets.staging import staging_events, staging_songs
 from sparkify_assets.defs.partitions import DAILY
 from sparkify_assets.sql.tables import ARTISTS, SONGPLAYS, SONGS, TIME, USERS
@@ -22,7 +23,9 @@ from sparkify_assets.warehouse.base import Warehouse
 def songplays(
     context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]
 ) -> MaterializeResult:
-    return rebuilt(warehouse, SONGPLAYS, partition_window(context))
+    result = rebuilt(warehouse, SONGPLAYS, partition_window(context))
+    record_partition_figures(context, warehouse, SONGPLAYS)
+    return result
 
 
 @asset(deps=[staging_events], **asset_args(USERS, "star", ("sql",)))
