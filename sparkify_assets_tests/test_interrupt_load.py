@@ -84,7 +84,7 @@ def test_interrupted_loads_stop_at_once_and_the_next_load_finishes(
         assert line.startswith(f"sparkify: interrupted by {name} during {step}"), line
         assert line.endswith("Run `sparkify load` again to finish the load."), line
         if step == "songplays":
-            assert "committed before it: staging_events (5 days), staging_songs" in line
+            assert "committed: staging_events (5 days), staging_songs" in line
 
     load = _start_load(env)
     output, _ = load.communicate(timeout=600)

@@ -24,6 +24,8 @@ USER_ERRORS = (UserError, ValueError)
 
 
 def cmd_load(args: argparse.Namespace) -> int:
+    from dagster._core.errors import DagsterExecutionInterruptedError
+
     from sparkify_assets.cli.progress import RunTracker
     from sparkify_assets.core.interrupts import Interrupted, exit_code, interrupts_raise
 
@@ -33,12 +35,8 @@ def cmd_load(args: argparse.Namespace) -> int:
             report = _load_with_progress(args, tracker)
         except Interrupted as err:  # before or after the run, or a second signal
             signum = err.signum
-        except BaseException as err:
-            # Dagster's interrupt, if it escaped the run (a signal during its bookkeeping).
-            if not isinstance(err, KeyboardInterrupt) and type(err).__name__ not in (
-                "DagsterExecutionInterruptedError",
-            ):
-                raise
+        except (KeyboardInterrupt, DagsterExecutionInterruptedError):
+            # Dagster's own, when a signal hit its bookkeeping rather than a step.
             signum = signals.first() or signal.SIGINT
         else:
             signum = signals.first()

@@ -118,15 +118,15 @@ class RunTracker:
     def interruption(self, signum: int) -> str:
         """The one line an interrupted load ends with."""
         step = self.interrupted_step or (self.running.step if self.running else None)
-        during = f" during {step}" if step else ""
-        partial = self.days_done.get(step or "", [])
-        if partial:
-            during += f" (its days {partial[0]} .. {partial[-1]} are committed, the rest not)"
-        committed = ", ".join(self.committed()) or "nothing"
+        committed = self.committed()
+        days = self.days_done.get(step or "", [])
+        if days:  # staging commits day by day
+            committed.append(f"{step} {days[0]} .. {days[-1]} ({len(days)} days)")
+        where = f"during {step}" if step else "before any step ran"
         return (
-            f"sparkify: interrupted by {signal_name(signum)}{during}; committed before it: "
-            f"{committed}; every other write was rolled back. Run `sparkify load` again to "
-            "finish the load."
+            f"sparkify: interrupted by {signal_name(signum)} {where}; committed: "
+            f"{', '.join(committed) or 'nothing'}; the rest was rolled back. Run `sparkify load` "
+            "again to finish the load."
         )
 
 

@@ -37,8 +37,8 @@ class StaleData:
         kept = "kept" if self.days else "replaced by this load's songs"
         return (
             f"sparkify: the warehouse holds {' and '.join(held)} that {uri} does not have; "
-            f"they are {kept}. To load this source alone, stop and run "
-            "`sparkify warehouse reset` first."
+            f"they are {kept}. To load this source alone instead, run `sparkify warehouse reset`, "
+            "then load again."
         )
 
 
