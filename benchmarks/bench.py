@@ -35,28 +35,25 @@ import shutil
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
-import psutil
 import psycopg2
 from psycopg2 import sql
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks import plain_floor  # noqa: E402
+from benchmarks.harness import MIB, Peak, RssSampler, Server  # noqa: E402
 from sparkify_assets.ingest.local import LocalSource  # noqa: E402
 from sparkify_assets.sql import render  # noqa: E402
 from sparkify_assets.sql.catalog import BUILT_TABLES  # noqa: E402
 from sparkify_assets.sql.tables import STAGING_EVENTS, STAGING_SONGS  # noqa: E402
-from sparkify_assets.warehouse import embedded  # noqa: E402
 from sparkify_assets.warehouse.postgres import PostgresWarehouse  # noqa: E402
 
-MIB = 1 << 20
-SAMPLE_SECONDS = 0.05
 COPY_BUFFER = 1 << 20
 
 
@@ -114,87 +111,6 @@ def day_window(folder: Path) -> tuple[date, date]:
 
 def song_file_count(folder: Path) -> int:
     return sum(1 for _ in (folder / "song_data").rglob("*.json"))
-
-
-# --- memory ---------------------------------------------------------------------------------
-@dataclass
-class Peak:
-    largest: int = 0  # bytes, the largest single process seen
-    total: int = 0  # bytes, the largest sum over the group seen
-
-
-class RssSampler(threading.Thread):
-    """Samples the RSS of process groups (a root pid and all its descendants) every 50 ms."""
-
-    def __init__(self, roots: dict[str, int]):
-        super().__init__(daemon=True)
-        self.roots = roots
-        self.peaks = {name: Peak() for name in roots}
-        self._done = threading.Event()
-
-    def _sample(self, name: str, pid: int) -> None:
-        try:
-            root = psutil.Process(pid)
-            processes = [root, *root.children(recursive=True)]
-        except psutil.Error:
-            return
-        sizes = []
-        for process in processes:
-            try:
-                sizes.append(process.memory_info().rss)
-            except psutil.Error:
-                continue
-        peak = self.peaks[name]
-        peak.largest = max(peak.largest, max(sizes, default=0))
-        peak.total = max(peak.total, sum(sizes))
-
-    def run(self) -> None:
-        while not self._done.is_set():
-            for name, pid in self.roots.items():
-                self._sample(name, pid)
-            self._done.wait(SAMPLE_SECONDS)
-
-    def stop(self) -> dict[str, Peak]:
-        self._done.set()
-        self.join()
-        return self.peaks
-
-
-# --- the server -----------------------------------------------------------------------------
-class Server:
-    def __init__(self, home: Path):
-        self.home = home
-        self.admin_dsn = embedded.ensure_running(home, "postgres")
-        self.postmaster = embedded.status(home).pid
-        self._numbers = iter(range(1_000_000))
-
-    def cpu_seconds(self) -> float:
-        """CPU used by the server so far: the postmaster, its live children, and the children it
-        has reaped (backends end with their connection; the kernel adds them to the parent)."""
-        postmaster = psutil.Process(self.postmaster)
-        times = postmaster.cpu_times()
-        total = times.user + times.system + times.children_user + times.children_system
-        for child in postmaster.children():
-            try:
-                child_times = child.cpu_times()
-            except psutil.Error:
-                continue
-            total += child_times.user + child_times.system
-        return total
-
-    def fresh_database(self, label: str) -> str:
-        name = f"bench_{label}_{os.getpid()}_{next(self._numbers)}"
-        return embedded.ensure_running(self.home, name)
-
-    def drop(self, dsn: str) -> None:
-        name = psycopg2.extensions.parse_dsn(dsn)["dbname"]
-        connection = psycopg2.connect(self.admin_dsn)
-        connection.autocommit = True
-        with connection.cursor() as cursor:
-            cursor.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
-        connection.close()
 
 
 # --- one project run ------------------------------------------------------------------------
@@ -329,6 +245,34 @@ def run_floor(server: Server, rows: Path, window: tuple[date, date]) -> Measurem
     )
 
 
+def run_plain_floor(server: Server, rows: Path) -> Measurement:
+    """The hand-written plain SQL of ``plain_floor``: a floor independent of the project's SQL."""
+    dsn = server.fresh_database("plain")
+    stages: dict[str, float] = {}
+    load_average = os.getloadavg()[0]
+    server_cpu = server.cpu_seconds()
+    sampler = RssSampler({"postgres": server.postmaster})
+    sampler.start()
+
+    def timed(stage: str, step) -> None:
+        started = time.perf_counter()
+        step()
+        stages[stage] = time.perf_counter() - started
+
+    plain_floor.run(dsn, rows, timed)
+    peaks = sampler.stop()
+    time.sleep(0.2)  # let the postmaster reap the backend, so its CPU is counted
+    server_cpu = server.cpu_seconds() - server_cpu
+    server.drop(dsn)
+    return Measurement(
+        sum(stages.values()),
+        stages,
+        peaks,
+        server_cpu_seconds=server_cpu,
+        load_average=load_average,
+    )
+
+
 # --- report ---------------------------------------------------------------------------------
 def median(values) -> float:
     values = list(values)
@@ -349,7 +293,12 @@ def print_table(title: str, rows: list[tuple[str, list[float]]]) -> None:
 
 
 def summarize(
-    args, big: list[Measurement], tiny: list[Measurement], floor: list[Measurement], songs: int
+    args,
+    big: list[Measurement],
+    tiny: list[Measurement],
+    floor: list[Measurement],
+    plain: list[Measurement],
+    songs: int,
 ) -> dict:
     marginal = [b.seconds - t.seconds for b, t in zip(big, tiny, strict=True)]
     ratios = [m / f.seconds for m, f in zip(marginal, floor, strict=True)]
@@ -358,13 +307,13 @@ def summarize(
         "sparkify largest process (ru_maxrss)": max(m.max_rss_kernel for m in big + tiny),
         "sparkify tree, sum (sampled)": max(m.peaks["sparkify"].total for m in big + tiny),
         "postgres largest process (sampled)": max(
-            m.peaks["postgres"].largest for m in big + tiny + floor
+            m.peaks["postgres"].largest for m in big + tiny + floor + plain
         ),
         "postgres all processes, sum (sampled)": max(
-            m.peaks["postgres"].total for m in big + tiny + floor
+            m.peaks["postgres"].total for m in big + tiny + floor + plain
         ),
     }
-    loads = [m.load_average for m in big + tiny + floor]
+    loads = [m.load_average for m in big + tiny + floor + plain]
     return {
         "data": {
             "events": args.events,
@@ -374,6 +323,11 @@ def summarize(
             "tiny_events": args.tiny_events,
         },
         "cpus": os.cpu_count(),
+        "plain_floor_seconds": [p.seconds for p in plain],
+        "plain_floor_stages": {
+            stage: [p.stages[stage] for p in plain] for stage in plain[0].stages
+        },
+        "plain_ratio": median(marginal) / median(p.seconds for p in plain),
         "floor_seconds": [f.seconds for f in floor],
         "floor_stages": {stage: [f.stages[stage] for f in floor] for stage in floor[0].stages},
         "load_seconds": [b.seconds for b in big],
@@ -409,7 +363,14 @@ def report(summary: dict) -> None:
         f" median {summary['load_average_1min']['median']:.1f}) ==="
     )
     print_table(
-        "floor: PostgreSQL COPY of pre-parsed rows + the same build SQL (seconds)",
+        "plain floor: COPY of pre-parsed rows + hand-written plain SQL, no keys (seconds)",
+        [
+            *summary["plain_floor_stages"].items(),
+            ("plain floor total", summary["plain_floor_seconds"]),
+        ],
+    )
+    print_table(
+        "replay floor: COPY of pre-parsed rows + this project's own build SQL (seconds)",
         [
             *summary["floor_stages"].items(),
             ("floor total", summary["floor_seconds"]),
@@ -436,7 +397,11 @@ def report(summary: dict) -> None:
         f"{median(cpu['marginal = big - tiny']) / median(cpu['floor (postgres)']):.2f}"
     )
     print(
-        f"\n  ratio marginal / floor: {summary['ratio']:.2f} (medians)   per repetition: "
+        f"\n  HEADLINE ratio marginal / plain floor: {summary['plain_ratio']:.2f} (medians; "
+        "target <= 1.5)"
+    )
+    print(
+        f"  ratio marginal / replay floor: {summary['ratio']:.2f} (medians)   per repetition: "
         f"{spread(summary['ratios_per_repetition'])}, median "
         f"{median(summary['ratios_per_repetition']):.2f}   (target <= 1.5)"
     )
@@ -447,32 +412,6 @@ def report(summary: dict) -> None:
     print("\npeak RSS (MiB; target: every process <= 512)")
     for name, value in summary["peak_rss_mib"].items():
         print(f"  {name:<40} {value:8.1f}")
-
-
-def chart(summary: dict, path: Path) -> None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("\n(no chart: matplotlib is not installed)")
-        return
-    floor = {stage: median(values) for stage, values in summary["floor_stages"].items()}
-    load = {stage: median(values) for stage, values in summary["load_stages"].items()}
-    figure, axis = plt.subplots(figsize=(9, 3))
-    for row, stages in enumerate((load, floor)):
-        left = 0.0
-        for stage, seconds in stages.items():
-            axis.barh(row, seconds, left=left)
-            if seconds > 0.04 * max(sum(load.values()), 1):
-                axis.text(left + seconds / 2, row, stage, ha="center", va="center", fontsize=7)
-            left += seconds
-    axis.set_yticks([0, 1], ["sparkify load", "floor"])
-    axis.set_xlabel("seconds")
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    print(f"\nchart: {path}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -490,7 +429,6 @@ def main(argv: list[str] | None = None) -> int:
         default=REPO / "benchmarks" / "out",
         help="data, server and results (default: benchmarks/out)",
     )
-    parser.add_argument("--chart", action="store_true", help="draw a PNG (needs matplotlib)")
     args = parser.parse_args(argv)
 
     work = args.work.resolve()
@@ -502,8 +440,9 @@ def main(argv: list[str] | None = None) -> int:
     window = day_window(big)
     server = Server(work / "home")
     rows = work / "rows" / big_data.name
+    plain_rows = work / "plain-rows" / big_data.name
 
-    big_runs, tiny_runs, floor_runs = [], [], []
+    big_runs, tiny_runs, floor_runs, plain_runs = [], [], [], []
     for repetition in range(1, args.repeat + 1):
         print(
             f"repetition {repetition}/{args.repeat}: load average {os.getloadavg()[0]:.1f}",
@@ -514,27 +453,30 @@ def main(argv: list[str] | None = None) -> int:
         floor_first = (rows / ".complete").exists() and repetition % 2 == 0
         if floor_first:
             floor_runs.append(run_floor(server, rows, window))
+            plain_runs.append(run_plain_floor(server, plain_rows))
         measurement, dsn = run_project(server, tiny, work)
         server.drop(dsn)
         tiny_runs.append(measurement)
         measurement, dsn = run_project(server, big, work)
         if not (rows / ".complete").exists():
             dump_staging(dsn, rows)
+        if not (plain_rows / ".complete").exists():
+            plain_floor.dump_rows(dsn, plain_rows)
         server.drop(dsn)
         big_runs.append(measurement)
         if not floor_first:
             floor_runs.append(run_floor(server, rows, window))
+            plain_runs.append(run_plain_floor(server, plain_rows))
         print(
             f"  sparkify load {big_runs[-1].seconds:.2f} s, tiny {tiny_runs[-1].seconds:.2f} s,"
-            f" floor {floor_runs[-1].seconds:.2f} s",
+            f" replay floor {floor_runs[-1].seconds:.2f} s,"
+            f" plain floor {plain_runs[-1].seconds:.2f} s",
             flush=True,
         )
 
-    summary = summarize(args, big_runs, tiny_runs, floor_runs, songs)
+    summary = summarize(args, big_runs, tiny_runs, floor_runs, plain_runs, songs)
     report(summary)
     (work / f"results-{big_data.name}.json").write_text(json.dumps(summary, indent=2))
-    if args.chart:
-        chart(summary, work / f"stages-{big_data.name}.png")
     return 0
 
 

@@ -256,3 +256,49 @@ def test_unset_copy_settings_print_as_named_placeholders(monkeypatch, capsys) ->
     assert code == 0
     assert "REGION 'set-AWS_REGION'" in out and "set-REDSHIFT_IAM_ROLE_ARN" in out
     assert "not set, shown as placeholders" in err and "AWS_REGION" in err
+
+
+def _day_section(output: str, day: str) -> str:
+    start = output.index(f"-- staging_events {day}\n")
+    return output[start : output.index("\n\n-- ", start)]
+
+
+def test_sql_prints_every_statement_of_both_paths_of_a_load(redshift_env, capsys) -> None:
+    """The audit's item 7: the per-file load_audit writes and the failure path are printed."""
+    output = run_sql(capsys, "--target", "redshift", "--days", "2018-11-01..2018-11-02")
+
+    for day in ("2018-11-01", "2018-11-02"):
+        section = _day_section(output, day)
+        transactions = section.split("\nBEGIN;")[1:]
+        copying, moving, tidying, failing = transactions
+        assert "COPY" in copying and "LOCK" not in copying
+        assert moving.lstrip().startswith("LOCK ")
+        delete = (
+            'DELETE FROM "public"."load_audit" '
+            f"WHERE asset = 'staging_events' AND partition_key = '{day}';"
+        )
+        assert delete in moving and delete in failing
+        file = f"log_data/2018/11/{day}-events.json"
+        assert 'INSERT INTO "public"."load_audit"' in moving and f"'{file}', 0, 0, 0," in moving
+        assert "ANALYZE" in tidying and "DROP TABLE" in tidying
+        # The failure path, under a comment that says when it runs.
+        before = section.split("\nBEGIN;")[3]
+        assert before.rstrip().splitlines()[-1].startswith("-- only when the copy or the move")
+        assert "SELECT source, line_number, reason FROM" in failing
+        assert 'UPDATE "public"."load_audit" SET loaded = 0' in failing
+        # Literals where the load sends literals: only the marker query reads the session.
+        assert section.count("pg_backend_pid()") == 1 and "SYSDATE" in copying
+        assert '"session_id" = 0 AND "start_time" >= ' in moving
+    songs = output[output.index("-- staging_songs\n") :]
+    assert songs.count("-- only when the copy or the move above fails") == 1
+    assert 'INSERT INTO "public"."load_audit"' in songs
+
+
+def test_postgres_prints_its_failure_path_too(redshift_env, capsys) -> None:
+    output = run_sql(capsys, "--target", "postgres", "--day", "2018-11-01")
+
+    section = _day_section(output, "2018-11-01")
+    load, kept = section.split("\nBEGIN;")[1:]
+    assert "-- only when the load above rejected more than SPARKIFY_MAX_REJECT_SHARE" in load
+    assert 'COPY "public"."load_rejects"' in kept and 'COPY "public"."load_audit"' in kept
+    assert 'UPDATE "public"."load_audit" SET loaded = 0' in kept

@@ -10,6 +10,7 @@ always safe. Everything else (bad SQL, a missing table, wrong credentials, a mis
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Iterator
 
 import psycopg2
@@ -25,6 +26,14 @@ TRANSIENT_SQLSTATES = {
     "57P03",  # cannot_connect_now (starting up, in recovery)
     "53300",  # too_many_connections
 }
+
+# Redshift reports a serializable isolation conflict as internal_error XX000 with its own code in
+# the message ("ERROR: 1023 DETAIL: Serializable isolation violation on table ..."); AWS advises
+# retrying the transaction. XX000 alone is any internal error, so the code must be there too.
+REDSHIFT_INTERNAL_ERROR = "XX000"
+REDSHIFT_SERIALIZABLE_CONFLICT = re.compile(
+    r"(^|ERROR:)\s*1023\b|serializable isolation violation", re.IGNORECASE
+)
 
 # Connection failures carry no SQLSTATE (libpq reports them before there is a session), so they
 # are told apart by their text. These will not go away by waiting.
@@ -52,12 +61,20 @@ def is_transient_db_error(err: BaseException) -> bool:
     if not isinstance(err, psycopg2.Error):
         return False
     code = getattr(err, "pgcode", None)
+    if code == REDSHIFT_INTERNAL_ERROR:
+        return _is_serializable_conflict(err)
     if code:
         return code in TRANSIENT_SQLSTATES or code.startswith("08")
     if isinstance(err, psycopg2.OperationalError):
         text = str(err).lower()
         return not any(marker in text for marker in PERMANENT_CONNECT_ERRORS)
     return False
+
+
+def _is_serializable_conflict(err: psycopg2.Error) -> bool:
+    diag = getattr(err, "diag", None)
+    texts = (getattr(diag, "message_primary", None), getattr(err, "pgerror", None), str(err))
+    return any(REDSHIFT_SERIALIZABLE_CONFLICT.search(text) for text in texts if text)
 
 
 def _is_transient_aws_error(err: BaseException) -> bool:

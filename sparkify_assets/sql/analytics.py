@@ -11,8 +11,10 @@ or an artist's ranking.
 
 from __future__ import annotations
 
-from sparkify_assets.sql.model import Column, Table, derived_from
+from sparkify_assets.sql.model import Column, Table, copy_of, derived_from
+from sparkify_assets.sql.tables import ARTISTS, SONGPLAYS, SONGS, USERS
 
+_LEVEL = SONGPLAYS.column("level").type  # a level copied from songplays
 TOP_N = 10  # ranks kept per period in the "most played" tables; plays kept per user
 
 
@@ -86,9 +88,9 @@ TOP_SONGS = Table(
     ),
     columns=(
         *_PERIOD_COLUMNS,
-        Column("song_id", "VARCHAR(32)", "", False, lineage=_plays("song_id")),
-        Column("title", "VARCHAR(512)", lineage=derived_from("songs", "title")),
-        Column("artist_name", "VARCHAR(512)", lineage=derived_from("artists", "name")),
+        copy_of(SONGPLAYS, "song_id", description="The song", nullable=False),
+        copy_of(SONGS, "title"),
+        copy_of(ARTISTS, "name", "artist_name"),
         *_COUNT_COLUMNS,
     ),
     primary_key=("period", "period_start", "song_id"),
@@ -120,8 +122,8 @@ TOP_ARTISTS = Table(
     ),
     columns=(
         *_PERIOD_COLUMNS,
-        Column("artist_id", "VARCHAR(32)", "", False, lineage=_plays("artist_id")),
-        Column("artist_name", "VARCHAR(512)", lineage=derived_from("artists", "name")),
+        copy_of(SONGPLAYS, "artist_id", description="The artist", nullable=False),
+        copy_of(ARTISTS, "name", "artist_name"),
         *_COUNT_COLUMNS,
     ),
     primary_key=("period", "period_start", "artist_id"),
@@ -198,7 +200,7 @@ PLAYS_BY_LEVEL = Table(
         Column("day", "DATE", "UTC day", False, lineage=_plays("start_time")),
         Column(
             "level",
-            "VARCHAR(16)",
+            _LEVEL,
             "'free' or 'paid' at the time of the play",
             False,
             lineage=_plays("level"),
@@ -238,17 +240,17 @@ LEVEL_CHANGES = Table(
     ),
     columns=(
         Column("user_id", "INTEGER", "", False, lineage=_plays("user_id")),
-        Column("first_name", "VARCHAR(256)", lineage=derived_from("users", "first_name")),
-        Column("last_name", "VARCHAR(256)", lineage=derived_from("users", "last_name")),
+        copy_of(USERS, "first_name"),
+        copy_of(USERS, "last_name"),
         Column(
             "first_level",
-            "VARCHAR(16)",
+            _LEVEL,
             "Level at the user's first play",
             lineage=_plays("level", "start_time"),
         ),
         Column(
             "last_level",
-            "VARCHAR(16)",
+            _LEVEL,
             "Level at the user's latest play",
             lineage=_plays("level", "start_time"),
         ),
@@ -332,10 +334,10 @@ RECENT_PLAYS = Table(
         ),
         Column("songplay_id", "BIGINT", "", False, lineage=_plays("songplay_id")),
         Column("start_time", "TIMESTAMP", "", False, lineage=_plays("start_time")),
-        Column("song_id", "VARCHAR(32)", lineage=_plays("song_id")),
-        Column("title", "VARCHAR(512)", lineage=derived_from("songs", "title")),
-        Column("artist_id", "VARCHAR(32)", lineage=_plays("artist_id")),
-        Column("artist_name", "VARCHAR(512)", lineage=derived_from("artists", "name")),
+        copy_of(SONGPLAYS, "song_id"),
+        copy_of(SONGS, "title"),
+        copy_of(SONGPLAYS, "artist_id"),
+        copy_of(ARTISTS, "name", "artist_name"),
     ),
     primary_key=("user_id", "recency_rank"),
     # Read per user: co-locate and sort each user's rows.

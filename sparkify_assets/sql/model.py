@@ -54,6 +54,30 @@ class Table:
     def column_lineage(self) -> dict[str, Lineage]:
         return {column.name: column.lineage for column in self.columns if column.lineage}
 
+    def column(self, name: str) -> Column:
+        for column in self.columns:
+            if column.name == name:
+                return column
+        raise KeyError(f"{self.name} has no column {name!r}")
+
+
+def copy_of(
+    table: Table, column: str, name: str | None = None, description: str = "", nullable=True
+) -> Column:
+    """A column that holds another table's column as it is: same type, so the same byte size.
+
+    Sizes then live in one place (the record contract, through staging and the star schema), and
+    an INSERT ... SELECT copying the value can never overflow it on either target.
+    """
+    source = table.column(column)
+    return Column(
+        name or column,
+        source.type,
+        description or source.description,
+        nullable,
+        lineage=derived_from(table.name, column),
+    )
+
 
 def check_lineage(tables: Iterable[Table]) -> None:
     """Refuse lineage that names a table or column that does not exist (caught at import)."""

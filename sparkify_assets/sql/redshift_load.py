@@ -1,9 +1,21 @@
 """Redshift staging statements: ``COPY ... FROM 's3://…'`` into a temp table, then into staging.
 
 COPY cannot fill the columns a load adds (``event_date``, ``source``, ``line_number``), so each file
-is copied into a session-private temp table and moved on with ``INSERT ... SELECT``, all inside the
-partition's one transaction. The temp table has the target's distribution, so that move stays on
-its node.
+is copied into a session-private temp table and moved on with ``INSERT ... SELECT``. The temp
+table has the target's distribution, so that move stays on its node. A load is three transactions
+on one session (temp tables live as long as the session):
+
+1. **copy**, no lock: CREATE TEMP TABLE and COPY, one per file. Only this session sees these
+   tables, so nothing else waits for the slow part (reading S3).
+2. **move**, under ``LOCK`` of the staging table, load_rejects and load_audit: delete the
+   partition, INSERT ... SELECT each file's rows, quarantine rule breakers and COPY's refused
+   lines, replace the audit. The lock is the first statement, as the serializable-isolation
+   guide asks ("lock all tables at the beginning of the transaction"): a COPY into a temp table
+   in the same transaction would take the transaction's snapshot before the lock is granted.
+3. **tidy**, no lock: ANALYZE the staging table, DROP the temp tables.
+
+If 1 or 2 fails, a fourth transaction (under the same lock) keeps COPY's refused lines in
+load_rejects and names the first ones in the error (``failed_load_steps``).
 
 COPY options, each chosen on purpose:
 
@@ -24,11 +36,12 @@ COPY options, each chosen on purpose:
   silent loss, so an oversized value is a load error and lands in ``load_rejects``.
 * no ``ACCEPTINVCHARS``: invalid UTF-8 is rejected, as on PostgreSQL, instead of altered.
 
-Rows COPY accepts still meet the record contract's other rules (``ts`` inside the file's day,
-``userId`` a whole number) in ``INSERT ... SELECT``: rows breaking them go to ``load_rejects``.
-Rows COPY refuses are read back from the load-error view, identified by the session and the
-transaction's start time (``SELECT pg_backend_pid(), SYSDATE`` at the start of the transaction;
-``SET timezone`` first, because SYSDATE is in the session's zone and the views record UTC).
+The temp tables' columns are all nullable, whatever the contract requires: the COPY guide says
+COPY fails when it assigns NULL to a NOT NULL column, while load error 1213 suggests a per-line
+error, and only a cluster can say which. The required-field rule is applied in the INSERT ...
+SELECT instead, with the contract's reason (``sessionId is missing``), like the other rules COPY
+does not know (``ts`` inside the file's day, ``userId`` a whole number): rows breaking them go to
+``load_rejects``. Rows COPY refuses are read back from the load-error view (``redshift_errors``).
 Not ``pg_last_copy_id()``: it names STL query ids, which the SYS view does not use, and a failed
 COPY's errors are read after its rollback, on a new connection.
 
@@ -40,64 +53,30 @@ with the given key, so keep stray copies (``…-events.json.bak``) out of ``log_
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from psycopg2 import sql
 
 from sparkify_assets.contract.layout import day_bounds_ms
-from sparkify_assets.contract.records import EVENT_FIELDS, SONG_FIELDS
+from sparkify_assets.contract.records import EVENT_FIELDS, SONG_FIELDS, Field
 from sparkify_assets.sql import render
+from sparkify_assets.sql.redshift_errors import (
+    LOAD_ERROR_VIEWS,
+    LoadErrorView,
+    Marker,
+    first_rejects,
+    quarantine_load_errors,
+)
 from sparkify_assets.sql.tables import LOAD_REJECTS, STAGING_EVENTS, STAGING_SONGS, Table
+
+__all__ = ["LOAD_ERROR_VIEWS", "LoadErrorView", "Marker"]
 
 # Redshift's ceiling for MAXERROR: the most rejected lines one COPY can tolerate.
 MAXERROR_LIMIT = 100_000
-FIRST_ERRORS = 5
 SONGS_PREFIX = "song_data/"
 # The load-error views keep file names as CHAR(256).
 MAX_FILE_URI_BYTES = 256
-
-
-@dataclass(frozen=True)
-class LoadErrorView:
-    """Column names of one Redshift view of COPY's rejected lines."""
-
-    name: str
-    session: str
-    started: str
-    file: str
-    line: str
-    column: str
-    code: str
-    message: str
-    raw_line: str | None  # only stl_load_errors keeps the rejected line itself
-
-
-LOAD_ERROR_VIEWS = {
-    "sys_load_error_detail": LoadErrorView(
-        "sys_load_error_detail",
-        "session_id",
-        "start_time",
-        "file_name",
-        "line_number",
-        "column_name",
-        "error_code",
-        "error_message",
-        None,
-    ),
-    "stl_load_errors": LoadErrorView(
-        "stl_load_errors",
-        "session",
-        "starttime",
-        "filename",
-        "line_number",
-        "colname",
-        "err_code",
-        "err_reason",
-        "raw_line",
-    ),
-}
 
 
 @dataclass(frozen=True)
@@ -117,25 +96,10 @@ class CopyConfig:
     def base(self) -> str:
         return self.data_uri.rstrip("/") + "/"
 
-
-@dataclass(frozen=True)
-class Marker:
-    """Identifies this transaction's COPYs in the load-error view: its session and start time.
-
-    The warehouse passes the values ``MARKER`` returned; ``sparkify sql`` prints the expressions.
-    """
-
-    session: sql.Composable
-    since: sql.Composable
-
-    @classmethod
-    def of(cls, session: int, since: object) -> Marker:
-        return cls(sql.Literal(session), sql.Literal(str(since)))
-
-
-PRINTED_MARKER = Marker(sql.SQL("pg_backend_pid()"), sql.SQL("SYSDATE"))
-SET_UTC = sql.SQL("SET timezone TO 'UTC'")
-MARKER = sql.SQL("SELECT pg_backend_pid(), SYSDATE")
+    @property
+    def printed_marker(self) -> Marker:
+        """What ``sparkify sql`` shows for the values the load reads at run time."""
+        return Marker(0, self.loaded_at)
 
 
 @dataclass(frozen=True)
@@ -145,6 +109,16 @@ class Step:
     statement: sql.Composed
     file: str | None = None
     counts: str | None = None  # "loaded" | "rejected"
+
+
+@dataclass(frozen=True)
+class CopiedFile:
+    """One COPY of a load: what it reads, the temp table it lands in, the tally it counts to."""
+
+    tally: str  # the load_audit source: a day file's key, or song_data/
+    uri: str
+    table: Table
+    json_format: str  # a JSONPaths URI, or 'auto'
 
 
 def max_errors_for(max_reject_share: float) -> int:
@@ -158,28 +132,29 @@ def max_errors_for(max_reject_share: float) -> int:
     return 0 if max_reject_share == 0 else MAXERROR_LIMIT
 
 
-def _copy_table(target: Table, fields) -> Table:
+def _copy_table(target: Table, fields: tuple[Field, ...], name: str) -> Table:
     names = {f.column for f in fields}
     return Table(
-        name=f"{target.name}_copy",
-        description=f"COPY's landing table for {target.name} (temporary)",
-        columns=tuple(column for column in target.columns if column.name in names),
+        name=name,
+        description=f"COPY's landing table for {target.name} (temporary, all columns nullable)",
+        columns=tuple(
+            replace(column, nullable=True) for column in target.columns if column.name in names
+        ),
         diststyle=target.diststyle,
         distkey=target.distkey,
     )
 
 
-EVENTS_COPY = _copy_table(STAGING_EVENTS, EVENT_FIELDS)
-SONGS_COPY = _copy_table(STAGING_SONGS, SONG_FIELDS)
+def events_copy_table(index: int) -> Table:
+    """The temp table of a day's ``index``-th file (each file is copied before any is moved)."""
+    return _copy_table(STAGING_EVENTS, EVENT_FIELDS, f"{STAGING_EVENTS.name}_copy_{index}")
+
+
+SONGS_COPY = _copy_table(STAGING_SONGS, SONG_FIELDS, f"{STAGING_SONGS.name}_copy")
 
 
 def _columns(names) -> sql.Composed:
     return sql.SQL(", ").join(map(sql.Identifier, names))
-
-
-def _varchar_size(table: Table, column: str) -> int:
-    (type_,) = [c.type for c in table.columns if c.name == column]
-    return int(re.search(r"\((\d+)\)", type_).group(1))
 
 
 def lock(schema: str, names: list[str]) -> sql.Composed:
@@ -208,133 +183,130 @@ def copy(target: Table, uri: str, json_format: str, config: CopyConfig) -> sql.C
     )
 
 
+def _missing(fields: tuple[Field, ...]) -> list[sql.Composed]:
+    """The contract's required-field rule, with its reason, in the contract's field order."""
+    return [
+        sql.SQL("WHEN {} IS NULL THEN {}").format(
+            sql.Identifier(f.column), sql.Literal(f"{f.key} is missing")
+        )
+        for f in fields
+        if f.required
+    ]
+
+
+def _problem(rules: list[sql.Composable]) -> sql.Composed:
+    """The first broken rule's reason, NULL when the row is fine."""
+    return sql.SQL("CASE\n        {}\n    END").format(sql.SQL("\n        ").join(rules))
+
+
 def _event_problem(day: date) -> sql.Composed:
     """The record contract's rules COPY does not apply, as a reason (NULL when the row is fine)."""
     start, end = day_bounds_ms(day)
+    return _problem(
+        [
+            *_missing(EVENT_FIELDS),
+            sql.SQL("WHEN ts < {start} OR ts >= {end} THEN {outside}").format(
+                start=sql.Literal(start),
+                end=sql.Literal(end),
+                outside=sql.Literal(f"ts is outside the file's day {day.isoformat()}"),
+            ),
+            sql.SQL("WHEN NOT user_id ~ '^[0-9]*$' THEN 'userId is not a whole number'"),
+            # LENGTH, not LEN: the same on Redshift, and PostgreSQL runs it too (tests).
+            sql.SQL(
+                "WHEN LENGTH(LTRIM(user_id, '0')) > 10 OR (LENGTH(LTRIM(user_id, '0')) = 10\n"
+                "             AND LTRIM(user_id, '0') >= '2147483648')\n"
+                "             THEN 'userId is out of range'"
+            ),
+        ]
+    )
+
+
+def _identity(fields: tuple[Field, ...], keys: tuple[str, ...]) -> sql.Composed:
+    """A JSON-like text of the fields that identify a record: COPY keeps no raw line for rows it
+    accepted, so a rule reject records these instead (null where the field is missing)."""
+    parts = []
+    for f in (f for f in fields if f.key in keys):
+        value = (
+            sql.SQL("COALESCE('\"' || {} || '\"', 'null')")
+            if f.kind in ("text", "user_id")
+            else sql.SQL("COALESCE(CAST({} AS VARCHAR(20)), 'null')")
+        ).format(sql.Identifier(f.column))
+        parts.append(sql.SQL("{} || {}").format(sql.Literal(f'"{f.key}": '), value))
+    return sql.SQL("'{{' || {} || '}}'").format(sql.SQL(" || ', ' || ").join(parts))
+
+
+_EVENT_IDENTITY = _identity(EVENT_FIELDS, ("ts", "sessionId", "itemInSession", "userId"))
+_SONG_IDENTITY = _identity(SONG_FIELDS, ("song_id", "artist_id", "title"))
+_SONG_PROBLEM = _problem(_missing(SONG_FIELDS))
+
+
+def _move(
+    config: CopyConfig,
+    target: Table,
+    copied: sql.Composable,
+    source: CopiedFile,
+    problem: sql.Composable,
+) -> sql.Composed:
     return sql.SQL(
-        "CASE\n"
-        "        WHEN ts < {start} OR ts >= {end} THEN {outside}\n"
-        "        WHEN NOT user_id ~ '^[0-9]*$' THEN 'userId is not a whole number'\n"
-        "        WHEN LEN(LTRIM(user_id, '0')) > 10 OR (LEN(LTRIM(user_id, '0')) = 10\n"
-        "             AND LTRIM(user_id, '0') >= '2147483648') THEN 'userId is out of range'\n"
-        "    END"
+        "INSERT INTO {target} ({columns})\nSELECT {copied}\nFROM {copy}\nWHERE {problem} IS NULL"
     ).format(
-        start=sql.Literal(start),
-        end=sql.Literal(end),
-        outside=sql.Literal(f"ts is outside the file's day {day.isoformat()}"),
+        target=render.table_ref(config.schema, target.name),
+        columns=_columns(target.column_names),
+        copied=copied,
+        copy=sql.Identifier(source.table.name),
+        problem=problem,
     )
 
 
-# COPY keeps no raw line for rows it accepted, so a rule reject records the fields that
-# identify the event.
-_EVENT_IDENTITY = sql.SQL(
-    "'{\"ts\": ' || CAST(ts AS VARCHAR) || ', \"sessionId\": ' || CAST(session_id AS VARCHAR)"
-    " || ', \"itemInSession\": ' || CAST(item_in_session AS VARCHAR)"
-    " || ', \"userId\": ' || COALESCE('\"' || user_id || '\"', 'null') || '}'"
-)
-
-
-def insert_events(config: CopyConfig, day: date, key: str) -> sql.Composed:
-    return sql.SQL(
-        "INSERT INTO {target} ({columns})\nSELECT {copied}, {day}, {source}, NULL\nFROM {copy}\n"
-        "WHERE {problem} IS NULL"
-    ).format(
-        target=render.table_ref(config.schema, STAGING_EVENTS.name),
-        columns=_columns(STAGING_EVENTS.column_names),
-        copied=_columns(EVENTS_COPY.column_names),
-        day=sql.Literal(day.isoformat()),
-        source=sql.Literal(key),
-        copy=sql.Identifier(EVENTS_COPY.name),
-        problem=_event_problem(day),
+def insert_events(config: CopyConfig, day: date, source: CopiedFile) -> sql.Composed:
+    copied = sql.SQL("{}, {}, {}, NULL").format(
+        _columns(source.table.column_names), sql.Literal(day.isoformat()), sql.Literal(source.tally)
     )
+    return _move(config, STAGING_EVENTS, copied, source, _event_problem(day))
 
 
-def _rejects_insert(config: CopyConfig) -> sql.Composed:
-    return sql.SQL("INSERT INTO {} ({})\n").format(
-        render.table_ref(config.schema, LOAD_REJECTS.name), _columns(LOAD_REJECTS.column_names)
+def insert_songs(config: CopyConfig, source: CopiedFile) -> sql.Composed:
+    copied = sql.SQL("{}, {}").format(
+        _columns(source.table.column_names), sql.Literal(source.tally)
     )
+    return _move(config, STAGING_SONGS, copied, source, _SONG_PROBLEM)
 
 
-def reject_events(config: CopyConfig, day: date, key: str) -> sql.Composed:
+def _rejected(
+    config: CopyConfig,
+    asset: str,
+    partition: str,
+    source: CopiedFile,
+    identity: sql.Composable,
+    problem: sql.Composable,
+) -> sql.Composed:
     """Quarantine the copied rows that break the rules COPY does not know."""
-    return _rejects_insert(config) + sql.SQL(
-        "SELECT {asset}, {day}, {source}, NULL, record_text, problem, {loaded_at}\n"
+    return sql.SQL(
+        "INSERT INTO {rejects} ({columns})\n"
+        "SELECT {asset}, {partition}, {source}, NULL, record_text, problem, {loaded_at}\n"
         "FROM (SELECT {identity} AS record_text, {problem} AS problem FROM {copy}) checked\n"
         "WHERE problem IS NOT NULL"
     ).format(
-        asset=sql.Literal(STAGING_EVENTS.name),
-        day=sql.Literal(day.isoformat()),
-        source=sql.Literal(key),
-        loaded_at=sql.Literal(config.loaded_at),
-        identity=_EVENT_IDENTITY,
-        problem=_event_problem(day),
-        copy=sql.Identifier(EVENTS_COPY.name),
-    )
-
-
-def insert_songs(config: CopyConfig) -> sql.Composed:
-    return sql.SQL(
-        "INSERT INTO {target} ({columns})\nSELECT {copied}, {source}\nFROM {copy}"
-    ).format(
-        target=render.table_ref(config.schema, STAGING_SONGS.name),
-        columns=_columns(STAGING_SONGS.column_names),
-        copied=_columns(SONGS_COPY.column_names),
-        source=sql.Literal(SONGS_PREFIX),
-        copy=sql.Identifier(SONGS_COPY.name),
-    )
-
-
-def quarantine_load_errors(
-    config: CopyConfig, asset: str, partition: str, marker: Marker, file_uri: str | None = None
-) -> sql.Composed:
-    """Copy the lines COPY refused (this transaction's, or one file's) into load_rejects."""
-    view = config.errors_view
-    column, message, code = map(sql.Identifier, (view.column, view.message, view.code))
-    reason = sql.SQL(
-        "LEFT(CASE WHEN TRIM({column}) = '' THEN '' ELSE TRIM({column}) || ': ' END"
-        " || TRIM({message}) || ' (load error ' || CAST({code} AS VARCHAR) || ')', {size})"
-    ).format(
-        column=column,
-        message=message,
-        code=code,
-        size=sql.Literal(_varchar_size(LOAD_REJECTS, "reason")),
-    )
-    raw = sql.SQL("TRIM({})").format(sql.Identifier(view.raw_line)) if view.raw_line else sql.NULL
-    file = sql.SQL("TRIM({})").format(sql.Identifier(view.file))
-    statement = _rejects_insert(config) + sql.SQL(
-        "SELECT {asset}, {partition}, REPLACE({file}, {base}, ''), {line}, {raw}, {reason}, "
-        "{loaded_at}\nFROM {view}\nWHERE {session} = {session_value} AND {started} >= {since}"
-    ).format(
+        rejects=render.table_ref(config.schema, LOAD_REJECTS.name),
+        columns=_columns(LOAD_REJECTS.column_names),
         asset=sql.Literal(asset),
         partition=sql.Literal(partition),
-        file=file,
-        base=sql.Literal(config.base),
-        line=sql.Identifier(view.line),
-        raw=raw,
-        reason=reason,
+        source=sql.Literal(source.tally),
         loaded_at=sql.Literal(config.loaded_at),
-        view=sql.Identifier(view.name),
-        session=sql.Identifier(view.session),
-        session_value=marker.session,
-        started=sql.Identifier(view.started),
-        since=marker.since,
+        identity=identity,
+        problem=problem,
+        copy=sql.Identifier(source.table.name),
     )
-    if file_uri is not None:
-        statement += sql.SQL(" AND {} = {}").format(file, sql.Literal(file_uri))
-    return statement
 
 
-def first_rejects(config: CopyConfig, asset: str, partition: str) -> sql.Composed:
-    """The first quarantined records of a partition, for an error message."""
-    return sql.SQL(
-        "SELECT source, line_number, reason FROM {} WHERE asset = {} AND partition_key = {}\n"
-        "ORDER BY source, line_number LIMIT {}"
-    ).format(
-        render.table_ref(config.schema, LOAD_REJECTS.name),
-        sql.Literal(asset),
-        sql.Literal(partition),
-        sql.Literal(FIRST_ERRORS),
+def reject_events(config: CopyConfig, day: date, source: CopiedFile) -> sql.Composed:
+    return _rejected(
+        config, STAGING_EVENTS.name, day.isoformat(), source, _EVENT_IDENTITY, _event_problem(day)
     )
+
+
+def reject_songs(config: CopyConfig, source: CopiedFile) -> sql.Composed:
+    return _rejected(config, STAGING_SONGS.name, "", source, _SONG_IDENTITY, _SONG_PROBLEM)
 
 
 def _file_uri(config: CopyConfig, key: str) -> str:
@@ -347,48 +319,100 @@ def _file_uri(config: CopyConfig, key: str) -> str:
     return uri
 
 
-def _fresh(copy_table: Table) -> list[Step]:
-    return [Step(render.create_temp_table(copy_table, "redshift"))]
-
-
-def _dropped(copy_table: Table) -> Step:
-    return Step(sql.SQL("DROP TABLE {}").format(sql.Identifier(copy_table.name)))
-
-
-def events_day_steps(config: CopyConfig, day: date, keys: list[str], marker: Marker) -> list[Step]:
-    """Everything one day's transaction runs after its lock, SET and marker, in order."""
-    partition = day.isoformat()
-    steps = [
-        Step(render.delete_staging(STAGING_EVENTS, config.schema, partition)),
-        Step(render.delete_rejects(config.schema, STAGING_EVENTS.name, partition)),
-    ]
-    for key in keys:
-        uri = _file_uri(config, key)
-        steps += _fresh(EVENTS_COPY) + [
-            Step(copy(EVENTS_COPY, uri, config.log_jsonpath, config)),
-            Step(insert_events(config, day, key), key, "loaded"),
-            Step(reject_events(config, day, key), key, "rejected"),
-            Step(
-                quarantine_load_errors(config, STAGING_EVENTS.name, partition, marker, uri),
-                key,
-                "rejected",
-            ),
-            _dropped(EVENTS_COPY),
-        ]
-    return [*steps, Step(render.analyze(STAGING_EVENTS, config.schema))]
-
-
-def songs_steps(config: CopyConfig, marker: Marker) -> list[Step]:
-    """Everything the staging_songs transaction runs after its lock, SET and marker, in order."""
+def event_files(config: CopyConfig, keys: list[str]) -> list[CopiedFile]:
     return [
-        Step(render.delete_staging(STAGING_SONGS, config.schema, "")),
-        Step(render.delete_rejects(config.schema, STAGING_SONGS.name, "")),
-        *_fresh(SONGS_COPY),
-        Step(copy(SONGS_COPY, config.base + SONGS_PREFIX, "auto", config)),
-        Step(insert_songs(config), SONGS_PREFIX, "loaded"),
-        Step(
-            quarantine_load_errors(config, STAGING_SONGS.name, "", marker), SONGS_PREFIX, "rejected"
-        ),
-        _dropped(SONGS_COPY),
-        Step(render.analyze(STAGING_SONGS, config.schema)),
+        CopiedFile(key, _file_uri(config, key), events_copy_table(index), config.log_jsonpath)
+        for index, key in enumerate(keys)
     ]
+
+
+def song_files(config: CopyConfig) -> list[CopiedFile]:
+    return [CopiedFile(SONGS_PREFIX, config.base + SONGS_PREFIX, SONGS_COPY, "auto")]
+
+
+def copy_steps(config: CopyConfig, files: list[CopiedFile]) -> list[Step]:
+    """Transaction 1, after SET and the marker: each file into its own temp table, no lock."""
+    return [
+        Step(statement)
+        for source in files
+        for statement in (
+            render.create_temp_table(source.table, "redshift"),
+            copy(source.table, source.uri, source.json_format, config),
+        )
+    ]
+
+
+def _replace_partition(config: CopyConfig, target: Table, partition: str) -> list[Step]:
+    return [
+        Step(render.delete_staging(target, config.schema, partition)),
+        Step(render.delete_rejects(config.schema, target.name, partition)),
+    ]
+
+
+def events_move_steps(
+    config: CopyConfig, day: date, files: list[CopiedFile], marker: Marker
+) -> list[Step]:
+    """Transaction 2, after the lock: replace the day from the temp tables, file by file."""
+    partition = day.isoformat()
+    steps = _replace_partition(config, STAGING_EVENTS, partition)
+    for source in files:
+        errors = quarantine_load_errors(config, STAGING_EVENTS.name, partition, marker, source.uri)
+        steps += [
+            Step(insert_events(config, day, source), source.tally, "loaded"),
+            Step(reject_events(config, day, source), source.tally, "rejected"),
+            Step(errors, source.tally, "rejected"),
+        ]
+    return steps
+
+
+def songs_move_steps(config: CopyConfig, files: list[CopiedFile], marker: Marker) -> list[Step]:
+    """Transaction 2 of the songs, after the lock: one COPY of the whole song_data/ prefix."""
+    (source,) = files
+    # A prefix COPY's errors name each song file, so they are this session's, not one file's.
+    errors = quarantine_load_errors(config, STAGING_SONGS.name, "", marker)
+    return [
+        *_replace_partition(config, STAGING_SONGS, ""),
+        Step(insert_songs(config, source), source.tally, "loaded"),
+        Step(reject_songs(config, source), source.tally, "rejected"),
+        Step(errors, source.tally, "rejected"),
+    ]
+
+
+def audit_steps(
+    config: CopyConfig, asset: str, partition: str, tallies: list, kept: bool = True
+) -> list[Step]:
+    """The per-file tallies of this load replace the partition's audit (as on PostgreSQL).
+
+    ``kept`` is False after a rolled-back load: records were read, none of them kept.
+    """
+    steps = [Step(render.delete_audit(config.schema, asset, partition))]
+    if tallies:
+        steps.append(
+            Step(render.insert_audit(config.schema, asset, partition, tallies, config.loaded_at))
+        )
+    if not kept:
+        steps.append(Step(render.audit_nothing_loaded(config.schema, asset, partition)))
+    return steps
+
+
+def tidy_steps(config: CopyConfig, target: Table, files: list[CopiedFile]) -> list[Step]:
+    """Transaction 3, no lock: statistics for the next builds, and the temp tables dropped."""
+    drops = [Step(sql.SQL("DROP TABLE {}").format(sql.Identifier(f.table.name))) for f in files]
+    return [Step(render.analyze(target, config.schema)), *drops]
+
+
+def failed_load_steps(
+    config: CopyConfig, asset: str, partition: str, marker: Marker, read: list | None
+) -> list[Step]:
+    """After a rolled-back load: COPY's refused lines into load_rejects, then the first ones.
+
+    ``read`` holds the tallies when the load failed its reject share (what was read is known);
+    the audit then says that none of it was kept.
+    """
+    steps = [
+        Step(render.delete_rejects(config.schema, asset, partition)),
+        Step(quarantine_load_errors(config, asset, partition, marker)),
+    ]
+    if read is not None:
+        steps += audit_steps(config, asset, partition, read, kept=False)
+    return [*steps, Step(first_rejects(config, asset, partition))]

@@ -59,7 +59,10 @@ def warehouse_error(context: str, err: psycopg2.Error) -> WarehouseError:
 RETRY_ATTEMPTS = 4
 # How long the check before a load waits for a first connection.
 PREFLIGHT_SECONDS = 10.0
-_log = logging.getLogger("sparkify.warehouse")
+# Loggers under "dagster.builtin." are the ones Dagster captures into a run's event log without
+# instance configuration (what get_dagster_logger returns); a plain logger keeps this layer free
+# of Dagster while the retry warnings still show in the UI.
+_log = logging.getLogger("dagster.builtin.sparkify.warehouse")
 _retrying: ContextVar[bool] = ContextVar("sparkify_warehouse_retrying", default=False)
 Result = TypeVar("Result")
 
@@ -117,6 +120,20 @@ class StagingResult:
 
     def reject_share(self) -> float:
         return self.rejected / self.records if self.records else 0.0
+
+
+@dataclass(frozen=True)
+class Transaction:
+    """One transaction of a load, as ``sparkify sql`` prints it (its lock, then its statements).
+
+    ``when`` says when it runs if not always (the failure path); ``notes`` annotate statements
+    by index, e.g. where a printed literal stands for a value only known while loading.
+    """
+
+    statements: list
+    lock: str | None = None
+    when: str | None = None
+    notes: dict[int, str] = field(default_factory=dict)
 
 
 def utc_now() -> str:
@@ -238,6 +255,15 @@ class Warehouse(BaseModel):
         """
         connection = self.connect()
         try:
+            with self.transaction_on(connection, lock) as cursor:
+                yield cursor
+        finally:
+            connection.close()
+
+    @contextmanager
+    def transaction_on(self, connection, lock: str | None = None) -> Iterator:
+        """One transaction on an open connection (a load whose temp tables span several)."""
+        try:
             with connection.cursor() as raw_cursor:
                 cursor = CancellableCursor(raw_cursor, connection)
                 if lock:
@@ -249,8 +275,6 @@ class Warehouse(BaseModel):
             with suppress(psycopg2.Error):
                 connection.rollback()
             raise
-        finally:
-            connection.close()
 
     @retry_transient("querying the warehouse")
     def query(self, statement, params=None) -> list[tuple]:
@@ -299,12 +323,12 @@ class Warehouse(BaseModel):
     def stage_songs(self, source: Source) -> StagingResult:
         raise NotImplementedError
 
-    # The statements a staging transaction runs after its lock, for `sparkify sql`; built by the
-    # same functions the loads use, so what is printed is what runs.
-    def events_day_sql(self, data_uri: str, day: date, keys: list[str]) -> list:
+    # The transactions of a staging load, both paths, for `sparkify sql`; built by the same
+    # functions the loads use, so what is printed is what runs.
+    def events_day_sql(self, data_uri: str, day: date, keys: list[str]) -> list[Transaction]:
         raise NotImplementedError
 
-    def songs_sql(self, data_uri: str) -> list:
+    def songs_sql(self, data_uri: str) -> list[Transaction]:
         raise NotImplementedError
 
     def statistics_statements(self, table: Table) -> list:
@@ -395,4 +419,6 @@ def describe_error(err: psycopg2.Error) -> str:
     message = lines[0]
     if len(lines) > 1 and "server closed the connection" in lines[1]:
         message += f" ({lines[1]})"
+    elif len(lines) > 1 and message.removeprefix("ERROR:").strip().isdigit():
+        message += f" ({lines[1]})"  # Redshift's own codes ("ERROR: 1023") say why on the next
     return redact(message)

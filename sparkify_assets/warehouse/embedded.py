@@ -289,6 +289,12 @@ def _wait_until_ready(pgdata: Path) -> list[str] | None:
     )
 
 
+# Redshift compares and orders VARCHAR by their binary UTF-8 bytes; PostgreSQL's "C" collation
+# does the same. pgserver's initdb takes the environment's locale, so each database is created
+# with "C" itself: ORDER BY name (the artists tie rule, previews) then agrees with Redshift.
+COLLATION = "C"
+
+
 def _ensure_database(admin_dsn: str, database: str) -> None:
     connection = psycopg2.connect(admin_dsn)
     connection.autocommit = True
@@ -296,7 +302,12 @@ def _ensure_database(admin_dsn: str, database: str) -> None:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
             if cursor.fetchone() is None:
-                cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+                # template0: a database whose collation differs from template1's must copy it.
+                cursor.execute(
+                    sql.SQL("CREATE DATABASE {} TEMPLATE template0 LC_COLLATE {}").format(
+                        sql.Identifier(database), sql.Literal(COLLATION)
+                    )
+                )
     except (errors.DuplicateDatabase, errors.UniqueViolation):
         pass  # another process created it between our check and our CREATE
     finally:

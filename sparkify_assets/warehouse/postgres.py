@@ -35,6 +35,7 @@ from sparkify_assets.warehouse.base import (
     PREFLIGHT_SECONDS,
     RejectThresholdExceeded,
     StagingResult,
+    Transaction,
     Warehouse,
     lock_key,
     retry_transient,
@@ -188,11 +189,32 @@ class PostgresWarehouse(Warehouse):
         # planner guesses a handful of rows and picks nested loops that never finish.
         return [render.analyze(table, self.schema_name)]
 
-    def events_day_sql(self, data_uri: str, day: date, keys: list[str]) -> list[sql.Composed]:
-        return self.staging_statements(STAGING_EVENTS, day.isoformat())
+    def events_day_sql(self, data_uri: str, day: date, keys: list[str]) -> list[Transaction]:
+        return self._printed(STAGING_EVENTS, day.isoformat())
 
-    def songs_sql(self, data_uri: str) -> list[sql.Composed]:
-        return self.staging_statements(STAGING_SONGS, "")
+    def songs_sql(self, data_uri: str) -> list[Transaction]:
+        return self._printed(STAGING_SONGS, "")
+
+    def _printed(self, table: Table, partition: str) -> list[Transaction]:
+        """Both paths of a staging load: the load, and the log kept after a rolled-back one."""
+        lock = lock_key(table.name, partition)
+        return [
+            Transaction(self.staging_statements(table, partition), lock),
+            Transaction(
+                self._failed_log_statements(table.name, partition),
+                lock,
+                when=(
+                    "only when the load above rejected more than SPARKIFY_MAX_REJECT_SHARE of "
+                    "its records: it is rolled back, and this keeps its rejects and audit"
+                ),
+            ),
+        ]
+
+    def _failed_log_statements(self, asset: str, partition: str) -> list[sql.Composed]:
+        return [
+            *self._log_statements(asset, partition),
+            render.audit_nothing_loaded(self.schema_name, asset, partition),
+        ]
 
     def _write_log(self, cursor, log: LoadLog, kept: bool) -> None:
         """Replace the partition's rejects and audit with this load's.
@@ -200,17 +222,18 @@ class PostgresWarehouse(Warehouse):
         ``kept`` is False when the load's rows were rolled back: the audit then says that
         nothing was loaded, so the reconciliation check flags the partition until it reloads.
         """
-        delete_rejects, copy_rejects, delete_audit, copy_audit = self._log_statements(
-            log.asset, log.partition_key
+        statements = (
+            self._failed_log_statements(log.asset, log.partition_key)
+            if not kept
+            else self._log_statements(log.asset, log.partition_key)
         )
+        delete_rejects, copy_rejects, delete_audit, copy_audit, *nothing_loaded = statements
         cursor.execute(delete_rejects)
         cursor.copy_expert(copy_rejects, log.rejects.rewind())
         cursor.execute(delete_audit)
         cursor.copy_expert(copy_audit, log.audit.rewind())
-        if not kept:
-            cursor.execute(
-                render.audit_nothing_loaded(self.schema_name, log.asset, log.partition_key)
-            )
+        for statement in nothing_loaded:
+            cursor.execute(statement)
 
     def _stage(
         self, table: Table, rows: Iterator[str], log: LoadLog, result: StagingResult

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from typing import ClassVar
 
@@ -33,8 +34,8 @@ from sparkify_assets.contract.records import FileTally
 from sparkify_assets.core import settings
 from sparkify_assets.ingest.base import Source, SourceFile
 from sparkify_assets.ingest.s3_uri import validate_s3_uri
+from sparkify_assets.sql import redshift_errors as errors
 from sparkify_assets.sql import redshift_load as load
-from sparkify_assets.sql import render
 from sparkify_assets.sql.tables import (
     LOAD_AUDIT,
     LOAD_REJECTS,
@@ -45,6 +46,7 @@ from sparkify_assets.sql.tables import (
 from sparkify_assets.warehouse.base import (
     RejectThresholdExceeded,
     StagingResult,
+    Transaction,
     Warehouse,
     WarehouseError,
     describe_error,
@@ -132,86 +134,106 @@ class RedshiftWarehouse(Warehouse):
             loaded_at=utc_now(),
         )
 
-    def events_day_sql(self, data_uri: str, day: date, keys: list[str]) -> list:
-        steps = load.events_day_steps(self.copy_config(data_uri), day, keys, load.PRINTED_MARKER)
-        return [load.SET_UTC, load.MARKER, *(step.statement for step in steps)]
+    # A load is one session and three transactions (see sql/redshift_load): copy, no lock;
+    # move, locked; tidy, no lock; and after a failure a fourth that keeps COPY's rejects.
+    def _events_load(self, config: load.CopyConfig, day: date, keys: list[str]) -> _Load:
+        files = load.event_files(config, keys)
+        return _Load(
+            STAGING_EVENTS,
+            day.isoformat(),
+            files,
+            lambda marker: load.events_move_steps(config, day, files, marker),
+        )
 
-    def songs_sql(self, data_uri: str) -> list:
-        steps = load.songs_steps(self.copy_config(data_uri), load.PRINTED_MARKER)
-        return [load.SET_UTC, load.MARKER, *(step.statement for step in steps)]
+    def _songs_load(self, config: load.CopyConfig) -> _Load:
+        files = load.song_files(config)
+        return _Load(
+            STAGING_SONGS, "", files, lambda marker: load.songs_move_steps(config, files, marker)
+        )
+
+    def events_day_sql(self, data_uri: str, day: date, keys: list[str]) -> list[Transaction]:
+        config = self.copy_config(data_uri)
+        return self._printed(config, self._events_load(config, day, keys))
+
+    def songs_sql(self, data_uri: str) -> list[Transaction]:
+        config = self.copy_config(data_uri)
+        return self._printed(config, self._songs_load(config))
+
+    @staticmethod
+    def _printed(config: load.CopyConfig, plan: _Load) -> list[Transaction]:
+        """Every transaction of a load, both paths, from the functions ``_stage`` runs."""
+        marker = config.printed_marker
+        lock = lock_key(plan.table.name, plan.partition)
+        read = [FileTally(f.tally) for f in plan.files]
+        move = plan.move(marker)
+        audit = load.audit_steps(config, plan.table.name, plan.partition, read)
+        stand_in = (
+            f"the session {marker.session} and start time '{marker.since}' below stand for the "
+            "values this returns at run time"
+        )
+        counts = "one row per file, with the row counts of the statements above (printed as 0)"
+        failed = load.failed_load_steps(config, plan.table.name, plan.partition, marker, read)
+        return [
+            Transaction(
+                [errors.SET_UTC, errors.MARKER, *_statements(load.copy_steps(config, plan.files))],
+                notes={1: stand_in},
+            ),
+            Transaction(_statements(move + audit), lock, notes={len(move) + 1: counts}),
+            Transaction(_statements(load.tidy_steps(config, plan.table, plan.files))),
+            Transaction(
+                _statements(failed),
+                lock,
+                when=(
+                    "only when the copy or the move above fails (a COPY error, or more rejects "
+                    "than SPARKIFY_MAX_REJECT_SHARE allows): both are rolled back, and this "
+                    "keeps COPY's refused lines and reads the first ones for the error message. "
+                    "The load_audit statements run only after a reject-share failure."
+                ),
+            ),
+        ]
 
     @retry_transient("loading staging_events {day}")
     def stage_events_day(self, source: Source, day: date, files: list[SourceFile]) -> StagingResult:
         config = self.copy_config(source.uri)
         keys = [file.key for file in files]
         result = StagingResult(day.isoformat(), [FileTally(key) for key in keys])
-        return self._stage(
-            STAGING_EVENTS,
-            result.partition,
-            result,
-            config,
-            lambda marker: load.events_day_steps(config, day, keys, marker),
-        )
+        return self._stage(config, self._events_load(config, day, keys), result)
 
     @retry_transient("loading staging_songs")
     def stage_songs(self, source: Source) -> StagingResult:
         config = self.copy_config(source.uri)
         result = StagingResult("all songs", [FileTally(load.SONGS_PREFIX)])
-        return self._stage(
-            STAGING_SONGS, "", result, config, lambda marker: load.songs_steps(config, marker)
-        )
+        return self._stage(config, self._songs_load(config), result)
 
-    def _stage(
-        self,
-        table: Table,
-        partition: str,
-        result: StagingResult,
-        config: load.CopyConfig,
-        steps_for: Callable[[load.Marker], list[load.Step]],
-    ) -> StagingResult:
-        """Replace one partition (delete, COPY each file, move, quarantine) in one transaction."""
+    def _stage(self, config: load.CopyConfig, plan: _Load, result: StagingResult) -> StagingResult:
+        """Replace one partition: COPY each file, then delete, move and quarantine under LOCK."""
         self.ensure_tables()
         started = time.monotonic()
+        name, partition = plan.table.name, plan.partition
         marker = None
+        connection = self.connect()
         try:
-            with self.transaction(lock=lock_key(table.name, partition)) as cursor:
-                cursor.execute(load.SET_UTC)
-                cursor.execute(load.MARKER)
-                marker = load.Marker.of(*cursor.fetchone())
-                self._run(cursor, steps_for(marker), result)
+            with self.transaction_on(connection) as cursor:
+                cursor.execute(errors.SET_UTC)
+                cursor.execute(errors.MARKER)
+                marker = load.Marker(*cursor.fetchone())
+                self._run(cursor, load.copy_steps(config, plan.files), result)
+            with self.transaction_on(connection, lock=lock_key(name, partition)) as cursor:
+                self._run(cursor, plan.move(marker), result)
                 result.seconds = time.monotonic() - started
                 self.check_reject_share(result)
-                self._replace_audit(cursor, table, partition, result, config, kept=True)
+                self._run(cursor, load.audit_steps(config, name, partition, result.files), result)
+            with self.transaction_on(connection) as cursor:
+                self._run(cursor, load.tidy_steps(config, plan.table, plan.files), result)
             return result
         except psycopg2.Error as err:
-            detail = self._quarantine_failed_load(config, table, partition, marker)
-            raise self._error(f"loading {table.name} {result.partition}", err, detail) from None
+            detail = self._quarantine_failed_load(config, plan, marker)
+            raise self._error(f"loading {name} {result.partition}", err, detail) from None
         except RejectThresholdExceeded as err:
-            detail = self._quarantine_failed_load(config, table, partition, marker, result)
+            detail = self._quarantine_failed_load(config, plan, marker, result)
             raise RejectThresholdExceeded(f"{err}{detail}") from None
-
-    def _replace_audit(
-        self,
-        cursor,
-        table: Table,
-        partition: str,
-        result: StagingResult,
-        config: load.CopyConfig,
-        kept: bool,
-    ) -> None:
-        """The per-file tallies of this load replace the partition's audit (as on PostgreSQL).
-
-        ``kept`` is False after a rolled-back load: records were read, none of them kept.
-        """
-        cursor.execute(render.delete_audit(self.schema_name, table.name, partition))
-        if result.files:
-            cursor.execute(
-                render.insert_audit(
-                    self.schema_name, table.name, partition, result.files, config.loaded_at
-                )
-            )
-        if not kept:
-            cursor.execute(render.audit_nothing_loaded(self.schema_name, table.name, partition))
+        finally:
+            connection.close()
 
     @staticmethod
     def _run(cursor, steps: list[load.Step], result: StagingResult) -> None:
@@ -231,8 +253,7 @@ class RedshiftWarehouse(Warehouse):
     def _quarantine_failed_load(
         self,
         config: load.CopyConfig,
-        table: Table,
-        partition: str,
+        plan: _Load,
         marker: load.Marker | None,
         read: StagingResult | None = None,
     ) -> str:
@@ -244,13 +265,13 @@ class RedshiftWarehouse(Warehouse):
         """
         if marker is None:
             return ""  # failed before COPY ran: there are no load errors to read
+        name, partition = plan.table.name, plan.partition
+        tallies = read.files if read is not None else None
+        steps = load.failed_load_steps(config, name, partition, marker, tallies)
         try:
-            with self.transaction(lock=lock_key(table.name, partition)) as cursor:
-                cursor.execute(render.delete_rejects(self.schema_name, table.name, partition))
-                cursor.execute(load.quarantine_load_errors(config, table.name, partition, marker))
-                if read is not None:  # a tolerance failure: what was read is known
-                    self._replace_audit(cursor, table, partition, read, config, kept=False)
-                cursor.execute(load.first_rejects(config, table.name, partition))
+            with self.transaction(lock=lock_key(name, partition)) as cursor:
+                for step in steps:
+                    cursor.execute(step.statement)
                 first = cursor.fetchall()
         except (psycopg2.Error, WarehouseError) as err:
             reason = describe_error(err) if isinstance(err, psycopg2.Error) else str(err)
@@ -259,6 +280,20 @@ class RedshiftWarehouse(Warehouse):
             return ""
         lines = "; ".join(f"{source} line {line}: {reason}" for source, line, reason in first)
         return f"; first rejected lines (see {LOAD_REJECTS.name}): {lines}"
+
+
+@dataclass(frozen=True)
+class _Load:
+    """What one staging load copies and how it moves the copied rows (given the marker)."""
+
+    table: Table
+    partition: str
+    files: list[load.CopiedFile]
+    move: Callable[[load.Marker], list[load.Step]]
+
+
+def _statements(steps: list[load.Step]) -> list:
+    return [step.statement for step in steps]
 
 
 def redshift_warehouse_from_env(

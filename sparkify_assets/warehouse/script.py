@@ -2,8 +2,10 @@
 
 The statements come from the functions the warehouse itself runs them from (DDL, each staging
 transaction, the shared star rebuilds, the check rules), so the printout cannot drift from what
-runs. Values only known while loading (the session id and start time that identify a load's
-rejected lines on Redshift) are printed as the expressions they are read from.
+runs, both paths of every staging load included (the failure path under a comment that says
+when it runs). Values only known while loading (the session id and start time that identify a
+load's rejected lines on Redshift, a file's counts in load_audit) are printed as literals of the
+same type, as the load sends them, with a comment saying what they stand for.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from sparkify_assets.sql.catalog import BUILT_TABLES
 from sparkify_assets.sql.checks import RULES, count_and_sample
 from sparkify_assets.sql.render import to_text
 from sparkify_assets.sql.tables import STAGING_EVENTS, STAGING_SONGS
-from sparkify_assets.warehouse.base import Warehouse, lock_key, rebuild_lock_key
+from sparkify_assets.warehouse.base import Transaction, Warehouse, lock_key, rebuild_lock_key
 
 # Values that must never be printed, even if one ended up inside a statement.
 SECRET_VARIABLES = ("REDSHIFT_PASSWORD", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
@@ -50,6 +52,19 @@ def _transaction(
     return Section(title, (*texts, "COMMIT;"))
 
 
+def _load(warehouse: Warehouse, title: str, transactions: list[Transaction]) -> Section:
+    """A section for a staging load: each of its transactions, the failure path last."""
+    texts: list[str] = []
+    for transaction in transactions:
+        section = _transaction(
+            warehouse, title, transaction.lock, transaction.statements, transaction.notes
+        )
+        first, *rest = section.statements
+        when = f"-- {transaction.when}\n" if transaction.when else ""
+        texts += [when + first, *rest]
+    return Section(title, tuple(texts))
+
+
 def _statistics(warehouse: Warehouse, table):
     statements = warehouse.statistics_statements(table)
     if statements:
@@ -59,16 +74,11 @@ def _statistics(warehouse: Warehouse, table):
 def _staging(warehouse: Warehouse, data_uri: str, keys_by_day: dict[date, list[str]]):
     for day, keys in sorted(keys_by_day.items()):
         partition = day.isoformat()
-        yield _transaction(
-            warehouse,
-            f"staging_events {partition}",
-            lock_key(STAGING_EVENTS.name, partition),
-            warehouse.events_day_sql(data_uri, day, keys),
+        yield _load(
+            warehouse, f"staging_events {partition}", warehouse.events_day_sql(data_uri, day, keys)
         )
     yield from _statistics(warehouse, STAGING_EVENTS)
-    yield _transaction(
-        warehouse, "staging_songs", lock_key(STAGING_SONGS.name, ""), warehouse.songs_sql(data_uri)
-    )
+    yield _load(warehouse, "staging_songs", warehouse.songs_sql(data_uri))
     yield from _statistics(warehouse, STAGING_SONGS)
 
 
