@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import statistics
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
@@ -21,6 +22,17 @@ SAMPLE_SECONDS = 0.05
 class Peak:
     largest: int = 0  # bytes, the largest single process seen
     total: int = 0  # bytes, the largest sum over the group seen
+
+
+@dataclass
+class Measurement:
+    seconds: float
+    stages: dict[str, float] = field(default_factory=dict)
+    peaks: dict[str, Peak] = field(default_factory=dict)
+    max_rss_kernel: int = 0  # bytes; ru_maxrss of the sparkify process tree
+    cpu_seconds: float = 0.0  # the sparkify process tree
+    server_cpu_seconds: float = 0.0  # PostgreSQL, every process
+    load_average: float = 0.0
 
 
 class RssSampler(threading.Thread):
@@ -94,3 +106,21 @@ class Server:
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
         connection.close()
+
+
+def median(values) -> float:
+    values = list(values)
+    return statistics.median(values) if values else float("nan")
+
+
+def spread(values) -> str:
+    values = sorted(values)
+    return " ".join(f"{value:.2f}" for value in values)
+
+
+def print_table(title: str, rows: list[tuple[str, list[float]]]) -> None:
+    print(f"\n{title}")
+    width = max(len(name) for name, _ in rows)
+    print(f"  {'':<{width}}  {'median':>8}  runs")
+    for name, values in rows:
+        print(f"  {name:<{width}}  {median(values):8.2f}  {spread(values)}")

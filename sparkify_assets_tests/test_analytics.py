@@ -1,8 +1,8 @@
 """Each analytics table equals the answer computed in plain Python from the same JSON files.
 
-Datasets: one written by the test (``synthetic.py``: seeded, small, with the edge cases the rules
-are about), the public Udacity sample and the bundled sample (each skipped when absent). The
-oracle (``listening.py``) shares no SQL with the warehouse.
+Datasets: one written by the test (``builders.write_dataset``: seeded, small, with the edge
+cases the rules are about), the public Udacity sample and the bundled sample (each skipped when
+absent). The oracle (``listening.py``) shares no SQL with the warehouse.
 """
 
 import os
@@ -18,12 +18,13 @@ from sparkify_assets.cli.load import run_load
 from sparkify_assets.core.settings import BUNDLED_SAMPLE
 from sparkify_assets.sql import render
 from sparkify_assets.sql.analytics import ANALYTICS_TABLES, TOP_N
+from sparkify_assets.sql.dialect import REDSHIFT
 from sparkify_assets.warehouse import embedded
 from sparkify_assets.warehouse.postgres import PostgresWarehouse
 
+from .builders import write_dataset
 from .conftest import PUBLIC_SAMPLE, definitions_for
 from .listening import Listening
-from .synthetic import write_dataset
 
 
 @pytest.fixture(scope="module", params=["written", "public", "bundled"])
@@ -77,7 +78,7 @@ def test_analytics_sql_is_redshift_sql_too(table):
     statements = [
         *render.rebuild(table, "sparkify"),
         render.query(table.summary, "sparkify"),
-        render.create_table(table, "sparkify", "redshift"),
+        render.create_table(table, "sparkify", REDSHIFT),
     ]
     for text in map(render.to_text, statements):
         assert sqlglot.parse_one(text, read="redshift") is not None

@@ -27,8 +27,7 @@ from sparkify_assets.defs.resources import SparkifySource
 from sparkify_assets.ingest.open import open_source
 from sparkify_assets.warehouse.postgres import PostgresWarehouse
 
-from .conftest import definitions_for, upload
-from .sample_files import (
+from .builders import (
     DAYS,
     SONGS,
     day_key,
@@ -39,6 +38,7 @@ from .sample_files import (
     write_file,
     write_sample,
 )
+from .conftest import definitions_for, upload
 from .test_s3_source import snapshot
 
 NEW_DAY = date(2018, 11, 4)

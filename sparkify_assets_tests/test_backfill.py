@@ -13,8 +13,8 @@ from dagster._core.storage.tags import (
 
 from sparkify_assets.cli.load import run_load
 
+from .builders import DAYS, write_sample
 from .conftest import REPO, definitions_for
-from .sample_files import DAYS, write_sample
 from .test_s3_source import snapshot
 
 IN_PROCESS = '{"execution": {"config": {"in_process": {}}}}'  # one process: faster, same run

@@ -28,7 +28,7 @@ from psycopg2.extras import LoggingConnection
 from sparkify_assets.cli.load import LoadReport, check_outcomes, format_report, run_load
 from sparkify_assets.core.settings import SettingsError, check_workers
 from sparkify_assets.defs.assets import ALL_ASSETS
-from sparkify_assets.defs.checks import TABLE_CHECKS, evaluate, table_checks
+from sparkify_assets.defs.checks import TABLE_CHECKS, table_checks
 from sparkify_assets.sql.analytics import ANALYTICS_TABLES
 from sparkify_assets.sql.catalog import TABLES
 from sparkify_assets.sql.checks import RULES, WARN, Rule, count_and_sample
@@ -36,8 +36,9 @@ from sparkify_assets.sql.render import to_text
 from sparkify_assets.warehouse import embedded
 from sparkify_assets.warehouse.postgres import PostgresWarehouse
 
+from .builders import GOOD_DAYS, PLAYS_PER_DAY, write_good_data
 from .conftest import definitions_for
-from .layout import GOOD_DAYS, PLAYS_PER_DAY, write_good_data
+from .rule_results import evaluate
 
 RULE_BY_KEY = {(rule.table, rule.name): rule for rules in RULES.values() for rule in rules}
 PLAY_3 = 115 * 4294967296 + 3  # session 115 (the 15th), item 3: user 13, song SO000003

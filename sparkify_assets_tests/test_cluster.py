@@ -14,16 +14,12 @@ from moto import mock_aws
 from moto.core import set_initial_no_auth_action_count
 from moto.server import ThreadedMotoServer
 
-from sparkify_assets.ops.cluster import (
-    ABSENT,
-    CLUSTER_JOBS,
-    REDSHIFT_PORT,
-    S3_READ_ONLY_MANAGED_POLICY,
-    S3_READ_POLICY_NAME,
-    ClusterError,
-    RedshiftCluster,
-    redshift_cluster_up,
-)
+from sparkify_assets.core.settings import SettingsError
+from sparkify_assets.defs.cluster_jobs import CLUSTER_JOBS, redshift_cluster_up
+from sparkify_assets.ops.aws_errors import ClusterError
+from sparkify_assets.ops.cluster import ABSENT, RedshiftCluster
+from sparkify_assets.ops.iam import S3_READ_ONLY_MANAGED_POLICY, S3_READ_POLICY_NAME
+from sparkify_assets.ops.network import REDSHIFT_PORT
 
 PASSWORD = "Zebra-Secret-42"
 BUCKET = "sparkify-data"
@@ -369,7 +365,7 @@ def test_from_env_without_s3_uri_has_no_bucket(monkeypatch: pytest.MonkeyPatch) 
 def test_from_env_rejects_a_bad_node_count(monkeypatch: pytest.MonkeyPatch, nodes: str) -> None:
     monkeypatch.setenv("SPARKIFY_CLUSTER_NODES", nodes)
 
-    with pytest.raises(ClusterError, match="SPARKIFY_CLUSTER_NODES must be a positive integer"):
+    with pytest.raises(SettingsError, match="SPARKIFY_CLUSTER_NODES must be"):
         RedshiftCluster.from_env()
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sparkify_assets.definitions import defs as load_defs
-from sparkify_assets.ops.cluster import CLUSTER_JOBS
+from sparkify_assets.defs.cluster_jobs import CLUSTER_JOBS
 
 REPO = Path(__file__).resolve().parents[1]
 PASSWORD = "Juniper-Sextant-5521"
@@ -34,7 +34,7 @@ warehouse = plain_warehouse(resource)
 job_names = [job.name for job in defs.resolve_all_job_defs()]
 print(json.dumps({
     "warehouse": type(warehouse).__name__,
-    "dialect": warehouse.dialect,
+    "dialect": warehouse.dialect.name,
     "host": warehouse.host,
     "port": warehouse.port,
     "database": warehouse.database,
@@ -72,7 +72,7 @@ def test_redshift_deployment_loads_a_redshift_warehouse() -> None:
     # The password stays an EnvVar that Dagster resolves at run time.
     assert report["password_variable"] == "REDSHIFT_PASSWORD"
     assert report["source"] == "s3://sparkify-data/raw"
-    assert report["cluster"] == "RedshiftCluster"
+    assert report["cluster"] == "RedshiftClusterResource"
     assert {job.name for job in CLUSTER_JOBS} <= set(report["jobs"])
     assert PASSWORD not in loaded.stdout + loaded.stderr
 
@@ -108,7 +108,7 @@ def test_redshift_deployment_without_its_variables_names_them_when_a_run_needs_t
 def test_local_deployment_also_offers_the_cluster_jobs() -> None:
     defs = load_defs()
     assert type(defs.resources["warehouse"]).__name__ == "PostgresWarehouseResource"
-    assert type(defs.resources["cluster"]).__name__ == "RedshiftCluster"
+    assert type(defs.resources["cluster"]).__name__ == "RedshiftClusterResource"
     for job in CLUSTER_JOBS:
         assert defs.resolve_job_def(job.name).name == job.name
 

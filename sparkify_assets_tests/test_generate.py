@@ -177,6 +177,35 @@ def test_refuses_bad_arguments_and_existing_output(small):
         generate(small, **SMALL)
 
 
+@pytest.mark.parametrize(
+    ("out", "extra", "message"),
+    [
+        ("a-file", [], "a-file is a file; generate into a new or empty folder"),
+        ("a-file/below", [], "cannot write into {tmp}/a-file/below: Not a directory"),
+        ("far", ["--days", "100000"], "days must be between 1 and 3653 (ten years), got 100000"),
+    ],
+)
+def test_cli_refuses_unusable_output_and_days_in_one_line(tmp_path, capsys, out, extra, message):
+    from sparkify_assets.cli.main import main
+
+    (tmp_path / "a-file").write_text("not a folder")
+    code = main(["generate", str(tmp_path / out), *extra, "--events", "10", "--songs", "2"])
+
+    stdout, stderr = capsys.readouterr()
+    assert (code, stdout) == (2, "")
+    assert stderr.startswith("sparkify: ") and stderr.count("\n") == 1
+    assert message.format(tmp=tmp_path) in stderr
+    assert not (tmp_path / "far").exists(), "refused before writing anything"
+
+
+def test_cli_explains_every_generate_option(capsys):
+    from sparkify_assets.cli.main import build_parser
+
+    generate_parser = build_parser()._subparsers._group_actions[0].choices["generate"]
+    for action in generate_parser._actions:
+        assert action.help, f"{action.dest} has no help text"
+
+
 # --- byte format ---------------------------------------------------------------------------
 
 

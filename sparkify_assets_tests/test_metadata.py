@@ -5,12 +5,18 @@ import shutil
 import string
 
 import pytest
-from dagster import AssetKey, DagsterInstance
+from dagster import AssetKey, DagsterInstance, FloatMetadataValue, IntMetadataValue
 from psycopg2 import sql
 
 from sparkify_assets.cli.load import run_load
 from sparkify_assets.defs.assets import ALL_ASSETS
-from sparkify_assets.defs.assets.metadata import PREVIEW_ROWS, markdown_table
+from sparkify_assets.defs.assets.metadata import (
+    PREVIEW_ROWS,
+    WIDE_COLUMNS,
+    WIDE_PREVIEW_ROWS,
+    markdown_table,
+    preview_markdown,
+)
 from sparkify_assets.sql.analytics import ANALYTICS_TABLES
 from sparkify_assets.sql.catalog import STAGING_TABLES, STAR_TABLES, TABLES
 from sparkify_assets.sql.checks import RULES, count_and_sample, rules_for
@@ -18,8 +24,8 @@ from sparkify_assets.sql.model import Column, Table, check_lineage, derived_from
 from sparkify_assets.warehouse import embedded
 from sparkify_assets.warehouse.postgres import PostgresWarehouse
 
+from .builders import write_dataset
 from .conftest import REPO, definitions_for
-from .synthetic import write_dataset
 
 GROUPS = {
     **{table.name: "staging" for table in STAGING_TABLES},
@@ -102,6 +108,19 @@ def test_markdown_preview_cells_are_escaped_cut_and_null_marked():
     assert markdown_table(["a"], []) == "_no rows_"
 
 
+def test_a_wide_preview_shows_records_and_a_narrow_one_a_table():
+    narrow = preview_markdown(["a", "b"], [(1, 2)])
+    assert narrow.splitlines()[0] == "| a | b |"
+    columns = [f"c{i}" for i in range(WIDE_COLUMNS + 1)]
+    rows = [tuple(range(len(columns))), tuple("x" * len(columns))] * WIDE_PREVIEW_ROWS
+    wide = preview_markdown(columns, rows)
+    assert wide.count("**row ") == WIDE_PREVIEW_ROWS
+    blocks = wide.split("\n\n")
+    assert blocks[0] == "**row 1**"
+    assert blocks[1].splitlines()[2] == "| c0 | 0 |"
+    assert max(len(line.split(" | ")) for line in wide.splitlines() if "|" in line) == 2
+
+
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory, server_home):
     """A load of the synthetic dataset recorded in a DAGSTER_HOME with the project's yaml:
@@ -149,11 +168,23 @@ def test_every_materialization_shows_size_shape_lineage_and_a_preview(materializ
             (c.name, c.type) for c in table.columns
         ]
         preview = values["preview"].value.splitlines()
+        value = values["preview"].value
         if table.window_column:  # a multi-day run: the preview says it is the run's, not a day's
             assert preview[0].startswith("_First rows of the run's days 2018-11-01 .. ")
             preview = preview[2:]
-        assert preview[0] == "| " + " | ".join(table.column_names) + " |"
-        assert len(preview) == 2 + min(rows, PREVIEW_ROWS)
+            value = value.split("\n\n", 1)[1]
+        shown = min(rows, PREVIEW_ROWS)
+        if len(table.columns) <= WIDE_COLUMNS:
+            assert preview[0] == "| " + " | ".join(table.column_names) + " |"
+            assert len(preview) == 2 + shown
+        else:  # records of two columns, so it never runs off the page
+            records = value.split("**row ")[1:]
+            assert len(records) == min(shown, WIDE_PREVIEW_ROWS)
+            for record in records:
+                lines = record.strip().splitlines()[2:]
+                assert lines[0] == "| column | value |"
+                names = [line.split(" | ")[0][2:] for line in lines[2:]]
+                assert names == list(table.column_names)
         if GROUPS[name] != "staging":
             lineage = values["dagster/column_lineage"].value
             assert {
@@ -213,3 +244,35 @@ def test_every_analytics_asset_shows_its_answer_as_markdown(materialized):
         assert len(summary) > 2
     (changed,) = warehouse.query("SELECT COUNT(*) FROM level_changes")[0]
     assert metadata["level_changes"]["summary"].value.splitlines()[2].startswith(f"| {changed} |")
+
+
+def test_figures_are_numbers_dagster_can_plot(materialized):
+    warehouse, metadata = materialized
+    ints, floats = IntMetadataValue, FloatMetadataValue
+    staging = metadata["staging_events"]
+    for name, kind in (
+        ("records_read", ints),
+        ("rows_loaded", ints),
+        ("records_rejected", ints),
+        ("reject_share", floats),
+        ("load_seconds", floats),
+    ):
+        assert isinstance(staging[name], kind), name
+    assert staging["reject_share"].value == 0.0
+
+    plays = metadata["songplays"]
+    ((count, matched, listeners),) = warehouse.query(
+        "SELECT COUNT(*), COUNT(song_id), COUNT(DISTINCT user_id) FROM songplays"
+    )
+    assert isinstance(plays["plays"], ints) and plays["plays"].value == count
+    assert isinstance(plays["listeners"], ints) and plays["listeners"].value == listeners
+    assert isinstance(plays["share_matched"], floats)
+    assert plays["share_matched"].value == pytest.approx(matched / count, abs=1e-4)
+    assert 0 < plays["share_matched"].value < 1  # the dataset has matched and unmatched plays
+
+    total = metadata["plays_by_level"]["total_plays"]
+    assert isinstance(total, ints) and total.value == count
+    recent = metadata["recent_plays"]["listeners"]
+    assert isinstance(recent, ints) and recent.value == listeners
+    for table in (*STAR_TABLES, *ANALYTICS_TABLES):
+        assert isinstance(metadata[table.name]["build_seconds"], floats), table.name

@@ -71,7 +71,7 @@ def test_without_dagster_home_a_load_records_into_the_projects_dagster_home(
     monkeypatch.delenv("DAGSTER_HOME")
     assert settings.dagster_home() == REPO / "dagster_home"  # what README's `dagster dev` uses
     readme = (REPO / "README.md").read_text()
-    assert 'DAGSTER_HOME="$PWD/dagster_home" dagster dev' in readme
+    assert 'DAGSTER_HOME="$PWD/dagster_home" dg dev' in readme
 
     project = tmp_path / "project"  # a checkout elsewhere, so the real one stays untouched
     (project / "dagster_home").mkdir(parents=True)

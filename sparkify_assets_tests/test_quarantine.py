@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 
 from sparkify_assets.cli.load import LoadReport, format_report, run_load
-from sparkify_assets.defs.checks import evaluate
 from sparkify_assets.defs.location import build_definitions, resources_for
 from sparkify_assets.sql.checks import RULES
 from sparkify_assets.warehouse import embedded
 from sparkify_assets.warehouse.postgres import PostgresWarehouse
 
+from .builders import event, json_line, song, song_file_key, write_day, write_song, write_songs
 from .conftest import definitions_for, table_rows
-from .layout import event, json_line, song, write_day, write_song, write_songs
+from .rule_results import evaluate
 
 DAY, EMPTY_DAY, PLAIN_DAY = date(2018, 11, 15), date(2018, 11, 16), date(2018, 11, 17)
 GOOD_TAIL = 188  # good events after the broken ones: 9 rejects of 199 records is 4.5% < 5%
@@ -72,10 +72,6 @@ def write_corpus(root):
     return day_key, empty_key, plain_key
 
 
-def song_key(name: str) -> str:
-    return f"song_data/A/{name[2]}/{name[3]}/{name}.json"
-
-
 def quarantine(warehouse) -> list[tuple]:
     return warehouse.query(
         "SELECT asset, partition_key, source, line_number, reason FROM load_rejects "
@@ -123,9 +119,9 @@ def test_broken_corpus_quarantines_each_bad_record_once_and_loads_the_rest(corpu
         source: (asset, partition, line, reason)
         for asset, partition, source, line, reason in rejects[len(BROKEN_EVENTS) :]
     }
-    assert sorted(song_rejects) == sorted(map(song_key, BROKEN_SONGS))
+    assert sorted(song_rejects) == sorted(map(song_file_key, BROKEN_SONGS))
     for name, (_, reason) in BROKEN_SONGS.items():
-        asset, partition, line, actual = song_rejects[song_key(name)]
+        asset, partition, line, actual = song_rejects[song_file_key(name)]
         assert (asset, partition, line) == ("staging_songs", "", 1)
         assert actual.startswith(reason)
     # The loaded lines are exactly the good ones, BOM and CR stripped, the last line included.
@@ -136,7 +132,7 @@ def test_broken_corpus_quarantines_each_bad_record_once_and_loads_the_rest(corpu
     assert [line for line, _, _ in lines] == [1, 2, *range(14, 14 + GOOD_TAIL)]
     assert lines[0][1] == event(DAY, 1)["artist"] and lines[-1][2] == '"Mozilla/5.0"'
     assert warehouse.query(
-        "SELECT COUNT(*) FROM staging_songs WHERE source = %s", (song_key("TRPRETTY001"),)
+        "SELECT COUNT(*) FROM staging_songs WHERE source = %s", (song_file_key("TRPRETTY001"),)
     ) == [(1,)]
 
 
@@ -180,7 +176,7 @@ def test_the_audit_tallies_every_file_and_reconciles(corpus):
         )
     ]
     assert warehouse.query(
-        "SELECT records FROM load_audit WHERE source = %s", (song_key("TREMPTY0001"),)
+        "SELECT records FROM load_audit WHERE source = %s", (song_file_key("TREMPTY0001"),)
     ) == [(0,)]
     outcomes = {(c.asset, c.check): c.passed for c in corpus.report.checks}
     assert outcomes[("staging_events", "reconciles_with_audit")] is True

@@ -17,9 +17,10 @@ from sparkify_assets.core import faults
 from sparkify_assets.ingest.local import LocalSource
 from sparkify_assets.sql import redshift_errors, redshift_load, render
 from sparkify_assets.sql.catalog import ALL_TABLES, BUILT_TABLES, TABLES
+from sparkify_assets.sql.dialect import POSTGRES
 from sparkify_assets.warehouse.embedded import COLLATION
 
-from .layout import event, json_line, song, write_day, write_song
+from .builders import event, json_line, song, write_day, write_song
 from .test_redshift_warehouse import FakeServerError
 
 DAY = date(2018, 11, 15)
@@ -92,7 +93,7 @@ def test_a_record_missing_session_id_is_quarantined_with_its_reason(warehouse, t
 
 
 def _create(cursor, table) -> None:
-    cursor.execute(render.create_temp_table(table, "postgres"))
+    cursor.execute(render.create_temp_table(table, POSTGRES))
 
 
 def test_the_redshift_move_quarantines_a_missing_session_id_with_the_same_reason(
@@ -105,9 +106,11 @@ def test_the_redshift_move_quarantines_a_missing_session_id_with_the_same_reason
     try:
         with connection.cursor() as cursor:
             for table in (TABLES["staging_events"], TABLES["load_rejects"]):
-                cursor.execute(render.create_table(table, "public", "postgres"))
+                cursor.execute(render.create_table(table, "public", POSTGRES))
             _create(cursor, copied.table)
-            assert "NOT NULL" not in render.to_text(render.create_temp_table(copied.table, "x"))
+            assert "NOT NULL" not in render.to_text(
+                render.create_temp_table(copied.table, POSTGRES)
+            )
             rows = [event(DAY, 1), {**event(DAY, 2), "sessionId": None}]
             columns = copied.table.column_names
             keys = {c: k for k, c in _KEYS.items()}
@@ -158,7 +161,7 @@ def test_a_load_errors_reason_fits_its_column_in_bytes(database_url, message: st
     connection = psycopg2.connect(database_url)
     try:
         with connection.cursor() as cursor:
-            cursor.execute(render.create_table(TABLES["load_rejects"], "public", "postgres"))
+            cursor.execute(render.create_table(TABLES["load_rejects"], "public", POSTGRES))
             cursor.execute(
                 "CREATE TABLE sys_load_error_detail (session_id INTEGER, start_time TIMESTAMP,"
                 " file_name CHAR(256), line_number BIGINT, column_name CHAR(127),"

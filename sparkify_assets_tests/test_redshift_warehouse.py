@@ -16,7 +16,7 @@ import psycopg2
 import pytest
 
 from sparkify_assets.contract.layout import day_file_key
-from sparkify_assets.ingest.base import SourceFile
+from sparkify_assets.ingest.base import SourceError, SourceFile
 from sparkify_assets.sql import render
 from sparkify_assets.sql.tables import SONGPLAYS
 from sparkify_assets.warehouse.base import RejectThresholdExceeded, WarehouseError
@@ -388,7 +388,9 @@ def test_star_rebuild_locks_its_table_and_runs_the_shared_sql(script: Script) ->
 
 
 def test_a_local_source_is_refused_with_a_clear_error(script: Script) -> None:
-    with pytest.raises(WarehouseError, match="Redshift loads from S3"):
+    with pytest.raises(
+        SourceError, match="Redshift loads from S3: SPARKIFY_DATA_URI must be s3://"
+    ):
         make_warehouse().stage_events_day(S3Listing(uri="/tmp/sparkify"), DAY, [])
     assert script.transactions == []
 

@@ -28,26 +28,17 @@ from urllib.parse import urlencode
 import pytest
 from dagster import DagsterInstance
 
-from sparkify_assets.definitions import defs as load_defs
-from sparkify_assets.sql.catalog import STAGING_TABLES, STAR_TABLES
 from sparkify_assets.warehouse import embedded
 
 from .conftest import REPO
+from .location_snapshot import reviewed
 
 STARTUP_SECONDS = 180  # generous: CI machines are small and the code location imports dagster
 STOP_SECONDS = 60
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
-# The seven warehouse assets and their dependencies, as README draws them.
-WAREHOUSE_GRAPH = {
-    "staging_events": set(),
-    "staging_songs": set(),
-    "songplays": {"staging_events", "staging_songs"},
-    "users": {"staging_events"},
-    "songs": {"staging_songs"},
-    "artists": {"staging_songs"},
-    "time": {"songplays"},
-}
+# Every asset with its group, kinds and deps, as the reviewed snapshot has them.
+ASSETS = reviewed()["assets"]
 
 ASSETS_QUERY = """{
   assetNodes {
@@ -57,12 +48,16 @@ ASSETS_QUERY = """{
     owners { ... on TeamAssetOwner { team } ... on UserAssetOwner { email } }
     dependencyKeys { path }
     assetChecksOrError { ... on AssetChecks { checks { name } } }
+    internalFreshnessPolicy {
+      __typename
+      ... on CronFreshnessPolicy { deadlineCron lowerBoundDeltaSeconds timezone }
+    }
   }
 }"""
 REPOSITORY_QUERY = """{
   repositoriesOrError {
     ... on RepositoryConnection {
-      nodes { name jobs { name } schedules { name } sensors { name } }
+      nodes { name jobs { name } schedules { name } sensors { name sensorState { status } } }
     }
   }
   shouldShowNux
@@ -207,33 +202,20 @@ def asset_nodes(dagster_dev) -> dict[str, dict]:
     return {"/".join(node["assetKey"]["path"]): node for node in nodes}
 
 
-def _repository_def():
-    return load_defs().get_repository_def()
-
-
 def test_ui_shows_every_asset_with_its_group_kinds_and_owner(asset_nodes):
-    expected = {key.to_user_string() for key in _repository_def().asset_graph.get_all_asset_keys()}
-    assert set(WAREHOUSE_GRAPH) <= set(asset_nodes)
-    assert set(asset_nodes) == expected
-    groups = {name: node["groupName"] for name, node in asset_nodes.items()}
-    assert {groups[table.name] for table in STAGING_TABLES} == {"staging"}
-    assert {groups[table.name] for table in STAR_TABLES} == {"star"}
-    assert set(groups.values()) == {"staging", "star", "analytics"}
+    assert set(asset_nodes) == set(ASSETS)
     for name, node in asset_nodes.items():
-        assert "postgres" in node["kinds"], name
+        assert node["groupName"] == ASSETS[name]["group"], name
+        assert sorted(node["kinds"]) == ASSETS[name]["kinds"], name
         assert node["owners"] == [{"team": "data-platform"}], name
 
 
 def test_ui_shows_the_dependencies(asset_nodes):
     upstream = {
-        name: {"/".join(key["path"]) for key in node["dependencyKeys"]}
+        name: sorted("/".join(key["path"]) for key in node["dependencyKeys"])
         for name, node in asset_nodes.items()
     }
-    assert {name: upstream[name] for name in WAREHOUSE_GRAPH} == WAREHOUSE_GRAPH
-    graph = _repository_def().asset_graph
-    for key in graph.get_all_asset_keys():
-        expected = {parent.to_user_string() for parent in graph.get(key).parent_keys}
-        assert upstream[key.to_user_string()] == expected
+    assert upstream == {name: asset["deps"] for name, asset in ASSETS.items()}
 
 
 def test_ui_shows_the_checks_of_every_star_table(asset_nodes):
@@ -241,11 +223,10 @@ def test_ui_shows_the_checks_of_every_star_table(asset_nodes):
         name: {check["name"] for check in node["assetChecksOrError"].get("checks", [])}
         for name, node in asset_nodes.items()
     }
-    for table in STAR_TABLES:
-        assert {"not_empty", "primary_key"} <= checks[table.name], table.name
     defined: dict[str, set[str]] = {name: set() for name in asset_nodes}
-    for key in _repository_def().asset_graph.asset_check_keys:
-        defined[key.asset_key.to_user_string()].add(key.name)
+    for check in reviewed()["checks"]:
+        asset, name = check.split(":")
+        defined[asset].add(name)
     assert checks == defined
 
 
@@ -256,11 +237,28 @@ def test_ui_shows_every_job_schedule_and_sensor_of_the_code_location(dagster_dev
         kind: {item["name"] for item in repository[kind]}
         for kind in ("jobs", "schedules", "sensors")
     }
-    repo = _repository_def()
-    assert "load_everything" in shown["jobs"]
-    assert {job.name for job in repo.get_all_jobs()} <= shown["jobs"]
-    assert {schedule.name for schedule in repo.schedule_defs} == shown["schedules"]
-    assert {sensor.name for sensor in repo.sensor_defs} == shown["sensors"]
+    snapshot = reviewed()
+    assert set(snapshot["jobs"]) <= shown["jobs"]
+    assert set(snapshot["schedules"]) == shown["schedules"]
+    assert set(snapshot["sensors"]) == shown["sensors"]
+
+
+def test_ui_shows_the_daily_deadline_on_what_the_daily_run_builds(asset_nodes):
+    policies = {name: node["internalFreshnessPolicy"] for name, node in asset_nodes.items()}
+    assert policies.pop("staging_songs") is None  # reloaded when song files change: no calendar
+    expected = {
+        "__typename": "CronFreshnessPolicy",
+        "deadlineCron": "0 3 * * *",
+        "lowerBoundDeltaSeconds": 3 * 3600,
+        "timezone": "UTC",
+    }
+    assert policies == {name: expected for name in policies}
+
+
+def test_only_the_failure_alert_runs_by_default(dagster_dev):
+    (repository,) = dagster_dev.graphql(REPOSITORY_QUERY)["repositoriesOrError"]["nodes"]
+    running = {s["name"] for s in repository["sensors"] if s["sensorState"]["status"] == "RUNNING"}
+    assert running == {"run_failure_alert"}
 
 
 def test_project_dagster_yaml_turns_off_the_pop_up_and_telemetry(dagster_dev):
@@ -312,7 +310,7 @@ def _chromium(url: str, profile: Path, *action: str) -> subprocess.CompletedProc
 
 def _lineage_url(dagster_dev: DagsterDev) -> str:
     # Groups start collapsed; the page keeps the expanded ones in this query parameter.
-    groups = sorted({node.group_name for node in _repository_def().asset_graph.asset_nodes})
+    groups = sorted({asset["group"] for asset in ASSETS.values()})
     expanded = ",".join(f"global@global:{group}" for group in groups)
     return f"{dagster_dev.url}/asset-groups?{urlencode({'expanded': expanded})}"
 

@@ -14,6 +14,7 @@ import sys
 from datetime import date, timedelta
 from pathlib import Path
 
+from sparkify_assets.contract.layout import days_in
 from sparkify_assets.core import settings
 from sparkify_assets.core.errors import UserError
 from sparkify_assets.core.redact import redact
@@ -133,11 +134,14 @@ def _reset(confirmed: bool) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from sparkify_assets.synthetic.generate import generate
+    from sparkify_assets.synthetic.generate import GenerateError, generate
 
-    summary = generate(
-        Path(args.out), events=args.events, songs=args.songs, days=args.days, seed=args.seed
-    )
+    try:
+        summary = generate(
+            Path(args.out), events=args.events, songs=args.songs, days=args.days, seed=args.seed
+        )
+    except OSError as err:  # a read-only disk, a full one, a path through a file
+        raise GenerateError(f"cannot write into {args.out}: {err.strerror or err}") from None
     print(summary)
     return 0
 
@@ -153,8 +157,7 @@ def _day_range(text: str) -> list[date]:
     first, separator, last = text.partition("..")
     if not separator or _day(first) > _day(last):
         raise argparse.ArgumentTypeError(f"expected FIRST..LAST with FIRST <= LAST, got {text!r}")
-    start = _day(first)
-    return [start + timedelta(days=n) for n in range((_day(last) - start).days + 1)]
+    return days_in(_day(first), _day(last) + timedelta(days=1))
 
 
 def _keys_by_day(args: argparse.Namespace, data_uri: str) -> dict[date, list[str]]:
@@ -173,11 +176,12 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
     target = args.target or ("redshift" if settings.deployment() == "redshift" else "postgres")
     if target == "redshift":
+        from sparkify_assets.ingest.s3_uri import copy_source_uri
         from sparkify_assets.warehouse.redshift import redshift_warehouse_from_env
 
         warehouse = redshift_warehouse_from_env(require_connection=False)
         data_uri = (
-            settings.s3_data_uri()
+            copy_source_uri(settings.data_uri())
             if os.environ.get("SPARKIFY_DATA_URI")
             else settings.PRINTING_PLACEHOLDERS["SPARKIFY_DATA_URI"]
         )
@@ -205,28 +209,24 @@ class _ProgressToStderr(logging.Handler):
 
 def _cluster_progress_to_stderr() -> None:
     # Creating a cluster takes minutes: show the lifecycle's own progress messages.
-    log = logging.getLogger("sparkify_assets.ops.cluster")
+    log = logging.getLogger("sparkify_assets.ops")
     if not any(isinstance(handler, _ProgressToStderr) for handler in log.handlers):
         log.addHandler(_ProgressToStderr())
     log.setLevel(logging.INFO)
 
 
 def cmd_cluster(args: argparse.Namespace) -> int:
-    from sparkify_assets.ops.cluster import ClusterError, RedshiftCluster
+    from sparkify_assets.ops.cluster import RedshiftCluster
 
     _cluster_progress_to_stderr()
-    try:
-        cluster = RedshiftCluster.from_env()
-        info = {
-            "up": lambda: cluster.up(args.ingress_cidr),
-            "status": cluster.status,
-            "pause": cluster.pause,
-            "resume": cluster.resume,
-            "down": lambda: cluster.down(args.final_snapshot),
-        }[args.action]()
-    except ClusterError as err:
-        print(f"sparkify: {err}", file=sys.stderr)
-        return 2
+    cluster = RedshiftCluster.from_env()
+    info = {
+        "up": lambda: cluster.up(args.ingress_cidr),
+        "status": cluster.status,
+        "pause": cluster.pause,
+        "resume": cluster.resume,
+        "down": lambda: cluster.down(args.final_snapshot),
+    }[args.action]()
     print(f"{info.status} {info.endpoint or '-'}")
     print(info.summary())
     if args.action == "up":
@@ -261,7 +261,12 @@ def build_parser() -> argparse.ArgumentParser:
         "warehouse",
         help="the embedded PostgreSQL (url, status, stop), or empty any warehouse (reset)",
     )
-    warehouse.add_argument("action", choices=("url", "status", "stop", "reset"))
+    warehouse.add_argument(
+        "action",
+        choices=("url", "status", "stop", "reset"),
+        help="url: start it if needed and print its DSN; status; stop; "
+        "reset: empty every table of the configured warehouse",
+    )
     warehouse.add_argument(
         "--yes", action="store_true", help="reset: do not ask before deleting every row"
     )
@@ -269,10 +274,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     gen = commands.add_parser("generate", help="write synthetic data in the real layout")
     gen.add_argument("out", help="folder to write song_data/ and log_data/ into")
-    gen.add_argument("--events", type=int, default=10_000)
-    gen.add_argument("--songs", type=int, default=200)
-    gen.add_argument("--days", type=int, default=30)
-    gen.add_argument("--seed", type=int, default=42)
+    gen.add_argument(
+        "--events", type=int, default=10_000, help="log events in all (default: %(default)s)"
+    )
+    gen.add_argument(
+        "--songs", type=int, default=200, help="song files, one song each (default: %(default)s)"
+    )
+    gen.add_argument(
+        "--days",
+        type=int,
+        default=30,
+        help="day files from 2018-11-01, at most 3653 (default: %(default)s)",
+    )
+    gen.add_argument(
+        "--seed",
+        type=int,
+        default=42,
+        help="the same seed and sizes give byte-identical files (default: %(default)s)",
+    )
     gen.set_defaults(run=cmd_generate)
 
     show = commands.add_parser("sql", help="print every statement a deployment runs, in order")

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
+from typing import Protocol
 
 import orjson
 
@@ -129,6 +130,12 @@ class Reject:
             )
             + "\n"
         )
+
+
+class RejectSink(Protocol):
+    """Where rejected records go: a list, or the warehouse's spool file."""
+
+    def append(self, reject: Reject, /) -> object: ...
 
 
 @dataclass
@@ -271,12 +278,12 @@ def _song_row(raw: bytes) -> str:
 
 
 def parse_events(
-    lines: Iterable[bytes], source: str, day: date, tally: FileTally, rejects: list[Reject] | None
+    lines: Iterable[bytes], source: str, day: date, tally: FileTally, rejects: RejectSink
 ) -> Iterator[str]:
     """COPY lines for the staging_events rows of one day file.
 
     Columns: the EVENT_FIELDS columns, then event_date, source, line_number. Rejects are appended
-    to ``rejects`` (a list or any object with ``append``).
+    to ``rejects``; there is no "discard them" option, because a record is never dropped silently.
     """
     day_start, day_end = day_bounds_ms(day)
     suffix = f"\t{day.isoformat()}\t{_escape(source)}\t"
@@ -306,7 +313,7 @@ def parse_events(
         yield f"{values}{suffix}{line_number}\n"
 
 
-def parse_song(content: bytes, source: str, tally: FileTally, rejects: list[Reject]) -> str | None:
+def parse_song(content: bytes, source: str, tally: FileTally, rejects: RejectSink) -> str | None:
     """The COPY line for one song file (one JSON object, possibly pretty-printed), or None."""
     if content.startswith(_BOM):
         content = content[len(_BOM) :]

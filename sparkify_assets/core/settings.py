@@ -118,9 +118,6 @@ def deployment() -> str:
 # --- Redshift (SPARKIFY_DEPLOYMENT=redshift) -----------------------------------------------------
 REDSHIFT_DEFAULT_PORT = 5439
 REDSHIFT_DEFAULT_DATABASE = "sparkify"
-# Where COPY's rejected lines are read from: the SYS view exists on provisioned clusters and
-# Serverless alike; stl_load_errors (provisioned only) also keeps the raw line.
-LOAD_ERROR_VIEWS = ("sys_load_error_detail", "stl_load_errors")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 
 
@@ -143,16 +140,6 @@ def _redshift_port() -> int:
     if not raw.isdigit() or not 0 < int(raw) < 65536:
         raise SettingsError(f"REDSHIFT_PORT must be a TCP port number, got {raw!r}")
     return int(raw)
-
-
-def s3_data_uri() -> str:
-    """SPARKIFY_DATA_URI, which must be ``s3://bucket[/prefix]`` for Redshift's COPY."""
-    uri = data_uri()
-    if not re.match(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/|$)", uri):
-        raise SettingsError(
-            f"Redshift loads from S3: SPARKIFY_DATA_URI must be s3://bucket/prefix, got {uri!r}"
-        )
-    return uri
 
 
 # What `sparkify sql` shows for COPY settings that are not set yet: the SQL can be read before
@@ -188,11 +175,6 @@ def redshift(require_connection: bool = True) -> RedshiftSettings:
     jsonpath = environ["SPARKIFY_LOG_JSONPATH"]
     if not jsonpath.startswith("s3://"):
         raise SettingsError(f"SPARKIFY_LOG_JSONPATH must be an s3:// URI, got {jsonpath!r}")
-    view = os.environ.get("REDSHIFT_LOAD_ERRORS_VIEW") or LOAD_ERROR_VIEWS[0]
-    if view not in LOAD_ERROR_VIEWS:
-        raise SettingsError(
-            f"REDSHIFT_LOAD_ERRORS_VIEW must be one of {', '.join(LOAD_ERROR_VIEWS)}, got {view!r}"
-        )
     return RedshiftSettings(
         host=os.environ.get("REDSHIFT_HOST", ""),
         port=_redshift_port(),
@@ -201,8 +183,33 @@ def redshift(require_connection: bool = True) -> RedshiftSettings:
         iam_role_arn=role,
         region=environ["AWS_REGION"],
         log_jsonpath=jsonpath,
-        load_errors_view=view,
+        # Checked against the views sql.redshift_load knows; empty means its default.
+        load_errors_view=os.environ.get("REDSHIFT_LOAD_ERRORS_VIEW", ""),
     )
+
+
+# --- the Redshift cluster (sparkify cluster ...) ------------------------------------------------
+_CLUSTER_VARIABLES = {
+    "SPARKIFY_CLUSTER_ID": "cluster_id",
+    "SPARKIFY_CLUSTER_ROLE": "role_name",
+    "SPARKIFY_CLUSTER_NODE_TYPE": "node_type",
+    "REDSHIFT_DATABASE": "database",
+    "REDSHIFT_USER": "master_user",
+    "AWS_REGION": "region",
+}
+
+
+def cluster_overrides() -> dict[str, str | int]:
+    """The cluster's shape as far as the environment sets it; the rest keeps its defaults."""
+    values: dict[str, str | int] = {
+        field: os.environ[name]
+        for name, field in _CLUSTER_VARIABLES.items()
+        if os.environ.get(name)
+    }
+    nodes = _positive_int("SPARKIFY_CLUSTER_NODES", 0)
+    if nodes:
+        values["node_count"] = nodes
+    return values
 
 
 DEFAULT_S3_WORKERS = 16

@@ -22,16 +22,17 @@ from dagster import (
     ResourceParam,
     multi_asset_check,
 )
-from psycopg2 import sql
 
 from sparkify_assets.core import settings
+from sparkify_assets.sql import render
+from sparkify_assets.sql.catalog import TABLES
 from sparkify_assets.sql.checks import RULES, WARN, Rule, count_and_sample
 from sparkify_assets.warehouse.base import Warehouse
 from sparkify_assets.warehouse.cancel import cancel_in_flight
 
 
 def count_rows(cursor, schema: str, table: str) -> int:
-    cursor.execute(sql.SQL("SELECT COUNT(*) FROM {}").format(sql.Identifier(schema, table)))
+    cursor.execute(render.count_rows(TABLES[table], schema))
     (rows,) = cursor.fetchone()
     return rows
 
@@ -61,12 +62,6 @@ def check_result(rule: Rule, violations: int, sample: list[str], rows: int) -> A
             "sample": MetadataValue.md("\n".join(f"- `{row}`" for row in sample) or "none"),
         },
     )
-
-
-def evaluate(rule: Rule, cursor, schema: str) -> AssetCheckResult:
-    """Run one rule and count its table on an open cursor (``evaluate_all`` does a whole step)."""
-    violations, sample = find_violations(rule, cursor, schema)
-    return check_result(rule, violations, sample, count_rows(cursor, schema, rule.table))
 
 
 Task = Callable[[object], object]  # cursor -> value

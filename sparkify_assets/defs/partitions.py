@@ -49,9 +49,3 @@ def daily_partitions(uri: str | None = None) -> DailyPartitionsDefinition:
 
 # One partition per UTC day: the date in log_data/YYYY/MM/YYYY-MM-DD-events.json.
 DAILY = daily_partitions()
-
-
-def days_between(first: str, last: str) -> list[date]:
-    """Every day from ``first`` to ``last``, both included (ISO dates)."""
-    start, end = date.fromisoformat(first), date.fromisoformat(last)
-    return [start + timedelta(days=offset) for offset in range((end - start).days + 1)]

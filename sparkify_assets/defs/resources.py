@@ -19,6 +19,7 @@ from dagster._config.pythonic_config import ConfigurableResourceFactory
 from sparkify_assets.core import settings
 from sparkify_assets.ingest.base import Source
 from sparkify_assets.ingest.open import open_source
+from sparkify_assets.ingest.s3_uri import copy_source_uri
 from sparkify_assets.warehouse.base import Warehouse
 
 
@@ -83,8 +84,21 @@ def warehouse_resource(deployment: str) -> ConfigurableResourceFactory[Warehouse
 
 
 def source_resource(deployment: str) -> SparkifySource:
-    uri = settings.s3_data_uri() if deployment == "redshift" else settings.data_uri()
+    uri = settings.data_uri()
+    if deployment == "redshift":  # Redshift's COPY reads S3 only
+        uri = copy_source_uri(uri)
     return SparkifySource(uri=uri)
+
+
+def alerts_resource():
+    """Run-failure alerts to the Slack webhook, or the token and channel, the environment names."""
+    from sparkify_assets.defs.alerts import FailureAlerts
+
+    return FailureAlerts(
+        webhook_url=secret_from_env("SPARKIFY_SLACK_WEBHOOK_URL"),
+        slack_token=secret_from_env("SPARKIFY_SLACK_TOKEN"),
+        slack_channel=os.environ.get("SPARKIFY_SLACK_CHANNEL", ""),
+    )
 
 
 def plain_warehouse(resource) -> Warehouse:

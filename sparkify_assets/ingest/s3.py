@@ -19,7 +19,6 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import date
-from urllib.parse import urlparse
 
 import boto3
 from botocore import UNSIGNED
@@ -80,9 +79,6 @@ class S3Source:
     @classmethod
     def from_uri(cls, uri: str) -> S3Source:
         """Open ``s3://bucket/prefix`` and make sure it is reachable and not empty."""
-        parsed = urlparse(uri)
-        if parsed.scheme != "s3" or not parsed.netloc:
-            raise SourceError(f"{uri} is not an S3 URI: expected s3://bucket/prefix")
         # The URI ends up in Redshift's COPY: hold it to what S3 itself allows first.
         location = validate_s3_uri(uri)
         source = cls(location.bucket, location.prefix)
@@ -95,10 +91,6 @@ class S3Source:
 
     def _relative(self, key: str) -> str:
         return key[len(self.prefix) + 1 :] if self.prefix else key
-
-    def object_uri(self, file: SourceFile) -> str:
-        """The file's full ``s3://`` address (what a Redshift COPY reads)."""
-        return f"s3://{self.bucket}/{self._key(file.key)}"
 
     # --- errors -----------------------------------------------------------------------------
     @contextmanager

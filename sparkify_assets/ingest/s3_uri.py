@@ -42,10 +42,16 @@ def _refuse(uri: str, setting: str, why: str) -> SourceError:
 
 
 def validate_s3_uri(uri: str, setting: str = "SPARKIFY_DATA_URI") -> S3Location:
-    """Split ``s3://bucket/prefix`` into its parts, refusing anything S3 would not name."""
+    """Split ``s3://bucket/prefix`` into its parts, refusing anything S3 would not name.
+
+    The one parser of S3 URIs: the settings, the S3 source, Redshift's COPY and the cluster's
+    read policy all take their bucket and prefix from here. ``setting`` names the URI in errors.
+    """
     if not uri.startswith("s3://"):
-        raise _refuse(uri, setting, "it must start with s3://")
+        raise SourceError(f"{setting} must be s3://bucket/prefix, got {uri!r}")
     bucket, _, prefix = uri[len("s3://") :].partition("/")
+    if not bucket:
+        raise _refuse(uri, setting, "expected s3://bucket/prefix")
     if not _BUCKET.match(bucket) or ".." in bucket or _IP_ADDRESS.match(bucket):
         raise _refuse(
             uri,
@@ -63,3 +69,8 @@ def validate_s3_uri(uri: str, setting: str = "SPARKIFY_DATA_URI") -> S3Location:
     if any(part in (".", "..") for part in prefix.split("/")):
         raise _refuse(uri, setting, "the key prefix must not contain . or .. segments")
     return S3Location(bucket, prefix.strip("/"))
+
+
+def copy_source_uri(uri: str) -> str:
+    """SPARKIFY_DATA_URI as Redshift's COPY reads it: an S3 location, never a folder."""
+    return validate_s3_uri(uri, "Redshift loads from S3: SPARKIFY_DATA_URI").uri

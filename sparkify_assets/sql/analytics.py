@@ -228,6 +228,7 @@ FROM {plays_by_level}
 GROUP BY level
 ORDER BY level
 """,
+    figures=(("total_plays", "SUM(plays)"),),
 )
 
 LEVEL_CHANGES = Table(
@@ -364,6 +365,7 @@ SELECT COUNT(DISTINCT user_id) AS users, COUNT(*) AS plays,
        MAX(start_time) AS latest_play
 FROM {recent_plays}
 """,
+    figures=(("listeners", "COUNT(DISTINCT user_id)"),),  # every user with a play has a row
 )
 
 ANALYTICS_TABLES = (

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from psycopg2 import sql
 
+from sparkify_assets.sql import render
 from sparkify_assets.sql.analytics import ANALYTICS_TABLES
 from sparkify_assets.sql.catalog import ALL_TABLES, STAGING_TABLES
 from sparkify_assets.sql.render import statement, table_ref
@@ -314,6 +315,6 @@ RULES: dict[str, list[Rule]] = {
 
 def count_and_sample(rule: Rule, schema: str, sample: int = 5) -> tuple[sql.Composed, sql.Composed]:
     violations = rule.violations(schema)
-    count = sql.SQL("SELECT COUNT(*) FROM ({}) violations").format(violations)
+    count = render.count(sql.SQL("({}) violations").format(violations))
     # Ordered so the same violations always show the same few keys.
     return count, violations + sql.SQL(" ORDER BY 1, 2 LIMIT {}").format(sql.Literal(sample))

@@ -28,6 +28,14 @@ class Column:
     nullable: bool = True
     lineage: Lineage = ()
 
+    @property
+    def documentation(self) -> str:
+        """What the UI and the warehouse's own comments say: the description, else the lineage."""
+        if self.description:
+            return self.description
+        sources = ", ".join(f"{table}.{column}" for table, column in self.lineage)
+        return f"From {sources}" if sources else ""
+
 
 @dataclass(frozen=True)
 class Table:
@@ -45,6 +53,9 @@ class Table:
     window_column: str | None = None
     # A SELECT over the built table whose answer each materialization shows as markdown.
     summary: str | None = None
+    # (name, SQL aggregate over the table) pairs each materialization records as numbers, so
+    # the UI plots them across runs; a partitioned table's are over the days of the run.
+    figures: tuple[tuple[str, str], ...] = ()
 
     @property
     def column_names(self) -> tuple[str, ...]:

@@ -48,6 +48,10 @@ class LoadErrorView:
     raw_line: str | None  # only stl_load_errors keeps the rejected line itself
 
 
+# Where COPY's rejected lines are read from (REDSHIFT_LOAD_ERRORS_VIEW): the SYS view exists on
+# provisioned clusters and Serverless alike; stl_load_errors (provisioned only) also keeps the
+# raw line.
+DEFAULT_LOAD_ERROR_VIEW = "sys_load_error_detail"
 LOAD_ERROR_VIEWS = {
     "sys_load_error_detail": LoadErrorView(
         "sys_load_error_detail",

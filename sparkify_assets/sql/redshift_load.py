@@ -61,6 +61,7 @@ from psycopg2 import sql
 from sparkify_assets.contract.layout import day_bounds_ms
 from sparkify_assets.contract.records import EVENT_FIELDS, SONG_FIELDS, Field
 from sparkify_assets.sql import render
+from sparkify_assets.sql.dialect import REDSHIFT
 from sparkify_assets.sql.redshift_errors import (
     LOAD_ERROR_VIEWS,
     LoadErrorView,
@@ -336,7 +337,7 @@ def copy_steps(config: CopyConfig, files: list[CopiedFile]) -> list[Step]:
         Step(statement)
         for source in files
         for statement in (
-            render.create_temp_table(source.table, "redshift"),
+            render.create_temp_table(source.table, REDSHIFT),
             copy(source.table, source.uri, source.json_format, config),
         )
     ]

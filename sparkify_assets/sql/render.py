@@ -4,9 +4,9 @@ Statements are ``psycopg2.sql.Composed`` objects: table names are ``sql.Identifi
 ``sql.Literal``, so nothing from configuration is ever pasted into SQL text. ``to_text`` renders a
 statement without a connection, for ``sparkify sql`` and for SQL parsers in tests.
 
-The only dialect differences live here: Redshift gets DISTSTYLE/DISTKEY/SORTKEY; PostgreSQL gets
-nothing extra. Both declare primary keys, which PostgreSQL enforces and Redshift only uses for
-planning; the asset checks verify uniqueness on both.
+What differs between the targets is asked of a ``sql.dialect.Dialect`` (Redshift's DISTSTYLE,
+DISTKEY and SORTKEY; PostgreSQL's BRIN day index). Both declare primary keys, which PostgreSQL
+enforces and Redshift only uses for planning; the asset checks verify uniqueness on both.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from datetime import date
 from psycopg2 import sql
 
 from sparkify_assets.sql.catalog import TABLES
+from sparkify_assets.sql.dialect import POSTGRES, Dialect
 from sparkify_assets.sql.tables import Table
 
-DIALECTS = ("postgres", "redshift")
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
@@ -43,15 +43,6 @@ def statement(template: str, schema: str, **values: sql.Composable) -> sql.Compo
     return sql.SQL(template.strip()).format(**_table_refs(schema), **values)
 
 
-def _layout(table: Table) -> str:
-    parts = [f"DISTSTYLE {table.diststyle}"]
-    if table.distkey:
-        parts.append(f"DISTKEY({table.distkey})")
-    if table.sortkey:
-        parts.append(f"SORTKEY({', '.join(table.sortkey)})")
-    return "\n" + "\n".join(parts)
-
-
 def create_schema(schema: str) -> sql.Composed:
     return sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
         sql.Identifier(check_identifier(schema, "schema"))
@@ -69,10 +60,10 @@ def _column_definitions(table: Table) -> list[sql.Composed]:
     ]
 
 
-def create_temp_table(table: Table, dialect: str) -> sql.Composed:
+def create_temp_table(table: Table, dialect: Dialect) -> sql.Composed:
     """A session-private table (Redshift stages COPY output in one); dropped with the session."""
     check_identifier(table.name, "table")
-    layout = _layout(table) if dialect == "redshift" else ""
+    layout = dialect.layout(table)
     return sql.SQL("CREATE TEMP TABLE {} (\n    {}\n){}").format(
         sql.Identifier(table.name),
         sql.SQL(",\n    ").join(_column_definitions(table)),
@@ -80,7 +71,7 @@ def create_temp_table(table: Table, dialect: str) -> sql.Composed:
     )
 
 
-def create_table(table: Table, schema: str, dialect: str) -> sql.Composed:
+def create_table(table: Table, schema: str, dialect: Dialect) -> sql.Composed:
     definitions = _column_definitions(table)
     if table.primary_key:
         definitions.append(
@@ -88,26 +79,34 @@ def create_table(table: Table, schema: str, dialect: str) -> sql.Composed:
                 sql.SQL(", ").join(map(sql.Identifier, table.primary_key))
             )
         )
-    layout = _layout(table) if dialect == "redshift" else ""
+    layout = dialect.layout(table)
     return sql.SQL("CREATE TABLE IF NOT EXISTS {} (\n    {}\n){}").format(
         table_ref(schema, table.name), sql.SQL(",\n    ").join(definitions), sql.SQL(layout)
     )
 
 
-# PostgreSQL has no sort keys. staging_events is appended day by day, so its pages are in
-# event_date order, and a BRIN index on it (a few kB, next to free to maintain during COPY) lets
-# the per-day DELETE read that day's pages only, not the whole table.
-_DAY_INDEXES = {"staging_events": ("staging_events_event_date_brin", "event_date")}
+def comments(table: Table, schema: str) -> list[sql.Composed]:
+    """``COMMENT ON`` the table and each column, from the descriptions the UI shows, so psql,
+    BI tools and Redshift's catalog document the warehouse too (same syntax on both targets)."""
+    ref = table_ref(schema, table.name)
+    statements = [sql.SQL("COMMENT ON TABLE {} IS {}").format(ref, sql.Literal(table.description))]
+    statements += [
+        sql.SQL("COMMENT ON COLUMN {}.{} IS {}").format(
+            ref, sql.Identifier(column.name), sql.Literal(column.documentation or None)
+        )
+        for column in table.columns
+    ]
+    return statements
 
 
-def create_indexes(table: Table, schema: str, dialect: str) -> list[sql.Composed]:
-    """Indexes beyond the primary key: on PostgreSQL, the BRIN day index of staging_events."""
-    if dialect != "postgres" or table.name not in _DAY_INDEXES:
+def create_indexes(table: Table, schema: str, dialect: Dialect) -> list[sql.Composed]:
+    """Indexes beyond the primary key: the dialect's day index (BRIN on PostgreSQL)."""
+    index = dialect.day_index(table)
+    if index is None:
         return []
-    name, column = _DAY_INDEXES[table.name]
     return [
         sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING brin ({})").format(
-            sql.Identifier(name), table_ref(schema, table.name), sql.Identifier(column)
+            sql.Identifier(index.name), table_ref(schema, table.name), sql.Identifier(index.column)
         )
     ]
 
@@ -119,18 +118,17 @@ def delete_staging_day_by_index(table: Table, schema: str, partition: str) -> li
     the index is always the right path for one day, so the scan is ruled out for this statement.
     """
     delete = delete_staging(table, schema, partition)
-    if table.name not in _DAY_INDEXES:
+    if POSTGRES.day_index(table) is None:
         return [delete]
     return [sql.SQL("SET LOCAL enable_seqscan = off"), delete, sql.SQL("RESET enable_seqscan")]
 
 
 def summarize_day_index(table: Table, schema: str) -> list[sql.Composed]:
     """PostgreSQL: summarize the pages just appended, so the next day's DELETE can skip them."""
-    if table.name not in _DAY_INDEXES:
+    day_index = POSTGRES.day_index(table)
+    if day_index is None:
         return []
-    index = ".".join(
-        map(_quote_identifier, (check_identifier(schema, "schema"), _DAY_INDEXES[table.name][0]))
-    )
+    index = ".".join(map(_quote_identifier, (check_identifier(schema, "schema"), day_index.name)))
     return [sql.SQL("SELECT brin_summarize_new_values({}::regclass)").format(sql.Literal(index))]
 
 
@@ -203,6 +201,16 @@ def analyze(table: Table, schema: str) -> sql.Composed:
     return sql.SQL("ANALYZE {}").format(table_ref(schema, table.name))
 
 
+def count(relation: sql.Composable) -> sql.Composed:
+    """``SELECT COUNT(*)`` of a table or a subquery: every row count is built here."""
+    return sql.SQL("SELECT COUNT(*) FROM {}").format(relation)
+
+
+def count_rows(table: Table, schema: str, window: tuple[date, date] | None = None):
+    """Rows in the table, or in the window of a partitioned table."""
+    return count(table_ref(schema, table.name)) + in_window(table, window)
+
+
 def in_window(table: Table, window: tuple[date, date] | None) -> sql.Composable:
     """`` WHERE`` clause keeping a partitioned table's rows in [start, end); empty otherwise."""
     if window is None or not table.window_column:
@@ -244,6 +252,18 @@ def preview(
         in_window(table, window),
         sql.SQL(", ").join(map(sql.Identifier, order)),
         sql.Literal(limit),
+    )
+
+
+def figures(table: Table, schema: str, window: tuple[date, date] | None = None) -> sql.Composed:
+    """One row of the table's figures (its declared aggregates), over ``window`` if partitioned."""
+    return sql.SQL("SELECT {} FROM {}{}").format(
+        sql.SQL(", ").join(
+            sql.SQL("{} AS {}").format(sql.SQL(expression), sql.Identifier(name))
+            for name, expression in table.figures
+        ),
+        table_ref(schema, table.name),
+        in_window(table, window),
     )
 
 

@@ -132,6 +132,11 @@ SONGPLAYS = Table(
     distkey="start_time",
     sortkey=("start_time",),
     window_column="start_time",
+    figures=(
+        ("plays", "COUNT(*)"),
+        ("share_matched", "AVG(CASE WHEN song_id IS NULL THEN 0.0 ELSE 1.0 END)"),
+        ("listeners", "COUNT(DISTINCT user_id)"),
+    ),
     build="""
 WITH plays AS (
     SELECT e.*,

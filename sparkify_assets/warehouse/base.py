@@ -29,6 +29,7 @@ from sparkify_assets.core.redact import redact
 from sparkify_assets.ingest.base import Source, SourceFile
 from sparkify_assets.sql import render
 from sparkify_assets.sql.catalog import ALL_TABLES, TABLES
+from sparkify_assets.sql.dialect import POSTGRES, Dialect
 from sparkify_assets.sql.tables import Table
 from sparkify_assets.warehouse.cancel import CancellableCursor
 
@@ -165,7 +166,7 @@ class Warehouse(BaseModel):
 
     _tables_ready: bool = PrivateAttr(default=False)
 
-    dialect: ClassVar[str] = "postgres"
+    dialect: ClassVar[Dialect] = POSTGRES
 
     @field_validator("schema_name")
     @classmethod
@@ -294,6 +295,7 @@ class Warehouse(BaseModel):
             for statement in (
                 render.create_table(table, self.schema_name, self.dialect),
                 *render.create_indexes(table, self.schema_name, self.dialect),
+                *render.comments(table, self.schema_name),
             )
         ]
 
@@ -302,8 +304,9 @@ class Warehouse(BaseModel):
         if self._tables_ready:
             return
         with self.transaction(lock=lock_key("ddl")) as cursor:
-            for statement in self.ddl():
-                cursor.execute(statement)
+            # One round trip for the whole script: with a COMMENT ON per column it is some two
+            # hundred statements, which would cost seconds of latency one by one on Redshift.
+            cursor.execute(sql.SQL(";\n").join(self.ddl()))
         self._tables_ready = True
 
     @retry_transient("emptying the warehouse")
@@ -395,17 +398,13 @@ class Warehouse(BaseModel):
 
     def count_statement(self, table: Table, window: tuple[date, date] | None = None):
         """Rows in the table, or in the window of a partitioned table."""
-        return sql.SQL("SELECT COUNT(*) FROM {}").format(self.table(table.name)) + (
-            render.in_window(table, window)
-        )
+        return render.count_rows(table, self.schema_name, window)
 
     @retry_transient("counting rows")
     def row_counts(self) -> dict[str, int]:
         counts = {}
-        for name in TABLES:
-            (counts[name],) = self.query(
-                sql.SQL("SELECT COUNT(*) FROM {}").format(self.table(name))
-            )[0]
+        for name, table in TABLES.items():
+            (counts[name],) = self.query(self.count_statement(table))[0]
         return counts
 
 

@@ -32,10 +32,12 @@ from pydantic import Field
 
 from sparkify_assets.contract.records import FileTally
 from sparkify_assets.core import settings
+from sparkify_assets.core.redact import environment_secrets, redact
 from sparkify_assets.ingest.base import Source, SourceFile
-from sparkify_assets.ingest.s3_uri import validate_s3_uri
+from sparkify_assets.ingest.s3_uri import copy_source_uri, validate_s3_uri
 from sparkify_assets.sql import redshift_errors as errors
 from sparkify_assets.sql import redshift_load as load
+from sparkify_assets.sql.dialect import REDSHIFT, Dialect
 from sparkify_assets.sql.tables import (
     LOAD_AUDIT,
     LOAD_REJECTS,
@@ -71,15 +73,17 @@ class RedshiftWarehouse(Warehouse):
     iam_role_arn: str = Field(description="Role the cluster assumes to read S3 in COPY")
     region: str = Field(description="Region of the data bucket (COPY's REGION)")
     log_jsonpath: str = Field(description="s3:// URI of the uploaded sql/log_json_path.json")
-    load_errors_view: str = settings.LOAD_ERROR_VIEWS[0]
+    load_errors_view: str = errors.DEFAULT_LOAD_ERROR_VIEW
     connect_timeout: int = 15
 
-    dialect: ClassVar[str] = "redshift"
+    dialect: ClassVar[Dialect] = REDSHIFT
 
     # --- connection -------------------------------------------------------------------------
     def _redact(self, text: str) -> str:
-        password = self.password
-        return text.replace(password, "***") if password else text
+        # The password may have been handed over without being in the environment.
+        return redact(
+            text, [secret for secret in (self.password,) if secret] + environment_secrets()
+        )
 
     def _error(self, context: str, err: psycopg2.Error, detail: str = "") -> WarehouseError:
         """The user-facing error (transient or not, see faults), without the password."""
@@ -116,12 +120,8 @@ class RedshiftWarehouse(Warehouse):
 
     # --- staging ----------------------------------------------------------------------------
     def copy_config(self, data_uri: str) -> load.CopyConfig:
-        if not data_uri.startswith("s3://"):
-            raise WarehouseError(
-                f"Redshift loads from S3: the source must be s3://bucket/prefix, got {data_uri!r}"
-            )
         # Both URIs become string literals in COPY: refuse what S3 would not name anyway.
-        validate_s3_uri(data_uri)
+        copy_source_uri(data_uri)
         validate_s3_uri(self.log_jsonpath, "SPARKIFY_LOG_JSONPATH")
         return load.CopyConfig(
             schema=self.schema_name,
@@ -282,6 +282,17 @@ class RedshiftWarehouse(Warehouse):
         return f"; first rejected lines (see {LOAD_REJECTS.name}): {lines}"
 
 
+def load_errors_view(name: str) -> str:
+    """REDSHIFT_LOAD_ERRORS_VIEW, one of the views ``redshift_errors`` can read (empty: default)."""
+    view = name or errors.DEFAULT_LOAD_ERROR_VIEW
+    if view not in errors.LOAD_ERROR_VIEWS:
+        raise settings.SettingsError(
+            f"REDSHIFT_LOAD_ERRORS_VIEW must be one of {', '.join(errors.LOAD_ERROR_VIEWS)}, "
+            f"got {view!r}"
+        )
+    return view
+
+
 @dataclass(frozen=True)
 class _Load:
     """What one staging load copies and how it moves the copied rows (given the marker)."""
@@ -315,6 +326,6 @@ def redshift_warehouse_from_env(
         iam_role_arn=config.iam_role_arn,
         region=config.region,
         log_jsonpath=config.log_jsonpath,
-        load_errors_view=config.load_errors_view,
+        load_errors_view=load_errors_view(config.load_errors_view),
         max_reject_share=settings.max_reject_share(),
     )

@@ -10,20 +10,15 @@ same type, as the load sends them, with a comment saying what they stand for.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import date, timedelta
-from urllib.parse import urlparse
 
+from sparkify_assets.core.redact import redact
 from sparkify_assets.sql.catalog import BUILT_TABLES
 from sparkify_assets.sql.checks import RULES, count_and_sample
 from sparkify_assets.sql.render import to_text
 from sparkify_assets.sql.tables import STAGING_EVENTS, STAGING_SONGS
 from sparkify_assets.warehouse.base import Transaction, Warehouse, lock_key, rebuild_lock_key
-
-# Values that must never be printed, even if one ended up inside a statement.
-SECRET_VARIABLES = ("REDSHIFT_PASSWORD", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
-MASK = "***"
 
 
 @dataclass(frozen=True)
@@ -124,21 +119,6 @@ def deployment_sql(
     ]
 
 
-def _secrets() -> list[str]:
-    values = [os.environ.get(name, "") for name in SECRET_VARIABLES]
-    url = os.environ.get("SPARKIFY_WAREHOUSE_URL", "")
-    if url:
-        values.append(urlparse(url).password or "")
-    # Very short values would mask ordinary words; real secrets are longer.
-    return [value for value in values if len(value) >= 4]
-
-
-def mask_secrets(text: str) -> str:
-    for secret in _secrets():
-        text = text.replace(secret, MASK)
-    return text
-
-
 def render_script(target: str, sections: list[Section]) -> str:
     lines = [
         f"-- Every statement the {target} deployment runs, in order "
@@ -146,4 +126,5 @@ def render_script(target: str, sections: list[Section]) -> str:
     ]
     for section in sections:
         lines += ["", f"-- {section.title}", *section.statements]
-    return mask_secrets("\n".join(lines)) + "\n"
+    # Secrets must never be printed, even if one ended up inside a statement (a URI, a name).
+    return redact("\n".join(lines)) + "\n"

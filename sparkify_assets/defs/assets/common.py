@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import date
 
 from dagster import (
     AssetExecutionContext,
@@ -16,11 +16,13 @@ from dagster import (
     RetryRequested,
 )
 
+from sparkify_assets.contract.layout import days_in
 from sparkify_assets.core import settings
 from sparkify_assets.core.errors import UserError
 from sparkify_assets.core.faults import is_transient
 from sparkify_assets.core.redact import redact
 from sparkify_assets.defs.assets.metadata import (
+    build_figures,
     definition_metadata,
     describe,
     materialization_metadata,
@@ -114,14 +116,12 @@ def rebuilt(
     with failing_fast():
         _, seconds = warehouse.rebuild(table, window)
         metadata = materialization_metadata(warehouse, table, window)
-    return MaterializeResult(metadata={**metadata, "build_seconds": round(seconds, 3)})
+    return MaterializeResult(metadata=metadata | build_figures(seconds))
 
 
 def partition_days(context: AssetExecutionContext) -> list[date]:
     """The UTC days this run materializes (one, or a backfill range)."""
-    window = context.partition_time_window
-    first, end = window.start.date(), window.end.date()
-    return [first + timedelta(days=offset) for offset in range((end - first).days)]
+    return days_in(*partition_window(context))
 
 
 def partition_window(context: AssetExecutionContext) -> tuple[date, date]:

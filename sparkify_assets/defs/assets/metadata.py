@@ -20,16 +20,21 @@ from dagster import (
 
 from sparkify_assets.sql import render
 from sparkify_assets.sql.model import Table
-from sparkify_assets.warehouse.base import Warehouse
+from sparkify_assets.warehouse.base import StagingResult, Warehouse
 
 PREVIEW_ROWS = 5
 CELL_CHARS = 40  # longer values (user agents, raw records) are cut so the table stays readable
+# A wider table would run off the right of the asset page (its metadata column is narrow), so
+# its preview shows the first few rows as records instead.
+WIDE_COLUMNS = 6
+WIDE_PREVIEW_ROWS = 3
+SHARE_DIGITS = 4  # 0.2136 reads better than 0.21359223300970873 and plots the same
 
 
 def column_schema(table: Table) -> TableSchema:
     return TableSchema(
         columns=[
-            TableColumn(column.name, column.type, description=column.description or None)
+            TableColumn(column.name, column.type, description=column.documentation or None)
             for column in table.columns
         ]
     )
@@ -81,6 +86,54 @@ def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> 
     return "\n".join(lines)
 
 
+def preview_markdown(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """``markdown_table``, or for a table wider than WIDE_COLUMNS its first rows as records (a
+    two-column table each), which fit the asset page however narrow it is."""
+    if len(columns) <= WIDE_COLUMNS or not rows:
+        return markdown_table(columns, rows)
+    return "\n\n".join(
+        f"**row {number}**\n\n"
+        + markdown_table(["column", "value"], list(zip(columns, row, strict=True)))
+        for number, row in enumerate(rows[:WIDE_PREVIEW_ROWS], start=1)
+    )
+
+
+def number(value: object) -> MetadataValue:
+    """A figure as the metadata type Dagster plots: int, or float for shares and seconds."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return MetadataValue.int(value)
+    return MetadataValue.float(float(value))
+
+
+def staging_figures(results: Sequence[StagingResult], max_reject_share: float) -> dict:
+    """What a staging load read, loaded and quarantined, and how long it took, as numbers."""
+    read = sum(result.records for result in results)
+    rejected = sum(result.rejected for result in results)
+    return {
+        "records_read": number(read),
+        "rows_loaded": number(sum(result.loaded for result in results)),
+        "records_rejected": number(rejected),
+        "reject_share": number(round(rejected / read, SHARE_DIGITS) if read else 0.0),
+        "max_reject_share": number(float(max_reject_share)),
+        "load_seconds": number(round(sum(result.seconds for result in results), 3)),
+    }
+
+
+def build_figures(seconds: float) -> dict:
+    return {"build_seconds": number(round(seconds, 3))}
+
+
+def _figures(cursor, table: Table, schema: str, window) -> dict:
+    if not table.figures:
+        return {}
+    names, (row,) = _select(cursor, render.figures(table, schema, window))
+    return {
+        name: number(value if isinstance(value, int) else round(float(value), SHARE_DIGITS))
+        for name, value in zip(names, row, strict=True)
+        if value is not None
+    }
+
+
 def _select(cursor, statement) -> tuple[list[str], list[tuple]]:
     cursor.execute(statement)
     return [column[0] for column in cursor.description], cursor.fetchall()
@@ -104,7 +157,8 @@ def materialization_metadata(
             # each partition its own.
             cursor.execute(warehouse.count_statement(table, window))
             (metadata["dagster/partition_row_count"],) = cursor.fetchone()
-        preview = markdown_table(
+        metadata |= _figures(cursor, table, schema, window if table.window_column else None)
+        preview = preview_markdown(
             *_select(cursor, render.preview(table, schema, PREVIEW_ROWS, window))
         )
         if window and table.window_column and _days(window) > 1:

@@ -26,6 +26,7 @@ from sparkify_assets.defs.assets.metadata import (
     materialization_metadata,
     record_partition_figures,
     run_range,
+    staging_figures,
 )
 from sparkify_assets.defs.partitions import DAILY
 from sparkify_assets.defs.progress import day_done_message
@@ -49,12 +50,7 @@ class StagingConfig(Config):
 
 
 def _summary(results: list[StagingResult], warehouse: Warehouse) -> dict:
-    return {
-        "records_read": sum(r.records for r in results),
-        "rows_loaded": sum(r.loaded for r in results),
-        "records_rejected": sum(r.rejected for r in results),
-        "load_seconds": round(sum(r.seconds for r in results), 3),
-    }
+    return staging_figures(results, warehouse.max_reject_share)
 
 
 @asset(
@@ -103,14 +99,14 @@ def _load_days(
         context,
         warehouse,
         STAGING_EVENTS,
-        {r.partition: _summary([r], warehouse) | {"files": len(r.files)} for r in results},
+        {
+            r.partition: _summary([r], warehouse) | {"files": MetadataValue.int(len(r.files))}
+            for r in results
+        },
     )
     window = partition_window(context)
     totals = {f"run_{key}": value for key, value in _summary(results, warehouse).items()}
-    metadata = totals | {
-        "run_days": MetadataValue.text(f"{run_range(window)} ({len(days)} days)"),
-        "max_reject_share": MetadataValue.float(warehouse.max_reject_share),
-    }
+    metadata = totals | {"run_days": MetadataValue.text(f"{run_range(window)} ({len(days)} days)")}
     return MaterializeResult(
         metadata=metadata | materialization_metadata(warehouse, STAGING_EVENTS, window)
     )
@@ -132,7 +128,6 @@ def _load_songs(warehouse: Warehouse, source: SparkifySource) -> MaterializeResu
     warehouse.refresh_statistics(STAGING_SONGS)
     return MaterializeResult(
         metadata=_summary([result], warehouse)
-        | {"max_reject_share": MetadataValue.float(warehouse.max_reject_share)}
         | {"files": MetadataValue.int(result.records)}
         | materialization_metadata(warehouse, STAGING_SONGS)
     )
