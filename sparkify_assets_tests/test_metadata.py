@@ -3,8 +3,10 @@ every materialization, read back from a real Dagster instance after a real load.
 
 import shutil
 import string
+from datetime import date
 
 import pytest
+import sqlglot
 from dagster import AssetKey, DagsterInstance, FloatMetadataValue, IntMetadataValue
 from psycopg2 import sql
 
@@ -17,10 +19,12 @@ from sparkify_assets.defs.assets.metadata import (
     markdown_table,
     preview_markdown,
 )
+from sparkify_assets.sql import render
 from sparkify_assets.sql.analytics import ANALYTICS_TABLES
 from sparkify_assets.sql.catalog import STAGING_TABLES, STAR_TABLES, TABLES
 from sparkify_assets.sql.checks import RULES, count_and_sample, rules_for
 from sparkify_assets.sql.model import Column, Table, check_lineage, derived_from
+from sparkify_assets.sql.tables import SONGPLAYS, STAGING_EVENTS
 from sparkify_assets.warehouse import embedded
 from sparkify_assets.warehouse.postgres import PostgresWarehouse
 
@@ -217,6 +221,15 @@ def test_a_multi_day_run_records_each_partitions_own_figures(recorded):
         for day, metadata in by_partition.items():
             assert metadata["dagster/partition_row_count"].value == rows.get(day, 0), (name, day)
             assert metadata["dagster/row_count"].value == sum(rows.values())  # the table's
+    plays = dict(
+        warehouse.query(
+            "SELECT CAST(start_time AS DATE), COUNT(DISTINCT user_id) FROM songplays GROUP BY 1"
+        )
+    )
+    for event in events["songplays"]:  # the table's own figures, per day too
+        day = date.fromisoformat(event.partition)
+        assert event.metadata["plays"].value == event.metadata["dagster/partition_row_count"].value
+        assert event.metadata["listeners"].value == plays[day], event.partition
     for day, metadata in ((e.partition, e.metadata) for e in events["staging_events"]):
         assert metadata["records_read"].value == records[day], day
         assert metadata["rows_loaded"].value == metadata["dagster/partition_row_count"].value
@@ -246,8 +259,9 @@ def test_every_analytics_asset_shows_its_answer_as_markdown(materialized):
     assert metadata["level_changes"]["summary"].value.splitlines()[2].startswith(f"| {changed} |")
 
 
-def test_figures_are_numbers_dagster_can_plot(materialized):
+def test_figures_are_numbers_dagster_can_plot(recorded, materialized):
     warehouse, metadata = materialized
+    latest_day = recorded[2]["songplays"][0].partition
     ints, floats = IntMetadataValue, FloatMetadataValue
     staging = metadata["staging_events"]
     for name, kind in (
@@ -260,15 +274,20 @@ def test_figures_are_numbers_dagster_can_plot(materialized):
         assert isinstance(staging[name], kind), name
     assert staging["reject_share"].value == 0.0
 
-    plays = metadata["songplays"]
+    plays = metadata["songplays"]  # the latest partition's: its own day's figures
     ((count, matched, listeners),) = warehouse.query(
-        "SELECT COUNT(*), COUNT(song_id), COUNT(DISTINCT user_id) FROM songplays"
+        "SELECT COUNT(*), COUNT(song_id), COUNT(DISTINCT user_id) FROM songplays "
+        "WHERE CAST(start_time AS DATE) = %s",
+        (latest_day,),
     )
     assert isinstance(plays["plays"], ints) and plays["plays"].value == count
     assert isinstance(plays["listeners"], ints) and plays["listeners"].value == listeners
     assert isinstance(plays["share_matched"], floats)
     assert plays["share_matched"].value == pytest.approx(matched / count, abs=1e-4)
-    assert 0 < plays["share_matched"].value < 1  # the dataset has matched and unmatched plays
+    assert 0 < plays["share_matched"].value < 1  # the day has matched and unmatched plays
+    ((count, listeners),) = warehouse.query(
+        "SELECT COUNT(*), COUNT(DISTINCT user_id) FROM songplays"
+    )
 
     total = metadata["plays_by_level"]["total_plays"]
     assert isinstance(total, ints) and total.value == count
@@ -276,3 +295,11 @@ def test_figures_are_numbers_dagster_can_plot(materialized):
     assert isinstance(recent, ints) and recent.value == listeners
     for table in (*STAR_TABLES, *ANALYTICS_TABLES):
         assert isinstance(metadata[table.name]["build_seconds"], floats), table.name
+
+
+def test_the_per_day_figures_query_is_postgres_and_redshift_sql():
+    window = (date(2018, 11, 1), date(2018, 11, 3))
+    for table in (STAGING_EVENTS, SONGPLAYS):
+        text = render.to_text(render.counts_by_day(table, "public", window))
+        assert sqlglot.parse_one(text, read="redshift") is not None
+        assert "GROUP BY 1" in text and "DISTINCT ON" not in text

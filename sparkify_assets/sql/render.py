@@ -223,10 +223,16 @@ def in_window(table: Table, window: tuple[date, date] | None) -> sql.Composable:
 
 
 def counts_by_day(table: Table, schema: str, window: tuple[date, date]) -> sql.Composed:
-    """(day, rows) of a partitioned table for every day of ``window`` that has rows."""
+    """(day, rows, *figures) of a partitioned table for every day of ``window`` with rows."""
     day = sql.SQL("CAST({} AS DATE)").format(sql.Identifier(table.window_column))
-    return sql.SQL("SELECT {}, COUNT(*) FROM {}{} GROUP BY 1").format(
-        day, table_ref(schema, table.name), in_window(table, window)
+    figures = [
+        sql.SQL("{} AS {}").format(sql.SQL(expression), sql.Identifier(name))
+        for name, expression in table.figures
+    ]
+    return sql.SQL("SELECT {} FROM {}{} GROUP BY 1").format(
+        sql.SQL(", ").join([day, sql.SQL("COUNT(*)"), *figures]),
+        table_ref(schema, table.name),
+        in_window(table, window),
     )
 
 

@@ -127,9 +127,13 @@ def _figures(cursor, table: Table, schema: str, window) -> dict:
     if not table.figures:
         return {}
     names, (row,) = _select(cursor, render.figures(table, schema, window))
+    return _figure_values(names, row)
+
+
+def _figure_values(names, values) -> dict:
     return {
         name: number(value if isinstance(value, int) else round(float(value), SHARE_DIGITS))
-        for name, value in zip(names, row, strict=True)
+        for name, value in zip(names, values, strict=True)
         if value is not None
     }
 
@@ -188,17 +192,22 @@ def record_partition_figures(
 
     Dagster records one materialization per partition of a run, each with the step's metadata;
     what is added here per partition key takes precedence there. Every partition gets its row
-    count, read in one query (one scan) for the whole run, and ``figures[day]`` if given (e.g.
-    what staging read and loaded that day).
+    count and the table's own figures (songplays' plays, listeners, ...) for that day, read in
+    one query (one scan) for the whole run, and ``figures[day]`` if given (e.g. what staging
+    read and loaded that day).
     """
     window = context.partition_time_window
     window = (window.start.date(), window.end.date())
-    counts = dict(warehouse.query(render.counts_by_day(table, warehouse.schema_name, window)))
+    names = [name for name, _ in table.figures]
+    rows = warehouse.query(render.counts_by_day(table, warehouse.schema_name, window))
+    by_day = {day: (count, values) for day, count, *values in rows}
     for offset in range(_days(window)):
         day = window[0] + timedelta(days=offset)
+        count, values = by_day.get(day, (0, [None] * len(names)))
         context.add_asset_metadata(
             {
-                "dagster/partition_row_count": counts.get(day, 0),
+                "dagster/partition_row_count": count,
+                **_figure_values(names, values),
                 **(figures or {}).get(str(day), {}),
             },
             partition_key=day.isoformat(),
