@@ -104,7 +104,7 @@ class Listening:
             song_id, artist_id = self._match(event)
             plays.append(
                 Play(
-                    songplay_id=session_id * 2**32 + item,
+                    songplay_id=session_id * 2**32 + (session_id * 2654435761 + item) % 2**32,
                     start_time=EPOCH + timedelta(milliseconds=ts),
                     user_id=int(event["userId"]),
                     level=event.get("level"),

@@ -8,15 +8,12 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
-from dagster import DagsterInstance, build_schedule_context, build_sensor_context
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
+from dagster import AssetKey, DagsterInstance, build_schedule_context, build_sensor_context
 
 from sparkify_assets.cli.load import run_load
 from sparkify_assets.defs.assets import staging_songs
 from sparkify_assets.defs.automation import (
+    CLEAR_MISSING_DAY,
     decode_cursor,
     encode_cursor,
     log_files_sensor,
@@ -106,9 +103,11 @@ def tick(sensor, landing: Landing, instance, cursor: str | None = None):
 
 
 def load_songs(defs, instance) -> None:
-    """staging_songs alone, so the dimension checks of a day run find songs and artists."""
+    """The songs side alone (a day's run never builds songs or artists), so the checks of a
+    day run find songs and artists."""
     defs.resolve_job_def("refresh_songs").execute_in_process(
-        instance=instance, asset_selection=[staging_songs.key]
+        instance=instance,
+        asset_selection=[staging_songs.key, AssetKey("songs"), AssetKey("artists")],
     )
 
 
@@ -188,7 +187,7 @@ def test_two_files_in_the_same_second_are_both_seen(landing, instance):
     assert requested_days(after) == ["2018-11-05"]
 
 
-def test_a_deleted_file_neither_breaks_the_cursor_nor_requests_a_run(landing, instance):
+def test_a_deleted_file_keeps_the_cursor_and_requests_a_run_that_empties_the_day(landing, instance):
     first = tick(log_files_sensor, landing, instance)
     landing.delete(day_key(DAYS[0]))
 
@@ -198,7 +197,9 @@ def test_a_deleted_file_neither_breaks_the_cursor_nor_requests_a_run(landing, in
     landing.put(day_key(DAYS[0]), day_lines(DAYS[0]))  # the same content put back
     after_restore = tick(log_files_sensor, landing, instance, after_new_day.cursor)
 
-    assert after_delete.run_requests == []
+    (emptied,) = after_delete.run_requests
+    assert emptied.partition_key == "2018-11-01"
+    assert emptied.run_config == CLEAR_MISSING_DAY
     assert decode_cursor(after_delete.cursor)[day_key(DAYS[0])].startswith("deleted:")
     assert requested_days(after_new_day) == ["2018-11-04"]
     assert requested_days(after_restore) == ["2018-11-01"]
@@ -266,7 +267,7 @@ def test_plan_defers_days_beyond_the_limit_and_without_a_partition():
 # --- song_files_sensor ------------------------------------------------------------------------
 
 
-def test_song_sensor_refreshes_songs_and_rematches_every_day(landing, instance):
+def test_song_sensor_requests_one_refresh_for_the_latest_day(landing, instance):
     first = tick(song_files_sensor, landing, instance)
     unchanged = tick(song_files_sensor, landing, instance, first.cursor)
     landing.put(song_key("SONEW0001"), b'{"song_id": "SONEW0001", "artist_id": "ARNEW"}')
@@ -275,8 +276,8 @@ def test_song_sensor_refreshes_songs_and_rematches_every_day(landing, instance):
     deleted = tick(song_files_sensor, landing, instance, added.cursor)
 
     (request,) = first.run_requests
-    assert request.tags[ASSET_PARTITION_RANGE_START_TAG] == "2018-11-01"
-    assert request.tags[ASSET_PARTITION_RANGE_END_TAG] == "2018-11-03"
+    # songplays is partitioned, so the run names a day; it re-matches plays on any day.
+    assert request.partition_key == "2018-11-03"
     assert unchanged.run_requests == []
     assert unchanged.skip_message == "song_data unchanged (25 files)"
     assert len(added.run_requests) == 1 and added.cursor.startswith("26:")

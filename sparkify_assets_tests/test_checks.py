@@ -41,7 +41,9 @@ from .conftest import definitions_for
 from .rule_results import evaluate
 
 RULE_BY_KEY = {(rule.table, rule.name): rule for rules in RULES.values() for rule in rules}
-PLAY_3 = 115 * 4294967296 + 3  # session 115 (the 15th), item 3: user 13, song SO000003
+PLAY_3 = (
+    115 * 4294967296 + (115 * 2654435761 + 3) % 4294967296
+)  # session 115 (the 15th), item 3: user 13, song SO000003
 
 
 def duplicate_and_null_key(table: str) -> list[str]:
@@ -146,10 +148,18 @@ BREAKERS = GENERIC_BREAKERS | {
         ["DELETE FROM artists WHERE artist_id = 'AR0003'"],
         f"{PLAY_3}, AR0003",
     ),
-    ("users", "match_staging_events_user_ids"): (
+    ("user_latest_by_day", "match_staging_events_user_days"): (
+        1,
+        [
+            "INSERT INTO user_latest_by_day (day, user_id, ts, session_id, item_in_session) "
+            "VALUES ('2018-11-15', 99, 0, 0, 0)"
+        ],
+        "2018-11-15, 99, 0, 1",
+    ),
+    ("users", "match_user_latest_by_day_user_ids"): (
         1,
         ["INSERT INTO users VALUES (99, 'Ghost', 'User', 'F', 'free')"],
-        "not in staging_events, 99",
+        "not in user_latest_by_day, 99",
     ),
     ("users", "level_is_free_or_paid"): (
         1,
@@ -377,7 +387,7 @@ def test_checks_on_two_connections_give_the_same_results_and_count_each_table_on
         for group in concurrent
         for asset, name, passed, _, _ in group
         if not passed
-    } == {("users", "match_staging_events_user_ids"), ("time", "match_songplays_start_times")}
+    } == {("users", "match_user_latest_by_day_user_ids"), ("time", "match_songplays_start_times")}
     assert all(
         metadata["table_rows"] == rows[asset.path[0]]
         for group in concurrent
@@ -401,7 +411,9 @@ def test_an_error_in_any_rule_fails_the_check_step(good_warehouse, monkeypatch):
         "users",
         "reads_a_missing_table",
         "Reads a table that does not exist.",
-        lambda schema: sql.SQL("SELECT 1 FROM {}").format(sql.Identifier(schema, "no_such_table")),
+        lambda schema, window=None: sql.SQL("SELECT 1 FROM {}").format(
+            sql.Identifier(schema, "no_such_table")
+        ),
     )
     check = table_checks("broken_checks", [*RULES["users"], broken])
     for workers in ("1", "2"):

@@ -31,4 +31,8 @@ def test_redshift_places_rows_and_postgres_indexes_the_staging_day():
         for table in ALL_TABLES
         if render.create_indexes(table, "public", dialect)
     }
-    assert tables_with_index == {("postgres", STAGING_EVENTS.name)}
+    # staging_events, and the daily built tables a day's run replaces one day of.
+    assert tables_with_index == {
+        ("postgres", name)
+        for name in (STAGING_EVENTS.name, "songplays", "time", "user_latest_by_day")
+    }

@@ -16,6 +16,7 @@ import pytest
 from dagster import AssetKey
 
 from sparkify_assets.cli.load import run_load
+from sparkify_assets.sql.tables import songplay_id
 
 from .conftest import definitions_for, table_rows
 
@@ -76,10 +77,10 @@ def test_bundled_sample_matches_the_oracle(warehouse, bundled_sample):
 def test_bundled_sample_plays_take_the_song_with_the_nearest_duration(warehouse, bundled_sample):
     run_load(definitions_for(warehouse, bundled_sample), str(bundled_sample))
     # Where several songs share title and artist, the chosen one is at least as close as any.
-    worse = warehouse.query("""
+    worse = warehouse.query(f"""
         SELECT COUNT(*) FROM songplays p
         JOIN staging_events e
-          ON p.songplay_id = CAST(e.session_id AS BIGINT) * 4294967296 + e.item_in_session
+          ON p.songplay_id = {songplay_id("e")}
         JOIN staging_songs chosen ON chosen.song_id = p.song_id
         JOIN staging_songs other ON other.title = e.song AND other.artist_name = e.artist
         WHERE ABS(other.duration - e.length) < ABS(chosen.duration - e.length)

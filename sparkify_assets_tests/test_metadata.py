@@ -21,7 +21,7 @@ from sparkify_assets.defs.assets.metadata import (
 )
 from sparkify_assets.sql import render
 from sparkify_assets.sql.analytics import ANALYTICS_TABLES
-from sparkify_assets.sql.catalog import STAGING_TABLES, STAR_TABLES, TABLES
+from sparkify_assets.sql.catalog import STAGING_TABLES, STAR_TABLES, STATE_TABLES, TABLES
 from sparkify_assets.sql.checks import RULES, count_and_sample, rules_for
 from sparkify_assets.sql.model import Column, Table, check_lineage, derived_from
 from sparkify_assets.sql.tables import SONGPLAYS, STAGING_EVENTS
@@ -35,9 +35,9 @@ GROUPS = {
     **{table.name: "staging" for table in STAGING_TABLES},
     **{table.name: "star" for table in STAR_TABLES},
     **{table.name: "analytics" for table in ANALYTICS_TABLES},
+    **{table.name: "state" for table in STATE_TABLES},
 }
 SPECS = {spec.key.to_user_string(): spec for asset in ALL_ASSETS for spec in asset.specs}
-WINDOW_PLACEHOLDERS = {"window_start", "window_end"}
 
 
 def _placeholders(text: str) -> set[str]:
@@ -65,7 +65,9 @@ def test_asset_dependencies_are_the_tables_its_sql_reads_and_its_lineage_names()
         table = TABLES[name]
         deps = {dep.asset_key.to_user_string() for dep in spec.deps}
         if table.build:
-            assert deps == _placeholders(table.build) - WINDOW_PLACEHOLDERS, name
+            texts = [table.build, *((table.scope.select,) if table.scope else ())]
+            named = set().union(*map(_placeholders, texts)) & set(TABLES)
+            assert deps == named - {name}, name
         lineage_sources = {source for deps_ in table.column_lineage.values() for source, _ in deps_}
         assert lineage_sources <= deps, name
         if GROUPS[name] != "staging":
@@ -81,7 +83,7 @@ def test_lineage_naming_an_unknown_column_is_refused():
 
 def test_every_keyed_table_has_the_not_empty_and_primary_key_rules():
     keyed = {table.name for table in TABLES.values() if table.primary_key}
-    assert keyed == {table.name for table in (*STAR_TABLES, *ANALYTICS_TABLES)}
+    assert keyed == {table.name for table in (*STATE_TABLES, *STAR_TABLES, *ANALYTICS_TABLES)}
     generic = {
         name: [rule.name for rule in rules][:2] for name, rules in RULES.items() if name in keyed
     }

@@ -4,6 +4,7 @@ from datetime import datetime
 
 from sparkify_assets.cli.load import run_load
 from sparkify_assets.sql.checks import RULES
+from sparkify_assets.sql.tables import songplay_id
 
 from .conftest import definitions_for
 
@@ -61,7 +62,7 @@ def test_public_sample_keeps_millisecond_timestamps_and_time_units(warehouse, pu
     drift = warehouse.query(
         "SELECT COUNT(*) FROM songplays p JOIN staging_events e "
         "ON p.session_id = e.session_id "
-        "AND p.songplay_id = CAST(e.session_id AS BIGINT) * 4294967296 + e.item_in_session "
+        "AND p.songplay_id = " + songplay_id("e") + " "
         "WHERE CAST(EXTRACT(EPOCH FROM p.start_time) * 1000 AS BIGINT) <> e.ts"
     )
     assert drift == [(0,)]

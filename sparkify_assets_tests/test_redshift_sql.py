@@ -93,11 +93,18 @@ def test_sections_run_in_load_order(redshift_env, capsys) -> None:
         "staging_events 2018-11-02",
         "staging_songs",
     ]
-    checks_start = 4 + len(built)
-    assert titles[4:checks_start] == ["songplays 2018-11-01..2018-11-03", *built[1:]]
+    checks_start = 4
     assert titles[checks_start:] == [
         f"check {rule.table}.{rule.name}" for rules in RULES.values() for rule in rules
     ]
+    # Between staging and the checks: every built table's full rebuild (what `sparkify load`
+    # runs), then its incremental run (what a day's run or a song refresh runs).
+    sections = re.findall(r"^-- (\S+) \((.+)\)$", output, flags=re.MULTILINE)
+    assert sections == [(name, "full rebuild") for name in built] + [
+        (name, "incremental run for 2018-11-02, with pending changes") for name in built
+    ]
+    assert output.index("-- staging_songs\n") < output.index(f"-- {built[0]} (full rebuild)")
+    assert output.rindex("pending changes)") < output.index("-- check ")
 
 
 def test_copy_options_are_the_chosen_ones(redshift_env) -> None:
@@ -204,7 +211,7 @@ def test_days_come_from_the_source_when_not_given(tmp_path: Path, monkeypatch, c
         "2018-11-03",
         "2018-11-05",
     ]
-    assert "-- songplays 2018-11-03..2018-11-06" in output
+    assert "-- songplays (incremental run for 2018-11-05, with pending changes)" in output
 
 
 def test_secrets_are_never_printed(redshift_env, monkeypatch, capsys) -> None:

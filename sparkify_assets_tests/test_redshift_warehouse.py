@@ -359,7 +359,8 @@ def test_songs_copy_the_song_data_prefix_with_json_auto(script: Script) -> None:
     assert copy.startswith('COPY "staging_songs_copy" ("num_songs", "artist_id"')
     assert f"\nFROM '{DATA}/song_data/'\n" in copy and "\nFORMAT AS JSON 'auto'\n" in copy
     assert transaction[1] == (
-        'LOCK "public"."load_audit", "public"."load_rejects", "public"."staging_songs"'
+        'LOCK "public"."load_audit", "public"."load_rejects", "public"."pending_changes", '
+        '"public"."staging_songs"'
     )
     (move,) = [s for s in transaction if s.startswith('INSERT INTO "public"."staging_songs"')]
     assert "WHEN \"artist_id\" IS NULL THEN 'artist_id is missing'" in move
@@ -375,7 +376,7 @@ def test_star_rebuild_locks_its_table_and_runs_the_shared_sql(script: Script) ->
 
     (transaction,) = script.transactions
     shared = [render.to_text(s) for s in render.rebuild(SONGPLAYS, "public", window)]
-    assert transaction[1] == 'LOCK "public"."songplays"'
+    assert transaction[1] == 'LOCK "public"."pending_changes", "public"."songplays"'
     assert transaction[2:4] == shared
     assert transaction[4:] == [
         'ANALYZE "public"."songplays"',

@@ -27,6 +27,7 @@ from sparkify_assets.cli.stale_data import StaleData, stale_data
 from sparkify_assets.cli.stale_runs import fail_stale_runs, process_tags
 from sparkify_assets.core import settings
 from sparkify_assets.core.redact import redact
+from sparkify_assets.defs.assets.factory import FULL_REFRESH_TAG
 from sparkify_assets.defs.resources import plain_warehouse
 from sparkify_assets.ingest.base import SourceError
 from sparkify_assets.ingest.open import open_source
@@ -192,11 +193,14 @@ def run_load(
     uri: str | None = None,
     quiet: bool = True,
     max_reject_share: float | None = None,
+    full_refresh: bool = False,
     plan: LoadPlan | None = None,
     tracker: RunTracker | None = None,
 ) -> LoadReport:
     """Run load_everything over the source's days; ``max_reject_share`` overrides the setting.
 
+    Every day is reloaded, so every built table is rebuilt whole (the cheapest way to take in
+    everything); song files load by fingerprint unless ``full_refresh`` re-reads them all.
     ``quiet=False`` shows Dagster's INFO log on the console. ``tracker`` follows the run.
     """
     plan = plan or plan_load(defs, uri)
@@ -213,6 +217,7 @@ def run_load(
         tags={
             ASSET_PARTITION_RANGE_START_TAG: plan.first_day.isoformat(),
             ASSET_PARTITION_RANGE_END_TAG: plan.last_day.isoformat(),
+            FULL_REFRESH_TAG: "all" if full_refresh else "derived",
             **process_tags(),
         },
         raise_on_error=False,

@@ -66,6 +66,7 @@ def _load_with_progress(args: argparse.Namespace, tracker):
             definitions,
             quiet=not args.verbose,
             max_reject_share=args.max_reject_share,
+            full_refresh=args.full_refresh,
             plan=plan,
             tracker=tracker,
         )
@@ -254,6 +255,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SHARE",
         help="share of a partition's records that may be quarantined "
         "(overrides SPARKIFY_MAX_REJECT_SHARE for this run)",
+    )
+    load.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="also re-read every song file, ignoring the fingerprints of the last load",
     )
     load.set_defaults(run=cmd_load)
 

@@ -146,10 +146,15 @@ class FileTally:
     records: int = 0
     loaded: int = 0
     rejected: int = 0
+    fingerprint: str | None = None  # a song file's ETag or mtime-size; what a refresh compares
 
     def copy_line(self) -> str:
-        """source, records, loaded, rejected as COPY text (the load_audit columns)."""
-        return f"{_escape(self.source)}\t{self.records}\t{self.loaded}\t{self.rejected}\n"
+        """source, records, loaded, rejected, fingerprint as COPY text (load_audit's columns)."""
+        fingerprint = r"\N" if self.fingerprint is None else _escape(self.fingerprint)
+        return (
+            f"{_escape(self.source)}\t{self.records}\t{self.loaded}\t{self.rejected}"
+            f"\t{fingerprint}\n"
+        )
 
     def add(self, other: FileTally) -> None:
         self.records += other.records

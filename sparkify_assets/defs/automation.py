@@ -3,17 +3,18 @@
 What runs when (each run leaves the star schema and the analytics consistent with staging):
 
 - ``load_yesterday`` (schedule, 01:00 UTC) runs ``load_day`` for yesterday's partition:
-  staging_events and songplays for that day, then every dimension rebuilt from staging, then
-  the analytics tables.
+  staging_events, user_latest_by_day, songplays and time for that day, then users and the
+  analytics for what that day changed (``sql.changes``). Never songs or artists.
 - ``log_files_sensor`` watches ``log_data/``; a new or changed day file runs ``load_day`` for
-  that day. A late or corrected file is therefore loaded without waiting for anyone.
+  that day, and a deleted one runs it with ``clear_missing_days``, which empties the day. A
+  late, corrected or removed file is therefore handled without waiting for anyone.
 - ``song_files_sensor`` watches ``song_data/``; any new, changed or deleted song file runs
-  ``refresh_songs``: staging_songs reloaded, songs and artists rebuilt, and songplays rebuilt
-  for every day of the source, because a new song can turn an unmatched play into a matched one;
-  then time and the analytics that read any of these.
+  ``refresh_songs``: staging_songs loads only the files whose fingerprint changed and drops the
+  removed ones; songs and artists are rebuilt for their keys, and only the plays with those
+  titles and artist names are re-matched, on any day; then the analytics they reach.
 
-Explicit jobs, not declarative automation: the dimensions are unpartitioned and rebuilt whole,
-so putting them in the same run as the day that changed them gives one run per change that
+Explicit jobs, not declarative automation: the unpartitioned tables catch up on the changes
+pending for them, so putting them in the same run as the change gives one run per change that
 leaves a consistent schema, instead of eager conditions firing separate runs afterwards.
 
 Why not dagster-aws's ``get_objects(since_key=...)``: it keeps only the newest LastModified, so
@@ -48,13 +49,9 @@ from dagster import (
     schedule,
     sensor,
 )
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 
 from sparkify_assets.contract.layout import day_of
-from sparkify_assets.defs.assets import artists, songs, staging_events, staging_songs
+from sparkify_assets.defs.assets import staging_events, staging_songs
 from sparkify_assets.defs.partitions import DAILY
 from sparkify_assets.defs.resources import SparkifySource
 from sparkify_assets.ingest.base import Source
@@ -65,6 +62,8 @@ MAX_DAYS_PER_TICK = 31  # a long history arrives as a month of runs per tick, no
 CURSOR_VERSION = "v1:"
 TRIGGER_TAG = "sparkify/trigger"
 TOMBSTONE = "deleted:"  # cursor value of a day file that was deleted
+# A deleted day file's run: the day is emptied instead of failing for want of a file.
+CLEAR_MISSING_DAY = {"ops": {"staging_events": {"config": {"clear_missing_days": True}}}}
 
 # --- jobs and schedule ------------------------------------------------------------------------
 
@@ -72,14 +71,17 @@ load_day = define_asset_job(
     "load_day",
     # Everything but the song files: what a day's events reach, and the dimensions and
     # analytics rebuilt whole from staging, so the run leaves every table consistent.
-    selection=AssetSelection.all() - AssetSelection.assets(staging_songs),
-    description="One day's staging_events and songplays, then dimensions and analytics rebuilt.",
+    # Everything a day's events reach; no event can change a song or an artist.
+    selection=AssetSelection.all() - AssetSelection.assets(staging_songs, "songs", "artists"),
+    description="One day's staging, songplays and time, then users and analytics for that day.",
 )
 
 refresh_songs = define_asset_job(
     "refresh_songs",
-    selection=AssetSelection.assets(staging_songs).downstream(),
-    description="staging_songs reloaded; songs, artists, songplays matches and what reads them.",
+    # A song changes no play's time: time and what only it feeds are left out.
+    selection=AssetSelection.assets(staging_songs).downstream()
+    - AssetSelection.assets("time").downstream(),
+    description="Changed song files reloaded; their songs, artists, plays and analytics.",
 )
 
 
@@ -223,8 +225,7 @@ def partition_bounds() -> tuple[date, date] | None:
 def _log_plan(context: SensorEvaluationContext, plan: DayPlan) -> None:
     if plan.emptied:
         context.log.warning(
-            f"log files deleted for {', '.join(map(str, plan.emptied))}: the rows already loaded "
-            "stay until the day is reloaded or wiped"
+            f"log files deleted for {', '.join(map(str, plan.emptied))}: those days are emptied"
         )
     if plan.before_start:
         context.log.warning(
@@ -266,6 +267,15 @@ def log_files_sensor(context: SensorEvaluationContext, source: SparkifySource):
             tags={TRIGGER_TAG: "log_data"},
         )
         for day in plan.load
+    ] + [
+        RunRequest(
+            run_key=with_previous(f"{day.isoformat()}:deleted", seen_days.get(day, {})),
+            partition_key=day.isoformat(),
+            tags={TRIGGER_TAG: "log_data"},
+            run_config=CLEAR_MISSING_DAY,
+        )
+        for day in plan.emptied
+        if bounds[0] <= day <= bounds[1]
     ]
     skip = None if requests else f"no new or changed day file among {len(current)} day(s)"
     return SensorResult(run_requests=requests, skip_reason=skip, cursor=encode_cursor(plan.cursor))
@@ -285,17 +295,17 @@ def song_listing(source: Source) -> str:
 
 
 def songs_run_request(listing: str, previous: str | None, days: list[date]) -> RunRequest:
-    """Reload songs; re-match songplays over every loadable day of the source, in one run."""
+    """Load the changed song files and re-match the plays they reach, in one run.
+
+    The run is launched for the latest day because songplays is partitioned; it re-matches
+    plays on any day and rebuilds none.
+    """
     run_key = with_previous(f"songs:{listing}", previous)
     tags = {TRIGGER_TAG: "song_data"}
     if not days:
-        keys = [staging_songs.key, songs.key, artists.key]
+        keys = [staging_songs.key, AssetKey("songs"), AssetKey("artists")]
         return RunRequest(run_key=run_key, asset_selection=keys, tags=tags)
-    tags |= {
-        ASSET_PARTITION_RANGE_START_TAG: min(days).isoformat(),
-        ASSET_PARTITION_RANGE_END_TAG: max(days).isoformat(),
-    }
-    return RunRequest(run_key=run_key, tags=tags)
+    return RunRequest(run_key=run_key, partition_key=max(days).isoformat(), tags=tags)
 
 
 @sensor(

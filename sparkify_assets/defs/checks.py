@@ -12,6 +12,7 @@ import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import date, timedelta
 
 from dagster import (
     AssetCheckResult,
@@ -22,10 +23,18 @@ from dagster import (
     ResourceParam,
     multi_asset_check,
 )
+from dagster._core.errors import DagsterInvalidPropertyError
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+    PARTITION_NAME_TAG,
+)
 
 from sparkify_assets.core import settings
+from sparkify_assets.defs.assets.factory import FULL_REFRESH_TAG
 from sparkify_assets.sql import render
 from sparkify_assets.sql.catalog import TABLES
+from sparkify_assets.sql.changes import EVERY_DAY
 from sparkify_assets.sql.checks import RULES, WARN, Rule, count_and_sample
 from sparkify_assets.warehouse.base import Warehouse
 from sparkify_assets.warehouse.cancel import cancel_in_flight
@@ -37,9 +46,11 @@ def count_rows(cursor, schema: str, table: str) -> int:
     return rows
 
 
-def find_violations(rule: Rule, cursor, schema: str) -> tuple[int, list[str]]:
+def find_violations(
+    rule: Rule, cursor, schema: str, window: tuple[date, date] = EVERY_DAY
+) -> tuple[int, list[str]]:
     """A rule's violation count and, when it fails, a few offending rows as text."""
-    count_query, sample_query = count_and_sample(rule, schema)
+    count_query, sample_query = count_and_sample(rule, schema, window=window)
     cursor.execute(count_query)
     (violations,) = cursor.fetchone()
     sample = []
@@ -112,13 +123,24 @@ def run_tasks(warehouse: Warehouse, tasks: list[Task], workers: int) -> list:
     return values
 
 
-def evaluate_all(warehouse: Warehouse, rules: list[Rule], workers: int) -> list[AssetCheckResult]:
-    """Every rule's result, in rule order; each rule's table is counted once, not once a rule."""
+def evaluate_all(
+    warehouse: Warehouse,
+    rules: list[Rule],
+    workers: int,
+    window: tuple[date, date] = EVERY_DAY,
+) -> list[AssetCheckResult]:
+    """Every rule's result, in rule order; each rule's table is counted once, not once a rule.
+
+    ``window``: the days the rules about daily data look at (all of them by default).
+    """
     schema = warehouse.schema_name
     tables = list(dict.fromkeys(rule.table for rule in rules))
     tasks: list[Task] = [
         *(lambda cursor, table=table: count_rows(cursor, schema, table) for table in tables),
-        *(lambda cursor, rule=rule: find_violations(rule, cursor, schema) for rule in rules),
+        *(
+            lambda cursor, rule=rule: find_violations(rule, cursor, schema, window)
+            for rule in rules
+        ),
     ]
     values = run_tasks(warehouse, tasks, workers)
     rows = dict(zip(tables, values[: len(tables)], strict=True))
@@ -126,6 +148,26 @@ def evaluate_all(warehouse: Warehouse, rules: list[Rule], workers: int) -> list[
         check_result(rule, violations, sample, rows[rule.table])
         for rule, (violations, sample) in zip(rules, values[len(tables) :], strict=True)
     ]
+
+
+def run_tags(context) -> dict[str, str]:
+    """The run's tags; none when the check is invoked directly (tests), which audits all."""
+    try:
+        return dict(context.run.tags)
+    except DagsterInvalidPropertyError:
+        return {}
+
+
+def checked_days(tags: dict[str, str]) -> tuple[date, date]:
+    """The days a run's checks look at: the days it loaded (its partition or range), or every
+    day for a run without partitions or a full refresh (the full audit: ``full_audit``)."""
+    if tags.get(FULL_REFRESH_TAG):
+        return EVERY_DAY
+    first = tags.get(PARTITION_NAME_TAG) or tags.get(ASSET_PARTITION_RANGE_START_TAG)
+    last = tags.get(PARTITION_NAME_TAG) or tags.get(ASSET_PARTITION_RANGE_END_TAG)
+    if not (first and last):
+        return EVERY_DAY
+    return date.fromisoformat(first), date.fromisoformat(last) + timedelta(days=1)
 
 
 def table_checks(name: str, rules: list[Rule]) -> AssetChecksDefinition:
@@ -146,7 +188,8 @@ def table_checks(name: str, rules: list[Rule]) -> AssetChecksDefinition:
         warehouse.ensure_tables()  # on an empty warehouse, not_empty fails instead of erroring
         chosen = [rule for rule in rules if rule.name in selected]
         if chosen:
-            yield from evaluate_all(warehouse, chosen, settings.check_workers())
+            window = checked_days(run_tags(context))
+            yield from evaluate_all(warehouse, chosen, settings.check_workers(), window)
 
     return _checks
 

@@ -7,10 +7,10 @@ data is **due by 03:00 UTC**: the schedule's run plus two hours of slack for a l
 cluster or one manual re-run. A build since 00:00 UTC counts (``lower_bound_delta`` of three
 hours): nothing built before midnight can hold the day that just ended.
 
-The policy covers everything the daily run rebuilds (``load_day``: staging_events, songplays,
-the dimensions rebuilt from staging, including songs and artists, and the analytics). Not
-``staging_songs``: it reloads only when song files change, which has no calendar, so no window
-would be honest for it.
+The policy covers everything the daily run builds (``load_day``: staging_events,
+user_latest_by_day, songplays, time, users and the analytics). Not ``staging_songs``, ``songs``
+or ``artists``: they change only when song files do, which has no calendar, so no window would
+be honest for them.
 """
 
 from __future__ import annotations

@@ -10,7 +10,8 @@ from dagster import AssetSelection, BetaWarning, Definitions, define_asset_job
 warnings.filterwarnings("ignore", category=BetaWarning, message=".*backfill_policy.*")
 
 from sparkify_assets.defs.alerts import FailureAlerts, run_failure_alert  # noqa: E402
-from sparkify_assets.defs.assets import ALL_ASSETS  # noqa: E402
+from sparkify_assets.defs.assets import all_assets  # noqa: E402
+from sparkify_assets.defs.assets.factory import FULL_REFRESH_TAG  # noqa: E402
 from sparkify_assets.defs.automation import (  # noqa: E402
     AUTOMATION_JOBS,
     AUTOMATION_SCHEDULES,
@@ -28,6 +29,20 @@ from sparkify_assets.defs.resources import (  # noqa: E402
 
 # Everything, for a range of days: what `sparkify load` runs and what a backfill looks like.
 load_everything = define_asset_job("load_everything", selection=AssetSelection.all())
+# The oracle and the recovery after a change of SQL: every table rebuilt from staging, every
+# song file re-read. Run it over the range of days to reload (or all of them).
+full_refresh = define_asset_job(
+    "full_refresh",
+    selection=AssetSelection.all(),
+    tags={FULL_REFRESH_TAG: "all"},
+    description="Every table rebuilt whole from staging; every song file re-read.",
+)
+# A run's checks look at the days it wrote; this one checks every rule over every day.
+full_audit = define_asset_job(
+    "full_audit",
+    selection=AssetSelection.all_asset_checks(),
+    description="Every asset check over all the data (a run's own checks see only its days).",
+)
 
 
 def resources_for(deployment: str) -> dict:
@@ -42,9 +57,9 @@ def resources_for(deployment: str) -> dict:
 def build_definitions(resources: dict) -> Definitions:
     """The code location with the given resources (tests pass their own warehouse and source)."""
     defs = Definitions(
-        assets=ALL_ASSETS,
+        assets=all_assets(),
         asset_checks=TABLE_CHECKS,
-        jobs=[load_everything, *CLUSTER_JOBS, *AUTOMATION_JOBS],
+        jobs=[load_everything, full_refresh, full_audit, *CLUSTER_JOBS, *AUTOMATION_JOBS],
         schedules=AUTOMATION_SCHEDULES,
         sensors=[*AUTOMATION_SENSORS, run_failure_alert],
         resources={"cluster": cluster_resource(), "alerts": FailureAlerts(), **resources},

@@ -2,8 +2,10 @@
 
 Same model and placeholders as ``tables``: ``{songplays}`` etc. are the star tables. Kept to the
 PostgreSQL/Redshift intersection: DATE_TRUNC, EXTRACT, CASE, window functions with explicit
-ORDER BY (no DISTINCT ON, no FILTER, no frame-less FIRST_VALUE). Every table is small and rebuilt
-whole after the star schema; ``summary`` is what the Dagster UI shows for each materialization.
+ORDER BY (no DISTINCT ON, no FILTER, no frame-less FIRST_VALUE). Each table has a ``Scope``: a
+run replaces only the periods, weekdays, days or users its changes reach (``sql.changes``), with
+the same SQL a full rebuild runs; ``summary`` is what the Dagster UI shows for each
+materialization.
 
 Plays not matched to a song (songplays.song_id NULL) count as listening, but not towards a song's
 or an artist's ranking.
@@ -11,7 +13,14 @@ or an artist's ranking.
 
 from __future__ import annotations
 
-from sparkify_assets.sql.model import Column, Table, copy_of, derived_from
+from sparkify_assets.sql.analytics_scopes import (
+    PLAYS_NEAR_SCOPE,
+    SONG_ARTIST_CHANGED,
+    by_period,
+    listing,
+)
+from sparkify_assets.sql.model import Column, Scope, Table, copy_of, derived_from
+from sparkify_assets.sql.state import by_user
 from sparkify_assets.sql.tables import ARTISTS, SONGPLAYS, SONGS, USERS
 
 _LEVEL = SONGPLAYS.column("level").type  # a level copied from songplays
@@ -60,12 +69,12 @@ WITH periods AS (
     SELECT CAST('day' AS VARCHAR(8)) AS period,
            CAST(DATE_TRUNC('day', p.start_time) AS DATE) AS period_start, p.{item}, p.user_id
     FROM {{songplays}} p
-    WHERE p.{item} IS NOT NULL
+    WHERE p.{item} IS NOT NULL AND {{in_day_scope}}
     UNION ALL
     SELECT CAST('week' AS VARCHAR(8)) AS period,
            CAST(DATE_TRUNC('week', p.start_time) AS DATE) AS period_start, p.{item}, p.user_id
     FROM {{songplays}} p
-    WHERE p.{item} IS NOT NULL
+    WHERE p.{item} IS NOT NULL AND {{in_week_scope}}
 ),
 counted AS (
     SELECT period, period_start, {item}, COUNT(*) AS plays, COUNT(DISTINCT user_id) AS listeners
@@ -96,6 +105,12 @@ TOP_SONGS = Table(
     primary_key=("period", "period_start", "song_id"),
     diststyle="ALL",
     sortkey=("period", "period_start", "play_rank"),
+    scope=by_period(
+        "top_songs",
+        (("songplays", "day"), ("songs", "song"), ("artists", "artist")),
+        listing("top_songs", "song_id"),
+        SONG_ARTIST_CHANGED,
+    ),
     build=_ranked_per_period("song_id")
     + f"""
 SELECT r.period, r.period_start, r.play_rank, r.song_id, s.title, a.name, r.plays, r.listeners
@@ -129,6 +144,11 @@ TOP_ARTISTS = Table(
     primary_key=("period", "period_start", "artist_id"),
     diststyle="ALL",
     sortkey=("period", "period_start", "play_rank"),
+    scope=by_period(
+        "top_artists",
+        (("songplays", "day"), ("artists", "artist")),
+        listing("top_artists", "artist_id"),
+    ),
     build=_ranked_per_period("artist_id")
     + f"""
 SELECT r.period, r.period_start, r.play_rank, r.artist_id, a.name, r.plays, r.listeners
@@ -171,6 +191,15 @@ PLAYS_BY_WEEKDAY_HOUR = Table(
     primary_key=("weekday", "hour"),
     diststyle="ALL",
     sortkey=("weekday", "hour"),
+    # Plays of a day count towards its weekday only: a changed day replaces that weekday's rows.
+    scope=Scope(
+        consumes=(("time", "day"),),
+        columns=(Column("weekday", "INTEGER", nullable=False),),
+        select="SELECT DISTINCT CAST(EXTRACT(dow FROM day) AS INTEGER) FROM {changes} "
+        "WHERE kind = 'day'",
+        rows="weekday IN (SELECT weekday FROM {scope})",
+        hooks=(("in_scope", "t.weekday IN (SELECT weekday FROM {scope})"),),
+    ),
     build="""
 SELECT t.weekday, t.hour,
        CASE t.weekday WHEN 0 THEN 'Sunday' WHEN 1 THEN 'Monday' WHEN 2 THEN 'Tuesday'
@@ -179,6 +208,7 @@ SELECT t.weekday, t.hour,
        COUNT(*) AS plays, COUNT(DISTINCT p.user_id) AS listeners
 FROM {songplays} p
 JOIN {time} t ON t.start_time = p.start_time
+WHERE {in_scope}
 GROUP BY t.weekday, t.hour
 """,
     summary="""
@@ -210,6 +240,19 @@ PLAYS_BY_LEVEL = Table(
         Column("sessions", "INTEGER", "Distinct sessions", False, lineage=_plays("session_id")),
     ),
     primary_key=("day", "level"),
+    scope=Scope(
+        consumes=(("songplays", "day"),),
+        columns=(Column("day", "DATE", nullable=False),),
+        select="SELECT DISTINCT day FROM {changes} WHERE kind = 'day'",
+        rows="day IN (SELECT day FROM {scope})",
+        hooks=(
+            (
+                "in_scope",
+                PLAYS_NEAR_SCOPE.format(column="day")
+                + " AND CAST(DATE_TRUNC('day', p.start_time) AS DATE) IN (SELECT day FROM {scope})",
+            ),
+        ),
+    ),
     diststyle="ALL",
     sortkey=("day",),
     build="""
@@ -218,6 +261,7 @@ SELECT CAST(DATE_TRUNC('day', p.start_time) AS DATE) AS day,
        COUNT(*) AS plays, COUNT(DISTINCT p.user_id) AS listeners,
        COUNT(DISTINCT p.session_id) AS sessions
 FROM {songplays} p
+WHERE {in_scope}
 GROUP BY CAST(DATE_TRUNC('day', p.start_time) AS DATE), COALESCE(p.level, 'unknown')
 """,
     summary="""
@@ -278,6 +322,7 @@ LEVEL_CHANGES = Table(
         ),
     ),
     primary_key=("user_id",),
+    scope=by_user((("songplays", "user"), ("users", "user")), "user_id"),
     diststyle="ALL",
     sortkey=("user_id",),
     build="""
@@ -289,6 +334,7 @@ WITH ordered AS (
                PARTITION BY user_id ORDER BY start_time DESC, songplay_id DESC
            ) AS from_last
     FROM {songplays}
+    WHERE {in_scope}
 ),
 changes AS (
     SELECT user_id,
@@ -341,6 +387,17 @@ RECENT_PLAYS = Table(
         copy_of(ARTISTS, "name", "artist_name"),
     ),
     primary_key=("user_id", "recency_rank"),
+    # A user's plays, or the details of a song or artist among them, changed.
+    scope=Scope(
+        consumes=(("songplays", "user"), ("songs", "song"), ("artists", "artist")),
+        columns=(Column("user_id", "INTEGER", nullable=False),),
+        select="SELECT user_id FROM {changes} WHERE kind = 'user'\n"
+        "UNION SELECT r.user_id FROM {recent_plays} r JOIN {changes} c ON c.song_id = r.song_id\n"
+        "UNION SELECT r.user_id FROM {recent_plays} r "
+        "JOIN {changes} c ON c.artist_id = r.artist_id",
+        rows="user_id IN (SELECT user_id FROM {scope})",
+        hooks=(("in_scope", "p.user_id IN (SELECT user_id FROM {scope})"),),
+    ),
     # Read per user: co-locate and sort each user's rows.
     diststyle="KEY",
     distkey="user_id",
@@ -356,6 +413,7 @@ FROM (
     FROM {{songplays}} p
     LEFT JOIN {{songs}} s ON s.song_id = p.song_id
     LEFT JOIN {{artists}} a ON a.artist_id = p.artist_id
+    WHERE {{in_scope}}
 ) ranked
 WHERE recency_rank <= {TOP_N}
 """,

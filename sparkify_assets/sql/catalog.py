@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sparkify_assets.sql.analytics import ANALYTICS_TABLES
 from sparkify_assets.sql.model import check_lineage
+from sparkify_assets.sql.state import PENDING_CHANGES, USER_LATEST_BY_DAY
 from sparkify_assets.sql.tables import (
     ARTISTS,
     LOAD_AUDIT,
@@ -18,7 +19,16 @@ from sparkify_assets.sql.tables import (
 
 STAGING_TABLES = (STAGING_EVENTS, STAGING_SONGS)
 STAR_TABLES = (SONGPLAYS, USERS, SONGS, ARTISTS, TIME)
-BUILT_TABLES = (*STAR_TABLES, *ANALYTICS_TABLES)  # filled by SQL from other tables, in run order
-ALL_TABLES = (*STAGING_TABLES, *STAR_TABLES, *ANALYTICS_TABLES, LOAD_REJECTS, LOAD_AUDIT)
+STATE_TABLES = (USER_LATEST_BY_DAY,)  # built like the star tables, kept for incremental runs
+# Filled by SQL from other tables, in run order; each is one asset, in the group named here.
+BUILT_GROUPS = (("state", STATE_TABLES), ("star", STAR_TABLES), ("analytics", ANALYTICS_TABLES))
+BUILT_TABLES = (*STATE_TABLES, *STAR_TABLES, *ANALYTICS_TABLES)
+ALL_TABLES = (
+    *STAGING_TABLES,
+    *BUILT_TABLES,
+    LOAD_REJECTS,
+    LOAD_AUDIT,
+    PENDING_CHANGES,
+)
 TABLES = {table.name: table for table in ALL_TABLES}
 check_lineage(ALL_TABLES)

@@ -20,14 +20,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 
 from psycopg2 import sql
 
 from sparkify_assets.sql import render
 from sparkify_assets.sql.analytics import ANALYTICS_TABLES
 from sparkify_assets.sql.catalog import ALL_TABLES, STAGING_TABLES
+from sparkify_assets.sql.changes import EVERY_DAY
 from sparkify_assets.sql.render import statement, table_ref
-from sparkify_assets.sql.tables import STAGING_EVENTS, STAGING_SONGS, Table
+from sparkify_assets.sql.tables import STAGING_EVENTS, STAGING_SONGS, Table, songplay_id
 
 ERROR = "ERROR"
 WARN = "WARN"
@@ -38,7 +40,9 @@ class Rule:
     table: str
     name: str
     description: str
-    violations: Callable[[str], sql.Composed]  # schema -> SELECT returning offending rows
+    # (schema, window) -> SELECT returning offending rows; a window of days limits the rules
+    # about daily data to those days (the days a run wrote), EVERY_DAY is the full audit.
+    violations: Callable[..., sql.Composed]
     blocking: bool = True  # stops downstream assets when it fails
     severity: str = ERROR  # ERROR or WARN
     after: tuple[str, ...] = ()  # tables the rule reads that are built after `table`
@@ -51,12 +55,21 @@ class Rule:
             )
 
 
-def _template(query: str) -> Callable[[str], sql.Composed]:
-    return lambda schema: statement(query, schema)
+def _window_values(window: tuple[date, date]) -> dict[str, sql.Literal]:
+    start, end = window
+    return {
+        "window_start": sql.Literal(start.isoformat()),
+        "window_end": sql.Literal(end.isoformat()),
+    }
+
+
+def _template(query: str) -> Callable[..., sql.Composed]:
+    """A rule from SQL; ``{window_start}`` / ``{window_end}`` bound the days it looks at."""
+    return lambda schema, window=EVERY_DAY: statement(query, schema, **_window_values(window))
 
 
 def _not_empty(table: Table) -> Rule:
-    def violations(schema: str) -> sql.Composed:
+    def violations(schema: str, window=EVERY_DAY) -> sql.Composed:
         return sql.SQL(
             "SELECT 'no rows' AS problem, COUNT(*) AS row_count FROM {} HAVING COUNT(*) = 0"
         ).format(table_ref(schema, table.name))
@@ -80,12 +93,25 @@ def _primary_key(table: Table) -> Rule:
     keys = [sql.Identifier(column) for column in table.primary_key]
     any_null = sql.SQL(" OR ").join(sql.SQL("{} IS NULL").format(key) for key in keys)
 
-    def violations(schema: str) -> sql.Composed:
+    def violations(schema: str, window=EVERY_DAY) -> sql.Composed:
+        # A daily table's keys are checked within the days (its rows of other days are not
+        # what the run wrote; PostgreSQL's primary key enforces them anyway).
+        days = (
+            sql.SQL(
+                " WHERE {column} IS NULL"
+                " OR ({column} >= {window_start} AND {column} < {window_end})"
+            ).format(column=sql.Identifier(table.window_column), **_window_values(window))
+            if table.window_column
+            else sql.SQL("")
+        )
         return sql.SQL(
-            "SELECT {keys}, COUNT(*) AS copies FROM {table} "
+            "SELECT {keys}, COUNT(*) AS copies FROM {table}{days} "
             "GROUP BY {keys} HAVING COUNT(*) > 1 OR {any_null}"
         ).format(
-            keys=sql.SQL(", ").join(keys), table=table_ref(schema, table.name), any_null=any_null
+            keys=sql.SQL(", ").join(keys),
+            table=table_ref(schema, table.name),
+            days=days,
+            any_null=any_null,
         )
 
     key = ", ".join(table.primary_key)
@@ -104,6 +130,7 @@ SELECT p.songplay_id, p.{column}
 FROM {{songplays}} p
 LEFT JOIN {{{parent}}} d ON d.{parent_key} = p.{column}
 WHERE p.{column} IS NOT NULL AND d.{parent_key} IS NULL
+  AND p.start_time >= {{window_start}} AND p.start_time < {{window_end}}
 """
     return Rule(
         "songplays",
@@ -115,9 +142,9 @@ WHERE p.{column} IS NOT NULL AND d.{parent_key} IS NULL
     )
 
 
-def _level_is_free_or_paid(table: str, key: str) -> Rule:
-    query = f"SELECT {key}, level FROM {{{table}}} WHERE level IS NULL OR level NOT IN "
-    query += "('free', 'paid')"
+def _level_is_free_or_paid(table: str, key: str, day_filter: str = "TRUE") -> Rule:
+    query = f"SELECT {key}, level FROM {{{table}}} WHERE (level IS NULL OR level NOT IN "
+    query += f"('free', 'paid')) AND {day_filter}"
     return Rule(
         table,
         "level_is_free_or_paid",
@@ -167,6 +194,14 @@ def _reconciles_with_audit(table: Table, partition_column: str | None, per_file:
     group_rejects = "GROUP BY partition_key" + (", source" if per_file else "")
     # Per file, a file without exactly one audit row is itself a violation.
     unaudited = "SUM(audited) <> 1\n    OR " if per_file else ""
+    # A daily table is reconciled for the days checked (partition keys are ISO dates).
+    days = "partition_key >= {window_start} AND partition_key < {window_end}"
+    audit_days, reject_days = (f"AND {days}", f"AND {days}") if partition_column else ("", "")
+    staged_days = (
+        f"WHERE {partition_column} >= {{window_start}} AND {partition_column} < {{window_end}}"
+        if partition_column
+        else ""
+    )
     query = f"""
 SELECT partition_key, source,
        SUM(records) AS records, SUM(loaded) AS loaded, SUM(rejected) AS rejected,
@@ -175,13 +210,13 @@ FROM (
     SELECT partition_key, {file_of_row} AS source, records, loaded, rejected,
            0 AS staged, 0 AS quarantined, 1 AS audited,
            CASE WHEN records <> loaded + rejected THEN 1 ELSE 0 END AS unbalanced
-    FROM {{load_audit}} WHERE asset = '{table.name}'
+    FROM {{load_audit}} WHERE asset = '{table.name}' {audit_days}
     UNION ALL
     SELECT {partition_of_row}, {file_of_row}, 0, 0, 0, COUNT(*), 0, 0, 0
-    FROM {{{table.name}}} {group_staged}
+    FROM {{{table.name}}} {staged_days} {group_staged}
     UNION ALL
     SELECT partition_key, {file_of_row}, 0, 0, 0, 0, COUNT(*), 0, 0
-    FROM {{load_rejects}} WHERE asset = '{table.name}' {group_rejects}
+    FROM {{load_rejects}} WHERE asset = '{table.name}' {reject_days} {group_rejects}
 ) tallies
 GROUP BY partition_key, source
 HAVING {unaudited}SUM(unbalanced) > 0
@@ -199,7 +234,9 @@ HAVING {unaudited}SUM(unbalanced) > 0
 
 
 # A play's day: the staging event's event_date for the songplay, and the songplay's own day.
-_PLAY_KEY = "CAST(e.session_id AS BIGINT) * 4294967296 + e.item_in_session"
+_PLAY_KEY = songplay_id("e")
+_EVENTS_IN_WINDOW = "e.event_date >= {window_start} AND e.event_date < {window_end}"
+_PLAYS_IN_WINDOW = "start_time >= {window_start} AND start_time < {window_end}"
 
 SONGPLAYS_PER_DAY = Rule(
     "songplays",
@@ -211,11 +248,12 @@ SELECT day, SUM(expected) AS expected_plays, SUM(built) AS songplays
 FROM (
     SELECT e.event_date AS day, COUNT(DISTINCT {_PLAY_KEY}) AS expected, 0 AS built
     FROM {{staging_events}} e
-    WHERE e.page = 'NextSong' AND e.user_id <> ''
+    WHERE e.page = 'NextSong' AND e.user_id <> '' AND {_EVENTS_IN_WINDOW}
     GROUP BY e.event_date
     UNION ALL
     SELECT CAST(p.start_time AS DATE), 0, COUNT(*)
     FROM {{songplays}} p
+    WHERE {_PLAYS_IN_WINDOW}
     GROUP BY CAST(p.start_time AS DATE)
 ) per_day
 GROUP BY day
@@ -233,14 +271,20 @@ SELECT p.songplay_id, p.start_time, e.event_date
 FROM {{songplays}} p
 JOIN {{staging_events}} e
   ON e.session_id = p.session_id AND {_PLAY_KEY} = p.songplay_id
-WHERE e.page = 'NextSong' AND e.user_id <> ''
+WHERE e.page = 'NextSong' AND e.user_id <> '' AND {_EVENTS_IN_WINDOW}
   AND CAST(p.start_time AS DATE) <> e.event_date
 """),
 )
 
 
 def _holds_exactly(
-    table: str, key: str, origin: str, origin_key: str, origin_filter: str, description: str
+    table: str,
+    key: str,
+    origin: str,
+    origin_key: str,
+    origin_filter: str,
+    description: str,
+    table_filter: str = "TRUE",
 ) -> Rule:
     """<table>.<key> is exactly the set of ``origin_key`` over ``origin`` rows that pass
     ``origin_filter``: none missing, none extra.
@@ -256,26 +300,52 @@ WHERE {origin_filter} AND NOT EXISTS (SELECT 1 FROM {{{table}}} t WHERE t.{key} 
 UNION ALL
 SELECT 'not in {origin}', t.{key}
 FROM {{{table}}} t
-WHERE NOT EXISTS (SELECT 1 FROM {{{origin}}} o WHERE {origin_filter} AND {origin_key} = t.{key})
+WHERE {table_filter}
+  AND NOT EXISTS (SELECT 1 FROM {{{origin}}} o WHERE {origin_filter} AND {origin_key} = t.{key})
 """
     return Rule(table, f"match_{origin}_{key}s", description, _template(query))
 
 
+# users against its per-day summary (a row per user and day, not per event), and the summary
+# against staging for the days checked: together, users holds exactly staging's user ids.
 USERS_MATCH_STAGING = _holds_exactly(
     "users",
     "user_id",
-    "staging_events",
-    "CAST(o.user_id AS INTEGER)",
-    "o.user_id <> ''",
-    "users holds exactly the distinct non-empty user ids of staging_events.",
+    "user_latest_by_day",
+    "o.user_id",
+    "TRUE",
+    "users holds exactly the user ids of user_latest_by_day (one per user with events on any day).",
+)
+USER_DAYS_MATCH_STAGING = Rule(
+    "user_latest_by_day",
+    "match_staging_events_user_days",
+    "For each day checked, user_latest_by_day holds exactly the distinct non-empty user ids of "
+    "that day's staging_events, none missing, none extra.",
+    _template(f"""
+SELECT day, user_id, SUM(staged) AS in_staging, SUM(summarized) AS in_summary
+FROM (
+    SELECT e.event_date AS day, CAST(e.user_id AS INTEGER) AS user_id, 1 AS staged,
+           0 AS summarized
+    FROM {{staging_events}} e
+    WHERE e.user_id <> '' AND {_EVENTS_IN_WINDOW}
+    GROUP BY e.event_date, CAST(e.user_id AS INTEGER)
+    UNION ALL
+    SELECT day, user_id, 0, 1
+    FROM {{user_latest_by_day}}
+    WHERE day >= {{window_start}} AND day < {{window_end}}
+) pairs
+GROUP BY day, user_id
+HAVING SUM(staged) <> 1 OR SUM(summarized) <> 1
+"""),
 )
 TIME_MATCHES_SONGPLAYS = _holds_exactly(
     "time",
     "start_time",
     "songplays",
     "o.start_time",
-    "TRUE",
+    "o.start_time >= {window_start} AND o.start_time < {window_end}",
     "time holds exactly the distinct start_time values of songplays.",
+    "t.start_time >= {window_start} AND t.start_time < {window_end}",
 )
 
 _SPECIFIC_RULES = [
@@ -288,11 +358,12 @@ _SPECIFIC_RULES = [
     _reconciles_with_audit(STAGING_SONGS, None, per_file=False),
     SONGPLAYS_PER_DAY,
     START_TIME_ON_EVENT_DAY,
-    _level_is_free_or_paid("songplays", "songplay_id"),
+    _level_is_free_or_paid("songplays", "songplay_id", _PLAYS_IN_WINDOW),
     _references("user_id", "users", "user_id"),
     _references("start_time", "time", "start_time"),
     _references("song_id", "songs", "song_id"),
     _references("artist_id", "artists", "artist_id"),
+    USER_DAYS_MATCH_STAGING,
     USERS_MATCH_STAGING,
     _level_is_free_or_paid("users", "user_id"),
     _not_negative("songs", "duration", "song_id"),
@@ -313,8 +384,10 @@ RULES: dict[str, list[Rule]] = {
 }
 
 
-def count_and_sample(rule: Rule, schema: str, sample: int = 5) -> tuple[sql.Composed, sql.Composed]:
-    violations = rule.violations(schema)
+def count_and_sample(
+    rule: Rule, schema: str, sample: int = 5, window: tuple[date, date] = EVERY_DAY
+) -> tuple[sql.Composed, sql.Composed]:
+    violations = rule.violations(schema, window)
     count = render.count(sql.SQL("({}) violations").format(violations))
     # Ordered so the same violations always show the same few keys.
     return count, violations + sql.SQL(" ORDER BY 1, 2 LIMIT {}").format(sql.Literal(sample))

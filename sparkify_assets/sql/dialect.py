@@ -18,7 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from sparkify_assets.sql.tables import STAGING_EVENTS, Table
+from sparkify_assets.sql.state import USER_LATEST_BY_DAY
+from sparkify_assets.sql.tables import SONGPLAYS, STAGING_EVENTS, TIME, Table
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,10 @@ class Postgres(Dialect):
 
     _DAY_INDEXES: ClassVar[dict[str, DayIndex]] = {
         STAGING_EVENTS.name: DayIndex("staging_events_event_date_brin", "event_date"),
+        # The daily built tables: a day's run replaces (and announces) one day of them.
+        SONGPLAYS.name: DayIndex("songplays_start_time_brin", "start_time"),
+        TIME.name: DayIndex("time_start_time_brin", "start_time"),
+        USER_LATEST_BY_DAY.name: DayIndex("user_latest_by_day_day_brin", "day"),
     }
 
     def day_index(self, table: Table) -> DayIndex | None:

@@ -38,6 +38,25 @@ class Column:
 
 
 @dataclass(frozen=True)
+class Scope:
+    """How a table learns what changed upstream and rebuilds only that (see ``sql.changes``).
+
+    ``consumes``: (producer table, kind) pairs the table is told about in ``pending_changes``.
+    ``columns`` / ``select``: the scope, a temp table ``{scope}`` filled by ``select`` from the
+    snapshot ``{changes}`` of the table's pending rows (and any table it reads).
+    ``rows``: the predicate (on the table's unqualified columns) selecting the rows the scope
+    replaces. ``hooks``: placeholders of ``build`` -> predicates that limit the build's input to
+    the scope; a full rebuild renders every hook as ``TRUE``, so both run the same SQL.
+    """
+
+    consumes: tuple[tuple[str, str], ...]
+    columns: tuple[Column, ...]
+    select: str
+    rows: str
+    hooks: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class Table:
     name: str
     description: str
@@ -56,6 +75,10 @@ class Table:
     # (name, SQL aggregate over the table) pairs each materialization records as numbers, so
     # the UI plots them across runs; a partitioned table's are over the days of the run.
     figures: tuple[tuple[str, str], ...] = ()
+    # Incremental builds (sql.changes): the keys (kind -> SQL over the table's columns) its
+    # changed rows announce to the tables built from it, and how it learns its own scope.
+    emits: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    scope: Scope | None = None
 
     @property
     def column_names(self) -> tuple[str, ...]:

@@ -288,6 +288,8 @@ def rebuild(table: Table, schema: str, window: tuple[date, date] | None = None) 
         delete = delete_window(table, schema, start, end)
     else:
         delete = sql.SQL("DELETE FROM {}").format(table_ref(schema, table.name))
+    # A whole build: the scope hooks that narrow an incremental one (sql.changes) hold for all.
+    values.update({name: sql.SQL("TRUE") for name, _ in (table.scope.hooks if table.scope else ())})
     insert = sql.SQL("INSERT INTO {} ({})\n").format(
         table_ref(schema, table.name),
         sql.SQL(", ").join(map(sql.Identifier, table.column_names)),

@@ -10,7 +10,8 @@ PostgreSQL and Redshift: window functions instead of DISTINCT ON, CTEs in INSERT
 from __future__ import annotations
 
 from sparkify_assets.contract.records import EVENT_FIELDS, SONG_FIELDS, Field
-from sparkify_assets.sql.model import Column, Table, derived_from
+from sparkify_assets.sql.model import Column, Scope, Table, derived_from
+from sparkify_assets.sql.state import by_user, latest_first
 
 
 def _from_fields(fields: tuple[Field, ...]) -> tuple[Column, ...]:
@@ -57,6 +58,13 @@ STAGING_SONGS = Table(
     + (Column("source", "VARCHAR(1024)", "File path or S3 key the row came from"),),
     # Replicated so the play-to-song match never redistributes the (large) event side.
     diststyle="ALL",
+    # A song file loaded, changed or removed names its old and new records' keys: the plays of
+    # that title and artist name are re-matched, those songs and artists rebuilt.
+    emits=(
+        ("pair", ("title", "artist_name")),
+        ("song", ("song_id",)),
+        ("artist", ("artist_id",)),
+    ),
 )
 
 
@@ -72,19 +80,41 @@ def _songs(*columns: str):
 _SONG_MATCH = _events("song", "artist", "length") + _songs("title", "artist_name", "duration")
 _PLAY_TIME = derived_from("songplays", "start_time")
 
+
+def songplay_id(alias: str) -> str:
+    """The play key as SQL: unique per (session, item), the same on every load.
+
+    The high word is the session, the low word the item offset by the session times an odd
+    constant (mod 2^32): PostgreSQL's int8 hash XORs the two words, so with a plain
+    ``session * 2^32 + item`` every session collided with its neighbours' items.
+    """
+    session = f"CAST({alias}.session_id AS BIGINT)"
+    return (
+        f"{session} * 4294967296 + MOD({session} * {SONGPLAY_ID_MULTIPLIER} "
+        f"+ {alias}.item_in_session, 4294967296)"
+    )
+
+
+SONGPLAY_ID_MULTIPLIER = 2654435761  # odd, near 2^32 / golden ratio: spreads sessions evenly
+# Copies of one event (same session and item) give one play: the copy chosen by the record's own
+# content, which both targets have, so the choice never depends on file or line order.
+_PLAY_COPY_ORDER = "e.ts, e.user_id, e.level, e.song, e.artist, e.length, e.location, e.user_agent"
+
 SONGPLAYS = Table(
     name="songplays",
     description=(
         "Fact: one row per NextSong event with a non-empty userId. songplay_id is derived from "
         "(session_id, item_in_session), so a re-load gives the same ids. song_id/artist_id come "
         "from the song with the same title and artist name, nearest duration first; NULL when "
-        "none matches; never fans out. Daily partitioned by start_time's UTC day."
+        "none matches; never fans out. Copies of an event resolve on their content. Daily "
+        "partitioned by start_time's UTC day; a song change re-matches only the plays whose "
+        "title and artist name it touches, on any day."
     ),
     columns=(
         Column(
             "songplay_id",
             "BIGINT",
-            "session_id * 2^32 + item_in_session",
+            "session_id * 2^32 + (session_id * 2654435761 + item_in_session) mod 2^32",
             False,
             lineage=_events("session_id", "item_in_session"),
         ),
@@ -132,20 +162,34 @@ SONGPLAYS = Table(
     distkey="start_time",
     sortkey=("start_time",),
     window_column="start_time",
+    emits=(("day", ("CAST(start_time AS DATE)",)), ("user", ("user_id",))),
+    scope=Scope(
+        consumes=(("staging_songs", "pair"),),
+        columns=(Column("songplay_id", "BIGINT", nullable=False),),
+        select=f"""
+SELECT DISTINCT {songplay_id("e")} AS songplay_id
+FROM {{staging_events}} e
+JOIN {{changes}} c ON c.title = e.song AND c.artist_name = e.artist
+WHERE c.kind = 'pair' AND e.page = 'NextSong' AND e.user_id <> ''
+""",
+        rows="songplay_id IN (SELECT songplay_id FROM {scope})",
+        hooks=(("in_scope", f"{songplay_id('e')} IN (SELECT songplay_id FROM {{scope}})"),),
+    ),
     figures=(
         ("plays", "COUNT(*)"),
         ("share_matched", "AVG(CASE WHEN song_id IS NULL THEN 0.0 ELSE 1.0 END)"),
         ("listeners", "COUNT(DISTINCT user_id)"),
     ),
-    build="""
+    build=f"""
 WITH plays AS (
     SELECT e.*,
            ROW_NUMBER() OVER (
-               PARTITION BY e.session_id, e.item_in_session ORDER BY e.ts, e.line_number
+               PARTITION BY e.session_id, e.item_in_session ORDER BY {_PLAY_COPY_ORDER}
            ) AS copy_rank
-    FROM {staging_events} e
+    FROM {{staging_events}} e
     WHERE e.page = 'NextSong' AND e.user_id <> ''
-      AND e.event_date >= {window_start} AND e.event_date < {window_end}
+      AND e.event_date >= {{window_start}} AND e.event_date < {{window_end}}
+      AND {{in_scope}}
 ),
 matches AS (
     SELECT p.session_id, p.item_in_session, s.song_id, s.artist_id,
@@ -154,10 +198,10 @@ matches AS (
                ORDER BY ABS(s.duration - p.length), s.song_id
            ) AS match_rank
     FROM plays p
-    JOIN {staging_songs} s ON s.title = p.song AND s.artist_name = p.artist
+    JOIN {{staging_songs}} s ON s.title = p.song AND s.artist_name = p.artist
     WHERE p.copy_rank = 1
 )
-SELECT CAST(p.session_id AS BIGINT) * 4294967296 + p.item_in_session AS songplay_id,
+SELECT {songplay_id("p")} AS songplay_id,
        TIMESTAMP 'epoch' + p.ts / 1000.0 * INTERVAL '1 second' AS start_time,
        CAST(p.user_id AS INTEGER) AS user_id,
        p.level, m.song_id, m.artist_id, p.session_id, p.location, p.user_agent
@@ -169,45 +213,66 @@ WHERE p.copy_rank = 1
 """,
 )
 
+
+def _latest(*columns: str):
+    return derived_from("user_latest_by_day", *columns)
+
+
 USERS = Table(
     name="users",
     description=(
         "Dimension: one row per user_id over all events with a non-empty userId. Name, gender "
-        "and level come from the user's latest event by ts (users change level)."
+        "and level come from the user's latest event by ts (users change level), over every "
+        "day loaded, whatever order the days were loaded in."
     ),
     columns=(
-        Column("user_id", "INTEGER", "", False, lineage=_events("user_id")),
-        Column("first_name", EVENT_TYPES["first_name"], lineage=_events("first_name")),
-        Column("last_name", EVENT_TYPES["last_name"], lineage=_events("last_name")),
-        Column("gender", EVENT_TYPES["gender"], lineage=_events("gender")),
+        Column("user_id", "INTEGER", "", False, lineage=_latest("user_id")),
+        Column("first_name", EVENT_TYPES["first_name"], lineage=_latest("first_name")),
+        Column("last_name", EVENT_TYPES["last_name"], lineage=_latest("last_name")),
+        Column("gender", EVENT_TYPES["gender"], lineage=_latest("gender")),
         Column(
             "level",
             EVENT_TYPES["level"],
             "Level at the user's latest event",
-            lineage=_events("level"),
+            lineage=_latest("level", "ts"),
         ),
     ),
     primary_key=("user_id",),
     diststyle="ALL",
     sortkey=("user_id",),
-    build="""
+    emits=(("user", ("user_id",)),),
+    scope=by_user((("user_latest_by_day", "user"),), "l.user_id"),
+    build=f"""
 SELECT user_id, first_name, last_name, gender, level
 FROM (
-    SELECT CAST(e.user_id AS INTEGER) AS user_id, e.first_name, e.last_name, e.gender, e.level,
-           ROW_NUMBER() OVER (
-               PARTITION BY CAST(e.user_id AS INTEGER)
-               ORDER BY e.ts DESC, e.session_id DESC, e.item_in_session DESC
-           ) AS recency
-    FROM {staging_events} e
-    WHERE e.user_id <> ''
+    SELECT l.user_id, l.first_name, l.last_name, l.gender, l.level,
+           ROW_NUMBER() OVER (PARTITION BY l.user_id ORDER BY {latest_first("l")}) AS recency
+    FROM {{user_latest_by_day}} l
+    WHERE {{in_scope}}
 ) latest
 WHERE recency = 1
 """,
 )
 
+
+def _by_key(column: str, sql_type: str, kind: str, hook: str) -> Scope:
+    """A dimension keyed by ``column``, replaced for the keys staging_songs names."""
+    return Scope(
+        consumes=(("staging_songs", kind),),
+        columns=(Column(column, sql_type, nullable=False),),
+        select=f"SELECT DISTINCT {column} FROM {{changes}} WHERE {column} IS NOT NULL",
+        rows=f"{column} IN (SELECT {column} FROM {{scope}})",
+        hooks=(("in_scope", f"{hook} IN (SELECT {column} FROM {{scope}})"),),
+    )
+
+
 SONGS = Table(
     name="songs",
-    description="Dimension: one row per song_id from staging_songs.",
+    description=(
+        "Dimension: one row per song_id from staging_songs. When song files disagree about a "
+        "song_id, the smallest record wins (title, artist_id, year, duration): the same on any "
+        "load order and on both targets."
+    ),
     columns=(
         Column("song_id", SONG_TYPES["song_id"], "", False, lineage=_songs("song_id")),
         Column("title", SONG_TYPES["title"], lineage=_songs("title")),
@@ -218,12 +283,17 @@ SONGS = Table(
     primary_key=("song_id",),
     diststyle="ALL",
     sortkey=("song_id",),
+    emits=(("song", ("song_id",)),),
+    scope=_by_key("song_id", SONG_TYPES["song_id"], "song", "s.song_id"),
     build="""
 SELECT song_id, title, artist_id, year, duration
 FROM (
     SELECT s.*,
-           ROW_NUMBER() OVER (PARTITION BY s.song_id ORDER BY s.source, s.title) AS pick
+           ROW_NUMBER() OVER (
+               PARTITION BY s.song_id ORDER BY s.title, s.artist_id, s.year, s.duration
+           ) AS pick
     FROM {staging_songs} s
+    WHERE {in_scope}
 ) ranked
 WHERE pick = 1
 """,
@@ -251,6 +321,8 @@ ARTISTS = Table(
     primary_key=("artist_id",),
     diststyle="ALL",
     sortkey=("artist_id",),
+    emits=(("artist", ("artist_id",)),),
+    scope=_by_key("artist_id", SONG_TYPES["artist_id"], "artist", "s.artist_id"),
     build="""
 SELECT artist_id, artist_name AS name, artist_location AS location,
        artist_latitude AS latitude, artist_longitude AS longitude
@@ -260,9 +332,11 @@ FROM (
                PARTITION BY s.artist_id
                ORDER BY CASE WHEN s.artist_latitude IS NULL THEN 1 ELSE 0 END,
                         CASE WHEN COALESCE(s.artist_location, '') = '' THEN 1 ELSE 0 END,
-                        s.artist_name, s.song_id
+                        s.artist_name, s.song_id, s.artist_location, s.artist_latitude,
+                        s.artist_longitude
            ) AS pick
     FROM {staging_songs} s
+    WHERE {in_scope}
 ) ranked
 WHERE pick = 1
 """,
@@ -272,7 +346,9 @@ TIME = Table(
     name="time",
     description=(
         "Dimension: one row per distinct songplays.start_time, broken into units. week is the "
-        "ISO week; weekday is 0 for Sunday through 6 (DOW)."
+        "ISO week and iso_year its year (2018-12-31 is week 1 of 2019), year the calendar year; "
+        "weekday is 0 for Sunday through 6 (DOW). Daily partitioned like songplays: each "
+        "start_time belongs to one day."
     ),
     columns=(
         Column("start_time", "TIMESTAMP", "", False, lineage=_PLAY_TIME),
@@ -280,7 +356,13 @@ TIME = Table(
         Column("day", "INTEGER", lineage=_PLAY_TIME),
         Column("week", "INTEGER", "ISO week", lineage=_PLAY_TIME),
         Column("month", "INTEGER", lineage=_PLAY_TIME),
-        Column("year", "INTEGER", lineage=_PLAY_TIME),
+        Column("year", "INTEGER", "Calendar year", lineage=_PLAY_TIME),
+        Column(
+            "iso_year",
+            "INTEGER",
+            "Year of the ISO week (of its Thursday; Redshift has no EXTRACT(isoyear))",
+            lineage=_PLAY_TIME,
+        ),
         Column("weekday", "INTEGER", "0 = Sunday ... 6 = Saturday", lineage=_PLAY_TIME),
     ),
     primary_key=("start_time",),
@@ -288,6 +370,8 @@ TIME = Table(
     diststyle="KEY",
     distkey="start_time",
     sortkey=("start_time",),
+    window_column="start_time",
+    emits=(("day", ("CAST(start_time AS DATE)",)),),
     build="""
 SELECT start_time,
        CAST(EXTRACT(hour FROM start_time) AS INTEGER) AS hour,
@@ -295,8 +379,14 @@ SELECT start_time,
        CAST(EXTRACT(week FROM start_time) AS INTEGER) AS week,
        CAST(EXTRACT(month FROM start_time) AS INTEGER) AS month,
        CAST(EXTRACT(year FROM start_time) AS INTEGER) AS year,
+       CAST(EXTRACT(year FROM DATE_TRUNC('week', start_time) + INTERVAL '3 days') AS INTEGER)
+           AS iso_year,
        CAST(EXTRACT(dow FROM start_time) AS INTEGER) AS weekday
-FROM (SELECT DISTINCT start_time FROM {songplays}) played
+FROM (
+    SELECT DISTINCT start_time
+    FROM {songplays}
+    WHERE start_time >= {window_start} AND start_time < {window_end}
+) played
 """,
 )
 
@@ -341,6 +431,12 @@ LOAD_AUDIT = Table(
         Column("records", "INTEGER", "Records read (blank lines are not records)", False),
         Column("loaded", "INTEGER", "Rows written to the staging table", False),
         Column("rejected", "INTEGER", "Records written to load_rejects", False),
+        Column(
+            "fingerprint",
+            "VARCHAR(128)",
+            "Song files: the ETag, or mtime and size, it was loaded at (a refresh reloads a file "
+            "whose fingerprint differs)",
+        ),
     ),
     diststyle="EVEN",
     sortkey=("asset", "partition_key"),

@@ -27,9 +27,10 @@ from sparkify_assets.core import faults
 from sparkify_assets.core.errors import UserError
 from sparkify_assets.core.redact import redact
 from sparkify_assets.ingest.base import Source, SourceFile
-from sparkify_assets.sql import render
-from sparkify_assets.sql.catalog import ALL_TABLES, TABLES
+from sparkify_assets.sql import catalog, changes, render
+from sparkify_assets.sql.catalog import TABLES
 from sparkify_assets.sql.dialect import POSTGRES, Dialect
+from sparkify_assets.sql.state import PENDING_CHANGES
 from sparkify_assets.sql.tables import Table
 from sparkify_assets.warehouse.cancel import CancellableCursor
 
@@ -121,6 +122,15 @@ class StagingResult:
 
     def reject_share(self) -> float:
         return self.rejected / self.records if self.records else 0.0
+
+
+@dataclass
+class BuildOutcome:
+    """What one build did: ``mode`` is full, window, scope, window+scope or unchanged."""
+
+    mode: str
+    pending: int = 0
+    seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -291,7 +301,7 @@ class Warehouse(BaseModel):
         schema = [render.create_schema(self.schema_name)] if self.schema_name != "public" else []
         return schema + [
             statement
-            for table in ALL_TABLES
+            for table in catalog.ALL_TABLES
             for statement in (
                 render.create_table(table, self.schema_name, self.dialect),
                 *render.create_indexes(table, self.schema_name, self.dialect),
@@ -313,7 +323,7 @@ class Warehouse(BaseModel):
     def reset_tables(self) -> None:
         """Empty every table: drop and create them again, in one transaction."""
         with self.transaction(lock=lock_key("ddl")) as cursor:
-            for table in ALL_TABLES:
+            for table in catalog.ALL_TABLES:
                 cursor.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(self.table(table.name)))
             for statement in self.ddl():
                 cursor.execute(statement)
@@ -395,6 +405,57 @@ class Warehouse(BaseModel):
             analyze,
             self.count_statement(table, window),
         ]
+
+    @retry_transient("building {table.name}")
+    def build(
+        self, table: Table, window: tuple[date, date] | None = None, full: bool = False
+    ) -> BuildOutcome:
+        """Bring a built table up to date in one transaction (see ``sql.changes``).
+
+        A partitioned table replaces ``window``; a table with a scope then replaces what its
+        pending changes reach. ``full`` (or a pending ``all``) rebuilds the whole table.
+        """
+        self.ensure_tables()
+        started = time.monotonic()
+        with self.transaction(lock=rebuild_lock_key(table)) as cursor:
+            pending, everything = self._snapshot_pending(cursor, table) if table.scope else (0, 0)
+            statements, mode = self.build_statements(table, window, full or everything, pending)
+            if self.dialect.day_index(table):  # new pages get a BRIN summary for the next day
+                statements += render.summarize_day_index(table, self.schema_name)
+            for statement in statements:
+                cursor.execute(statement)
+        return BuildOutcome(mode, pending, time.monotonic() - started)
+
+    def _snapshot_pending(self, cursor, table: Table) -> tuple[int, int]:
+        for statement in changes.snapshot(table, PENDING_CHANGES, self.schema_name):
+            cursor.execute(statement)
+        cursor.execute(changes.snapshot_size())
+        return cursor.fetchone()
+
+    def build_statements(
+        self,
+        table: Table,
+        window: tuple[date, date] | None,
+        full: bool,
+        pending: int,
+        batch: str | None = None,
+    ) -> tuple[list, str]:
+        """What ``build`` runs after the snapshot, and which mode that is."""
+        schema, batch = self.schema_name, batch or changes.new_batch()
+        if full or not (table.window_column or table.scope):  # no scope: rebuilt every run
+            return changes.replace_all(table, catalog.ALL_TABLES, schema, batch), "full"
+        statements, modes = [], []
+        if window is not None and table.window_column:
+            statements += changes.replace_window(table, catalog.ALL_TABLES, schema, batch, window)
+            if (window[1] - window[0]).days > 1:  # a backfill: downstream plans need statistics
+                statements.append(render.analyze(table, schema))
+            modes.append("window")
+        if pending and table.scope:
+            statements += changes.fill_scope(table, schema)
+            statements += changes.replace_scope(table, catalog.ALL_TABLES, schema, batch)
+            statements.append(changes.consumed(table, schema))
+            modes.append("scope")
+        return statements, "+".join(modes) or "unchanged"
 
     def count_statement(self, table: Table, window: tuple[date, date] | None = None):
         """Rows in the table, or in the window of a partitioned table."""

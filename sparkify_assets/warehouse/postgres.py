@@ -10,6 +10,7 @@ reconciliation check.
 
 from __future__ import annotations
 
+import io
 import tempfile
 import time
 from collections.abc import Iterator
@@ -22,7 +23,7 @@ from pydantic import PrivateAttr
 
 from sparkify_assets.contract.records import FileTally, Reject, parse_events, parse_song
 from sparkify_assets.ingest.base import Source, SourceFile
-from sparkify_assets.sql import render
+from sparkify_assets.sql import catalog, changes, render
 from sparkify_assets.sql.tables import (
     LOAD_AUDIT,
     LOAD_REJECTS,
@@ -43,6 +44,12 @@ from sparkify_assets.warehouse.base import (
     warehouse_error,
 )
 from sparkify_assets.warehouse.pipeline import BackgroundReader
+from sparkify_assets.warehouse.song_files import (
+    copy_keys,
+    song_file_changes,
+    song_files_known,
+    song_files_statements,
+)
 
 CHUNK_CHARS = 1 << 18
 SPOOL_IN_MEMORY_BYTES = 4 << 20
@@ -119,6 +126,19 @@ def _copy_sql(table: Table, schema_name: str, columns: tuple[str, ...]) -> sql.C
         sql.Identifier(schema_name, table.name),
         sql.SQL(", ").join(map(sql.Identifier, columns)),
     )
+
+
+def _song_rows(
+    source: Source, files: Iterator[SourceFile], log: LoadLog, totals: FileTally
+) -> Iterator[str]:
+    """COPY rows of song files; each file's tally (with its fingerprint) goes to the audit."""
+    for file, content in source.read_all(files):
+        tally = FileTally(file.key, fingerprint=file.fingerprint)
+        line = parse_song(content, file.key, tally, log.rejects)
+        totals.add(tally)
+        log.audit.append(tally)
+        if line is not None:
+            yield line
 
 
 class PostgresWarehouse(Warehouse):
@@ -236,9 +256,17 @@ class PostgresWarehouse(Warehouse):
             cursor.execute(statement)
 
     def _stage(
-        self, table: Table, rows: Iterator[str], log: LoadLog, result: StagingResult
+        self,
+        table: Table,
+        rows: Iterator[str],
+        log: LoadLog,
+        result: StagingResult,
+        announce: list | None = None,
     ) -> StagingResult:
-        """Delete-then-COPY one partition, its rejects and its audit in one transaction."""
+        """Delete-then-COPY one partition, its rejects and its audit in one transaction.
+
+        ``announce``: what the load tells the tables built from it (``sql.changes``).
+        """
         self.ensure_tables()
         started = time.monotonic()
         lock = lock_key(table.name, log.partition_key)
@@ -251,7 +279,7 @@ class PostgresWarehouse(Warehouse):
                 # joins it, so they are complete below.
                 with BackgroundReader(CopyStream(rows)) as stream:
                     cursor.copy_expert(copy, stream)
-                for statement in after:
+                for statement in [*after, *(announce or [])]:
                     cursor.execute(statement)
                 result.seconds = time.monotonic() - started
                 self.check_reject_share(result)
@@ -280,20 +308,70 @@ class PostgresWarehouse(Warehouse):
         return self._stage(STAGING_EVENTS, rows, log, result)
 
     @retry_transient("loading staging_songs")
-    def stage_songs(self, source: Source) -> StagingResult:
+    def stage_songs(self, source: Source, full: bool = False) -> StagingResult:
+        """The song files whose fingerprint changed, and the removed ones dropped; every file
+        when ``full`` or when nothing is loaded yet."""
+        self.ensure_tables()
+        known = {} if full else self.song_fingerprints()
+        if not known:
+            return self._stage_all_songs(source)
+        changed, removed = song_file_changes(source.song_files(), known)
+        return self._stage_song_files(source, changed, removed)
+
+    def _stage_all_songs(self, source: Source) -> StagingResult:
         log = LoadLog(STAGING_SONGS.name, "")
         # The result keeps one running total; each file's own tally goes to the audit spool,
         # because 385k tallies would not fit the memory budget.
         totals = FileTally("song_data/")
         result = StagingResult("all songs", [totals])
 
-        def rows() -> Iterator[str]:
-            for file, content in source.read_all(source.song_files()):
-                tally = FileTally(file.key)
-                line = parse_song(content, file.key, tally, log.rejects)
-                totals.add(tally)
-                log.audit.append(tally)
-                if line is not None:
-                    yield line
+        rows = _song_rows(source, source.song_files(), log, totals)
+        batch = changes.new_batch()
+        everything = changes.announce_all(
+            STAGING_SONGS, catalog.ALL_TABLES, self.schema_name, batch
+        )
+        return self._stage(STAGING_SONGS, rows, log, result, everything)
 
-        return self._stage(STAGING_SONGS, rows(), log, result)
+    def _stage_song_files(
+        self, source: Source, changed: list[SourceFile], removed: list[str]
+    ) -> StagingResult:
+        """Replace the rows, rejects and audit of the changed and removed files only."""
+        result = StagingResult("changed song files", [FileTally("song_data/")])
+        touched = [file.key for file in changed] + removed
+        if not touched:
+            return result
+        log = LoadLog(STAGING_SONGS.name, "")
+        totals = result.files[0]
+
+        rows = _song_rows(source, iter(changed), log, totals)
+        schema, batch = self.schema_name, changes.new_batch()
+        files = song_files_statements(schema)
+        try:
+            with self.transaction(lock=lock_key(STAGING_SONGS.name, "")) as cursor:
+                cursor.execute(files.create)
+                cursor.copy_expert(files.copy, io.BytesIO(copy_keys(touched)))
+                for statement in files.replace(batch):
+                    cursor.execute(statement)
+                with BackgroundReader(CopyStream(rows)) as stream:
+                    cursor.copy_expert(
+                        _copy_sql(STAGING_SONGS, schema, STAGING_SONGS.column_names), stream
+                    )
+                self.check_reject_share(result)
+                cursor.copy_expert(
+                    _copy_sql(LOAD_REJECTS, schema, LOAD_REJECTS.column_names), log.rejects.rewind()
+                )
+                cursor.copy_expert(
+                    _copy_sql(LOAD_AUDIT, schema, LOAD_AUDIT.column_names), log.audit.rewind()
+                )
+                for statement in files.announce(batch):
+                    cursor.execute(statement)
+            return result
+        except psycopg2.Error as err:
+            raise warehouse_error("loading changed song files", err) from None
+        finally:
+            log.close()
+
+    def song_fingerprints(self) -> dict[str, str | None]:
+        """Every song file loaded, with the fingerprint it was loaded at (its audit row)."""
+        rows = self.query(song_files_known(self.schema_name))
+        return dict(rows)

@@ -35,9 +35,11 @@ from sparkify_assets.core import settings
 from sparkify_assets.core.redact import environment_secrets, redact
 from sparkify_assets.ingest.base import Source, SourceFile
 from sparkify_assets.ingest.s3_uri import copy_source_uri, validate_s3_uri
+from sparkify_assets.sql import catalog, changes
 from sparkify_assets.sql import redshift_errors as errors
 from sparkify_assets.sql import redshift_load as load
 from sparkify_assets.sql.dialect import REDSHIFT, Dialect
+from sparkify_assets.sql.state import PENDING_CHANGES
 from sparkify_assets.sql.tables import (
     LOAD_AUDIT,
     LOAD_REJECTS,
@@ -112,11 +114,12 @@ class RedshiftWarehouse(Warehouse):
         table = locked_table(key)
         if table is None:
             return None  # e.g. the DDL: CREATE ... IF NOT EXISTS needs no lock
-        # A staging load also replaces its partition's rows in load_rejects and load_audit.
-        return load.lock(
-            self.schema_name,
-            [table, LOAD_REJECTS.name, LOAD_AUDIT.name] if table in _STAGING else [table],
-        )
+        # A staging load also replaces its partition's rows in load_rejects and load_audit;
+        # every write may tell its consumers in pending_changes (load.lock takes them in name
+        # order, one global order, so two writers cannot deadlock).
+        logs = [LOAD_REJECTS.name, LOAD_AUDIT.name] if table in _STAGING else []
+        told = [] if table == STAGING_EVENTS.name else [PENDING_CHANGES.name]  # it tells no one
+        return load.lock(self.schema_name, [table, *logs, *told])
 
     # --- staging ----------------------------------------------------------------------------
     def copy_config(self, data_uri: str) -> load.CopyConfig:
@@ -147,8 +150,16 @@ class RedshiftWarehouse(Warehouse):
 
     def _songs_load(self, config: load.CopyConfig) -> _Load:
         files = load.song_files(config)
+        # One COPY of the prefix cannot say which file a row came from: no per-file
+        # fingerprints here, so the tables built from staging_songs are told ``all``.
+        told = changes.announce_all(
+            STAGING_SONGS, catalog.ALL_TABLES, self.schema_name, changes.new_batch()
+        )
         return _Load(
-            STAGING_SONGS, "", files, lambda marker: load.songs_move_steps(config, files, marker)
+            STAGING_SONGS,
+            "",
+            files,
+            lambda marker: [*load.songs_move_steps(config, files, marker), *map(load.Step, told)],
         )
 
     def events_day_sql(self, data_uri: str, day: date, keys: list[str]) -> list[Transaction]:
@@ -200,7 +211,9 @@ class RedshiftWarehouse(Warehouse):
         return self._stage(config, self._events_load(config, day, keys), result)
 
     @retry_transient("loading staging_songs")
-    def stage_songs(self, source: Source) -> StagingResult:
+    def stage_songs(self, source: Source, full: bool = False) -> StagingResult:
+        """Every song file, in one COPY of the prefix (which cannot say which file a row came
+        from, so there are no per-file fingerprints here); consumers are told ``all``."""
         config = self.copy_config(source.uri)
         result = StagingResult("all songs", [FileTally(load.SONGS_PREFIX)])
         return self._stage(config, self._songs_load(config), result)

@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from sparkify_assets.core.redact import redact
+from sparkify_assets.sql import changes
 from sparkify_assets.sql.catalog import BUILT_TABLES
 from sparkify_assets.sql.checks import RULES, count_and_sample
 from sparkify_assets.sql.render import to_text
+from sparkify_assets.sql.state import PENDING_CHANGES
 from sparkify_assets.sql.tables import STAGING_EVENTS, STAGING_SONGS
 from sparkify_assets.warehouse.base import Transaction, Warehouse, lock_key, rebuild_lock_key
 
@@ -77,17 +79,35 @@ def _staging(warehouse: Warehouse, data_uri: str, keys_by_day: dict[date, list[s
     yield from _statistics(warehouse, STAGING_SONGS)
 
 
+# Each transaction names the pending rows it writes with a fresh id; printed, a placeholder.
+PRINTED_BATCH = "<batch id of the transaction>"
+
+
 def _transforms(warehouse: Warehouse, days: list[date]):
-    # One run covers the whole range, as `sparkify load` does: songplays rebuilds its window.
-    window = (min(days), max(days) + timedelta(days=1))
+    # `sparkify load` reloads every day, so it rebuilds every built table whole.
     for table in BUILT_TABLES:
-        table_window = window if table.window_column else None
-        title = f"{table.name} {window[0]}..{window[1]}" if table_window else table.name
+        statements, _ = warehouse.build_statements(table, None, True, 0, PRINTED_BATCH)
+        yield _transaction(
+            warehouse, f"{table.name} (full rebuild)", rebuild_lock_key(table), statements
+        )
+
+
+def _incremental(warehouse: Warehouse, day: date):
+    # A day's run (and a song refresh) instead replaces the day, then what is pending.
+    window = (day, day + timedelta(days=1))
+    for table in BUILT_TABLES:
+        snapshot = []
+        if table.scope:
+            snapshot = [*changes.snapshot(table, PENDING_CHANGES, warehouse.schema_name)]
+            snapshot.append(changes.snapshot_size())
+        statements, _ = warehouse.build_statements(
+            table, window if table.window_column else None, False, 1, PRINTED_BATCH
+        )
         yield _transaction(
             warehouse,
-            title,
+            f"{table.name} (incremental run for {day}, with pending changes)",
             rebuild_lock_key(table),
-            warehouse.rebuild_statements(table, table_window),
+            [*snapshot, *statements],
         )
 
 
@@ -115,6 +135,7 @@ def deployment_sql(
         ddl,
         *_staging(warehouse, data_uri, keys_by_day),
         *_transforms(warehouse, list(keys_by_day)),
+        *_incremental(warehouse, max(keys_by_day)),
         *_checks(warehouse),
     ]
 

@@ -22,6 +22,7 @@ from sparkify_assets.defs.assets.common import (
     partition_window,
     source_kinds,
 )
+from sparkify_assets.defs.assets.factory import full_refresh
 from sparkify_assets.defs.assets.metadata import (
     materialization_metadata,
     record_partition_figures,
@@ -47,6 +48,13 @@ class StagingConfig(Config):
             "Empty: the warehouse's setting (SPARKIFY_MAX_REJECT_SHARE, default 0.05)."
         ),
     )
+    clear_missing_days: bool = Field(
+        default=False,
+        description=(
+            "A day without a log file is emptied (its rows, and all built from them, removed) "
+            "instead of failing the run. The log sensor sets it for a deleted day file."
+        ),
+    )
 
 
 def _summary(results: list[StagingResult], warehouse: Warehouse) -> dict:
@@ -64,11 +72,16 @@ def staging_events(
     source: SparkifySource,
 ) -> MaterializeResult:
     with failing_fast():
-        return _load_days(context, warehouse.with_max_reject_share(config.max_reject_share), source)
+        return _load_days(
+            context,
+            warehouse.with_max_reject_share(config.max_reject_share),
+            source,
+            config.clear_missing_days,
+        )
 
 
 def _load_days(
-    context: AssetExecutionContext, warehouse: Warehouse, source: SparkifySource
+    context: AssetExecutionContext, warehouse: Warehouse, source: SparkifySource, clear: bool
 ) -> MaterializeResult:
     days = partition_days(context)
     raw = source.open()
@@ -78,7 +91,7 @@ def _load_days(
     for day in days:
         files = files_by_day.get(day, [])
         if not files:
-            if len(days) == 1:
+            if len(days) == 1 and not clear:
                 raise Failure(f"no log file for {day} under {raw.uri}/log_data")
             context.log.warning(f"no log file for {day}: its staging rows are cleared")
         try:
@@ -90,8 +103,11 @@ def _load_days(
             context.log.warning(f"{day}: {result.rejected} record(s) quarantined in load_rejects")
         context.log.info(day_done_message(result.partition, result.loaded, result.seconds))
         results.append(result)
-    # The days that did load are committed: give downstream builds their statistics either way.
-    warehouse.refresh_statistics(STAGING_EVENTS)
+    # The days that did load are committed: give downstream builds their statistics either way,
+    # unless one day barely changed the table (the server's autovacuum analyzes it then), so a
+    # day's run does not sample the whole history.
+    if len(days) > 1 or _large_share(warehouse, results):
+        warehouse.refresh_statistics(STAGING_EVENTS)
     if failures:
         raise Failure("\n".join(failures), metadata=_summary(results, warehouse))
     # Each day's own figures on its partition; the run's totals under run_* names only.
@@ -112,17 +128,30 @@ def _load_days(
     )
 
 
+def _large_share(warehouse: Warehouse, results: list[StagingResult]) -> bool:
+    """Whether this load is a fifth or more of staging_events (a young table)."""
+    loaded = sum(result.loaded for result in results)
+    ((rows,),) = warehouse.query(warehouse.count_statement(STAGING_EVENTS))
+    return loaded * 5 >= rows
+
+
 @asset(**asset_args(STAGING_SONGS, "staging", source_kinds()))
 def staging_songs(
-    config: StagingConfig, warehouse: ResourceParam[Warehouse], source: SparkifySource
+    context: AssetExecutionContext,
+    config: StagingConfig,
+    warehouse: ResourceParam[Warehouse],
+    source: SparkifySource,
 ) -> MaterializeResult:
     with failing_fast():
-        return _load_songs(warehouse.with_max_reject_share(config.max_reject_share), source)
+        share = config.max_reject_share
+        full = full_refresh(context, songs=True)
+        return _load_songs(warehouse.with_max_reject_share(share), source, full)
 
 
-def _load_songs(warehouse: Warehouse, source: SparkifySource) -> MaterializeResult:
+def _load_songs(warehouse: Warehouse, source: SparkifySource, full: bool) -> MaterializeResult:
+    """Only the new and changed song files, and the removed ones dropped; all when ``full``."""
     try:
-        result = warehouse.stage_songs(source.open())
+        result = warehouse.stage_songs(source.open(), full=full)
     except RejectThresholdExceeded as err:
         raise Failure(str(err)) from None
     warehouse.refresh_statistics(STAGING_SONGS)

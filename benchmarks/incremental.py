@@ -1,0 +1,141 @@
+"""What an incremental run costs as history grows: the scheduled day's run and a song refresh.
+
+    python benchmarks/incremental.py                       # 3,000 events a day, 91 days
+    python benchmarks/incremental.py --events-per-day 10000 --repeat 5
+
+For each history size (1, 30 and 90 days already loaded, by ``sparkify load``'s code path into a
+brand-new database) it times, in-process as the schedule and the sensor run them:
+
+- the scheduled day's run: ``load_day`` for the next day (staging, user_latest_by_day,
+  songplays and time for that day, users and analytics for what it changed, and the asset
+  checks of the run), repeated (each repetition replaces the day again);
+- a one-song refresh (1 and 30 days): one song file changed (its duration, alternately), then
+  ``refresh_songs`` (that file reloaded, its song and artist, the plays of its title re-matched).
+
+Prints every run, the medians and the ratios to the 1-day history. Figures, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+os.environ.setdefault("DAGSTER_HOME", "")  # an ephemeral instance per run
+os.environ.pop("DAGSTER_HOME")
+
+from dagster import DagsterInstance  # noqa: E402
+
+from sparkify_assets.cli.load import run_load  # noqa: E402
+from sparkify_assets.contract.layout import day_file_key  # noqa: E402
+from sparkify_assets.defs.location import build_definitions  # noqa: E402
+from sparkify_assets.defs.resources import SparkifySource  # noqa: E402
+from sparkify_assets.synthetic.generate import generate  # noqa: E402
+from sparkify_assets.warehouse import embedded  # noqa: E402
+from sparkify_assets.warehouse.postgres import PostgresWarehouse  # noqa: E402
+
+FIRST_DAY = date(2018, 11, 1)
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+
+
+def history_folder(data: Path, work: Path, days: int) -> Path:
+    """A source with the first ``days`` day files (links) and its own copy of song_data/."""
+    folder = work / f"history-{days}"
+    shutil.rmtree(folder, ignore_errors=True)
+    shutil.copytree(data / "song_data", folder / "song_data")
+    for offset in range(days):
+        key = day_file_key(FIRST_DAY + timedelta(days=offset))
+        (folder / key).parent.mkdir(parents=True, exist_ok=True)
+        (folder / key).symlink_to(data / key)
+    return folder
+
+
+def add_day(data: Path, folder: Path, day: date) -> None:
+    key = day_file_key(day)
+    (folder / key).parent.mkdir(parents=True, exist_ok=True)
+    (folder / key).unlink(missing_ok=True)
+    (folder / key).symlink_to(data / key)
+
+
+def timed(job, **kwargs) -> float:
+    started = time.perf_counter()
+    result = job.execute_in_process(
+        instance=DagsterInstance.ephemeral(), run_config=QUIET, raise_on_error=False, **kwargs
+    )
+    seconds = time.perf_counter() - started
+    if not result.success:
+        raise SystemExit(f"{job.name} failed: see the run (or run with the console logger)")
+    return seconds
+
+
+def change_one_song(folder: Path, repetition: int) -> None:
+    song = min((folder / "song_data").rglob("*.json"))
+    record = json.loads(song.read_text())
+    record["duration"] = round(float(record["duration"] or 0) + (1 if repetition % 2 else -1), 5)
+    song.write_text(json.dumps(record))
+
+
+def measure(args, data: Path, work: Path, days: int) -> dict[str, list[float]]:
+    folder = history_folder(data, work, days)
+    warehouse = PostgresWarehouse(url=embedded.ensure_running(work / "home", f"history_{days}"))
+    with warehouse.transaction() as cursor:  # a brand-new database each time
+        cursor.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    defs = build_definitions({"warehouse": warehouse, "source": SparkifySource(uri=str(folder))})
+    started = time.perf_counter()
+    assert run_load(defs, str(folder)).success
+    print(f"  {days} day(s) loaded in {time.perf_counter() - started:.1f} s")
+    next_day = FIRST_DAY + timedelta(days=days)
+    add_day(data, folder, next_day)
+    load_day, refresh = defs.resolve_job_def("load_day"), defs.resolve_job_def("refresh_songs")
+    figures: dict[str, list[float]] = {"day": [], "song": []}
+    for repetition in range(args.repeat):
+        figures["day"].append(timed(load_day, partition_key=next_day.isoformat()))
+        if days in args.song_histories:
+            change_one_song(folder, repetition)
+            figures["song"].append(timed(refresh, partition_key=next_day.isoformat()))
+    for name, values in figures.items():
+        if values:
+            print(f"  {name}: " + ", ".join(f"{v:.2f}" for v in values))
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events-per-day", type=int, default=3000)
+    parser.add_argument("--songs", type=int, default=2000)
+    parser.add_argument("--histories", default="1,30,90", help="days already loaded")
+    parser.add_argument("--song-histories", default="1,30", help="histories for song refreshes")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--work", default=str(Path(__file__).parent / "out" / "incremental"))
+    args = parser.parse_args()
+    histories = [int(n) for n in args.histories.split(",")]
+    args.song_histories = {int(n) for n in args.song_histories.split(",")}
+    work = Path(args.work)
+    data = work / f"data-{args.events_per_day}-{args.songs}-{max(histories) + 1}"
+    if not (data / "log_data").is_dir():
+        days = max(histories) + 1
+        generate(data, events=args.events_per_day * days, songs=args.songs, days=days, seed=1)
+    results = {}
+    for days in histories:
+        print(f"history of {days} day(s):")
+        results[days] = measure(args, data, work, days)
+    base = histories[0]
+    print(f"\nmedians (seconds), {args.events_per_day:,} events a day, {args.repeat} repetitions")
+    print(f"{'days loaded':>12} {'day run':>9} {'ratio':>6} {'song refresh':>13} {'ratio':>6}")
+    for days in histories:
+        day = statistics.median(results[days]["day"])
+        line = f"{days:>12} {day:>9.2f} {day / statistics.median(results[base]['day']):>6.2f}"
+        if results[days]["song"]:
+            song = statistics.median(results[days]["song"])
+            line += f" {song:>13.2f} {song / statistics.median(results[base]['song']):>6.2f}"
+        print(line)
+    print(f"(1-min load average {os.getloadavg()[0]:.1f})")
+
+
+if __name__ == "__main__":
+    main()

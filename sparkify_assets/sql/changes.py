@@ -1,0 +1,211 @@
+"""Incremental state: what changed, told to the tables built from it, in the same transactions.
+
+Every built table is replaced one *scope* at a time: the rows a change can reach, deleted and
+built again from the same SQL a full rebuild runs (its ``{in_...}`` hooks become ``TRUE`` then).
+A daily-partitioned table's scope is its window of days, which Dagster hands it. Every other
+table learns its scope from ``pending_changes``: when a table's rows change, the transaction
+that changes them also writes, for each table that consumes them, the keys of the rows it deleted
+and inserted (a day, a user, a song, an artist, a title and artist name). The consumer, in its own
+transaction, snapshots its pending rows, turns them into its scope (``Scope.select``), replaces
+the scope's rows, announces its own changed keys downstream, and deletes exactly the rows it
+snapshotted (by batch). So the state is in the warehouse, committed with the data: a crash
+anywhere leaves the pending rows of the work not yet done, and running again finishes it.
+
+A full rebuild (``sparkify load``, ``--full-refresh``, or a pending ``all``) replaces the whole
+table, forgets its pending rows and tells its consumers ``all``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from datetime import date
+
+from psycopg2 import sql
+
+from sparkify_assets.sql import render
+from sparkify_assets.sql.dialect import POSTGRES
+from sparkify_assets.sql.model import Table
+
+CHANGES = "sparkify_changes"  # this transaction's snapshot of its pending rows (a temp table)
+SCOPE = "{}_scope"  # the keys to replace, derived from the snapshot (a temp table per table)
+ALL = "all"
+# What a change names, and the pending_changes columns that hold it.
+KIND_COLUMNS = {
+    "day": ("day",),
+    "user": ("user_id",),
+    "song": ("song_id",),
+    "artist": ("artist_id",),
+    "pair": ("title", "artist_name"),
+    ALL: (),
+}
+# A window that holds every day: a full rebuild of a partitioned table.
+EVERY_DAY = (date(1, 1, 1), date(9999, 12, 31))
+
+
+def new_batch() -> str:
+    """Names the pending rows one transaction writes, so a consumer deletes exactly those."""
+    return uuid.uuid4().hex
+
+
+def _temp_refs(table: Table) -> dict[str, sql.Identifier]:
+    return {"changes": sql.Identifier(CHANGES), "scope": sql.Identifier(SCOPE.format(table.name))}
+
+
+def _format(template: str, schema: str, table: Table, **values: sql.Composable) -> sql.Composed:
+    return render.statement(template, schema, **_temp_refs(table), **values)
+
+
+def consumers_of(table: Table, tables) -> list[tuple[Table, str]]:
+    """(consumer, kind) for every table that is told when ``table``'s rows change."""
+    return [
+        (consumer, kind)
+        for consumer in tables
+        if consumer.scope
+        for producer, kind in consumer.scope.consumes
+        if producer == table.name
+    ]
+
+
+def _pending(schema: str) -> sql.Identifier:
+    return render.table_ref(schema, "pending_changes")
+
+
+def announce(table: Table, tables, schema: str, batch: str, where: sql.Composable) -> list:
+    """Tell each consumer the keys of ``table``'s rows that ``where`` selects (``" WHERE ..."``)."""
+    emits = dict(table.emits)
+    statements = []
+    for consumer, kind in consumers_of(table, tables):
+        columns = KIND_COLUMNS[kind]
+        expressions = sql.SQL(", ").join(sql.SQL(text) for text in emits[kind])
+        statements.append(
+            sql.SQL(
+                "INSERT INTO {pending} (consumer, batch, kind, {columns})\n"
+                "SELECT DISTINCT {consumer}, {batch}, {kind}, {expressions} FROM {table}"
+            ).format(
+                pending=_pending(schema),
+                columns=sql.SQL(", ").join(map(sql.Identifier, columns)),
+                consumer=sql.Literal(consumer.name),
+                batch=sql.Literal(batch),
+                kind=sql.Literal(kind),
+                expressions=expressions,
+                table=render.table_ref(schema, table.name),
+            )
+            + where
+        )
+    return statements
+
+
+def announce_all(table: Table, tables, schema: str, batch: str) -> list:
+    """Tell every consumer that all of ``table`` changed (after a full rebuild)."""
+    names = sorted({consumer.name for consumer, _ in consumers_of(table, tables)})
+    return [
+        sql.SQL("INSERT INTO {} (consumer, batch, kind) VALUES ({}, {}, {})").format(
+            _pending(schema), sql.Literal(name), sql.Literal(batch), sql.Literal(ALL)
+        )
+        for name in names
+    ]
+
+
+def snapshot(table: Table, pending: Table, schema: str) -> list:
+    """Copy the table's pending rows into the transaction's own temp table."""
+    return [
+        render.create_temp_table(dataclasses.replace(pending, name=CHANGES), POSTGRES),
+        sql.SQL("INSERT INTO {} SELECT * FROM {} WHERE consumer = {}").format(
+            sql.Identifier(CHANGES), _pending(schema), sql.Literal(table.name)
+        ),
+    ]
+
+
+def snapshot_size() -> sql.Composed:
+    """(pending rows, of which 'all') in the snapshot."""
+    return sql.SQL(
+        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN kind = {} THEN 1 ELSE 0 END), 0) FROM {}"
+    ).format(sql.Literal(ALL), sql.Identifier(CHANGES))
+
+
+def consumed(table: Table, schema: str) -> sql.Composed:
+    """Delete the pending rows the snapshot holds, and no row committed after it."""
+    return sql.SQL(
+        "DELETE FROM {} WHERE consumer = {} AND batch IN (SELECT DISTINCT batch FROM {})"
+    ).format(_pending(schema), sql.Literal(table.name), sql.Identifier(CHANGES))
+
+
+def forget(table: Table, schema: str) -> sql.Composed:
+    """A full rebuild answers every pending change of the table."""
+    return sql.SQL("DELETE FROM {} WHERE consumer = {}").format(
+        _pending(schema), sql.Literal(table.name)
+    )
+
+
+def _hooks(table: Table, schema: str, scoped: bool) -> dict[str, sql.Composable]:
+    hooks = dict(table.scope.hooks) if table.scope else {}
+    return {
+        name: _format(predicate, schema, table) if scoped else sql.SQL("TRUE")
+        for name, predicate in hooks.items()
+    }
+
+
+def insert(table: Table, schema: str, window: tuple[date, date] | None, scoped: bool):
+    """INSERT ... SELECT of the table's build: whole, one window, or the scope's rows."""
+    values: dict[str, sql.Composable] = _hooks(table, schema, scoped)
+    if table.window_column:
+        start, end = window or EVERY_DAY
+        values.update(
+            window_start=sql.Literal(start.isoformat()), window_end=sql.Literal(end.isoformat())
+        )
+    return sql.SQL("INSERT INTO {} ({})\n").format(
+        render.table_ref(schema, table.name),
+        sql.SQL(", ").join(map(sql.Identifier, table.column_names)),
+    ) + _format(table.build, schema, table, **values)
+
+
+def scope_rows(table: Table, schema: str) -> sql.Composed:
+    return sql.SQL(" WHERE ") + _format(table.scope.rows, schema, table)
+
+
+def fill_scope(table: Table, schema: str) -> list:
+    scope = table.scope
+    definition = Table(SCOPE.format(table.name), "", scope.columns)
+    return [
+        render.create_temp_table(definition, POSTGRES),
+        sql.SQL("INSERT INTO {} ").format(sql.Identifier(definition.name))
+        + _format(scope.select, schema, table),
+    ]
+
+
+def replace_scope(table: Table, tables, schema: str, batch: str) -> list:
+    """Replace the scope's rows, telling consumers the keys of the rows before and after."""
+    rows = scope_rows(table, schema)
+    delete = sql.SQL("DELETE FROM {}").format(render.table_ref(schema, table.name)) + rows
+    return [
+        *announce(table, tables, schema, batch, rows),
+        delete,
+        insert(table, schema, None, scoped=True),
+        *announce(table, tables, schema, batch, rows),
+    ]
+
+
+def replace_window(table: Table, tables, schema: str, batch: str, window) -> list:
+    """Replace a partitioned table's window, telling consumers its keys before and after."""
+    where = render.in_window(table, window)
+    delete = sql.SQL("DELETE FROM {}").format(render.table_ref(schema, table.name)) + where
+    return [
+        *announce(table, tables, schema, batch, where),
+        delete,
+        insert(table, schema, window, scoped=False),
+        *announce(table, tables, schema, batch, where),
+    ]
+
+
+def replace_all(table: Table, tables, schema: str, batch: str) -> list:
+    """The full rebuild: every row from the build SQL; consumers are told ``all``."""
+    delete = sql.SQL("DELETE FROM {}").format(render.table_ref(schema, table.name))
+    forgotten = [forget(table, schema)] if table.scope else []
+    return [
+        *forgotten,
+        delete,
+        insert(table, schema, EVERY_DAY if table.window_column else None, scoped=False),
+        render.analyze(table, schema),
+        *announce_all(table, tables, schema, batch),
+    ]

@@ -1,0 +1,55 @@
+"""A table is one definition: adding a ``Table`` to the registry gives its asset, deps, DDL,
+checks' key columns and a materialization, with no other edit."""
+
+from __future__ import annotations
+
+from dagster import AssetKey
+
+from sparkify_assets.cli.load import run_load
+from sparkify_assets.defs.assets.factory import upstream_tables
+from sparkify_assets.sql import catalog
+from sparkify_assets.sql.model import Column, Table, derived_from
+from sparkify_assets.sql.tables import SONGPLAYS, USERS
+
+from .conftest import definitions_for
+
+PLAYS_PER_USER = Table(
+    name="plays_per_user",
+    description="Throwaway: plays per user, with the user's level.",
+    columns=(
+        Column("user_id", "INTEGER", "", False, lineage=derived_from("songplays", "user_id")),
+        Column("level", "VARCHAR(16)", lineage=derived_from("users", "level")),
+        Column("plays", "INTEGER", "", False, lineage=derived_from("songplays", "songplay_id")),
+    ),
+    primary_key=("user_id",),
+    build="""
+SELECT p.user_id, u.level, COUNT(*) AS plays
+FROM {songplays} p LEFT JOIN {users} u ON u.user_id = p.user_id
+GROUP BY p.user_id, u.level
+""",
+)
+
+
+def test_the_deps_are_the_tables_its_sql_names():
+    assert upstream_tables(SONGPLAYS) == ["staging_events", "staging_songs"]
+    assert upstream_tables(USERS) == ["user_latest_by_day"]
+    assert upstream_tables(PLAYS_PER_USER) == ["songplays", "users"]
+
+
+def test_adding_a_table_is_one_definition(warehouse, small_data, monkeypatch):
+    groups = dict(catalog.BUILT_GROUPS)
+    groups["analytics"] = (*groups["analytics"], PLAYS_PER_USER)
+    monkeypatch.setattr(catalog, "BUILT_GROUPS", tuple(groups.items()))
+    monkeypatch.setattr(catalog, "ALL_TABLES", (*catalog.ALL_TABLES, PLAYS_PER_USER))
+    monkeypatch.setitem(catalog.TABLES, PLAYS_PER_USER.name, PLAYS_PER_USER)
+
+    defs = definitions_for(warehouse, small_data)
+    graph = defs.resolve_asset_graph()
+    key = AssetKey("plays_per_user")
+    assert key in graph.get_all_asset_keys()
+    assert graph.get(key).parent_keys == {AssetKey("songplays"), AssetKey("users")}
+    assert graph.get(key).group_name == "analytics"
+
+    assert run_load(defs, str(small_data)).success
+    plays = warehouse.query("SELECT SUM(plays) FROM plays_per_user")[0][0]
+    assert plays == warehouse.query("SELECT COUNT(*) FROM songplays")[0][0] > 0
