@@ -125,8 +125,8 @@ def test_days_the_source_lacks_are_one_line_before_loading_and_reset_empties(
     stale = [line for line in second.stderr.splitlines() if "does not have" in line]
     assert stale == [
         f"sparkify: the warehouse holds 1 day (2018-11-02 .. 2018-11-02) and 50 song files "
-        f"that {other} does not have; they are kept. To load this source alone instead, run "
-        "`sparkify warehouse reset`, then load again."
+        f"that {other} does not have; this load keeps the days and drops the song files. To load "
+        "this source alone instead, run `sparkify warehouse reset`, then load again."
     ]
     assert second.stdout.splitlines()[0].startswith("run ")  # the header comes first
     assert warehouse.query("SELECT COUNT(DISTINCT event_date) FROM staging_events") == [(2,)]

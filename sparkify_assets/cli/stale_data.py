@@ -6,7 +6,7 @@ dimensions and checks. ``sparkify load`` says so, in one line, before it loads, 
 way out (``sparkify warehouse reset``). Both come from ``load_audit``, which has one row per
 file of the latest load of every partition: a small table, read in one query.
 
-Song files are compared only for a folder source: staging_songs is replaced whole by every load
+Song files are compared only for a folder source: a load drops the song files its source lost
 anyway, and listing 385k S3 keys once more would cost more than the information is worth.
 """
 
@@ -34,10 +34,17 @@ class StaleData:
             held.append(f"{len(self.days)} day{'s' if len(self.days) != 1 else ''} ({span})")
         if self.song_files:
             held.append(f"{self.song_files} song file{'s' if self.song_files != 1 else ''}")
-        kept = "kept" if self.days else "replaced by this load's songs"
+        # Days stay until something replaces them; song files the source lost are dropped.
+        fate = (
+            "this load keeps the days and drops the song files"
+            if self.days and self.song_files
+            else "this load keeps them"
+            if self.days
+            else "this load drops them"
+        )
         return (
             f"sparkify: the warehouse holds {' and '.join(held)} that {uri} does not have; "
-            f"they are {kept}. To load this source alone instead, run `sparkify warehouse reset`, "
+            f"{fate}. To load this source alone instead, run `sparkify warehouse reset`, "
             "then load again."
         )
 
