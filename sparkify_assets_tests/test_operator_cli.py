@@ -20,6 +20,7 @@ from sparkify_assets.cli.main import build_parser
 from sparkify_assets.sql.catalog import TABLES
 from sparkify_assets.synthetic.generate import generate
 from sparkify_assets.warehouse.base import WarehouseError
+from sparkify_assets.warehouse.operations import connect_once
 from sparkify_assets.warehouse.postgres import PostgresWarehouse
 
 from .conftest import run_as_admin
@@ -105,7 +106,7 @@ def test_a_server_that_never_answers_fails_the_check_within_its_timeout():
     warehouse = PostgresWarehouse(url=f"postgresql://loader@127.0.0.1:{port}/sparkify")
     started = time.monotonic()
     with pytest.raises(WarehouseError, match=r"no answer within 1 s \(checked before loading"):
-        warehouse.check_connection(timeout=1)
+        connect_once(warehouse, timeout=1)
     assert time.monotonic() - started < 5
     listener.close()
 

@@ -32,6 +32,7 @@ from sparkify_assets.defs.resources import plain_warehouse
 from sparkify_assets.ingest.base import SourceError
 from sparkify_assets.ingest.open import open_source
 from sparkify_assets.sql.catalog import TABLES
+from sparkify_assets.warehouse.operations import connect_once
 
 # `sparkify load` runs in its own process and shows its own progress: no compute-log capture.
 # Dagster's local capture would start `tail` and an orphan-watcher process per run, which a
@@ -123,7 +124,7 @@ def plan_load(defs: Definitions, uri: str | None = None) -> LoadPlan:
     uri = uri or settings.data_uri()
     first, last = source_days(uri)
     warehouse = plain_warehouse(defs.resources["warehouse"])
-    warehouse.check_connection()
+    connect_once(warehouse)
     source = open_source(uri)
     stale = stale_data(warehouse, source, set(source.event_files()))
     return LoadPlan(make_new_run_id(), uri, first, last, stale)

@@ -110,6 +110,7 @@ def _reset(confirmed: bool) -> int:
     from sparkify_assets.cli.load import load_instance
     from sparkify_assets.defs.resources import plain_warehouse, warehouse_resource
     from sparkify_assets.sql.catalog import TABLES
+    from sparkify_assets.warehouse.operations import connect_once, reset_tables
 
     warehouse = plain_warehouse(warehouse_resource(settings.deployment()))
     target = warehouse.target_name()
@@ -122,8 +123,8 @@ def _reset(confirmed: bool) -> int:
         if answer.strip().lower() != "yes":
             print("nothing was changed")
             return 1
-    warehouse.check_connection()
-    warehouse.reset_tables()
+    connect_once(warehouse)
+    reset_tables(warehouse)
     with load_instance() as instance:
         instance.wipe_assets([AssetKey(name) for name in TABLES])
         home = instance.root_directory

@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -192,36 +191,8 @@ class Warehouse(BaseModel):
     def reset_connection(self) -> None:
         """Forget what the last connection established, before a retry. Targets override."""
 
-    def check_connection(self, timeout: float = PREFLIGHT_SECONDS) -> None:
-        """Connect once, without retries, or raise a WarehouseError within ``timeout`` seconds.
-
-        Run before a load, so that a refused connection, an unknown host or a wrong password is
-        one line at once, not minutes of retries meant for a connection lost mid-run. A thread
-        bounds the wait, since libpq's connect_timeout does not cover resolving the host name.
-        """
-        outcome: list[BaseException | None] = []
-
-        def attempt() -> None:
-            try:
-                connection = self.connect()
-                connection.close()
-                outcome.append(None)
-            except BaseException as err:  # handed to the waiting thread
-                outcome.append(err)
-
-        worker = threading.Thread(target=attempt, name="sparkify-preflight", daemon=True)
-        worker.start()
-        worker.join(timeout)
-        checked = "(checked before loading; nothing was run)"
-        if not outcome:
-            raise WarehouseError(
-                f"cannot connect to {self.target_name()}: no answer within {timeout:.0f} s "
-                f"{checked}"
-            )
-        if isinstance(outcome[0], WarehouseError):
-            raise WarehouseError(f"{outcome[0]} {checked}") from None
-        if outcome[0] is not None:
-            raise outcome[0]
+    def prepare_connection(self) -> None:
+        """Whatever must happen before a first connection can work (see operations)."""
 
     def target_name(self) -> str:
         """How messages name this warehouse (never with a password)."""
@@ -317,16 +288,6 @@ class Warehouse(BaseModel):
             # One round trip for the whole script: with a COMMENT ON per column it is some two
             # hundred statements, which would cost seconds of latency one by one on Redshift.
             cursor.execute(sql.SQL(";\n").join(self.ddl()))
-        self._tables_ready = True
-
-    @retry_transient("emptying the warehouse")
-    def reset_tables(self) -> None:
-        """Empty every table: drop and create them again, in one transaction."""
-        with self.transaction(lock=lock_key("ddl")) as cursor:
-            for table in catalog.ALL_TABLES:
-                cursor.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(self.table(table.name)))
-            for statement in self.ddl():
-                cursor.execute(statement)
         self._tables_ready = True
 
     # --- staging (target-specific) ----------------------------------------------------------

@@ -33,7 +33,6 @@ from sparkify_assets.sql.tables import (
 )
 from sparkify_assets.warehouse import embedded
 from sparkify_assets.warehouse.base import (
-    PREFLIGHT_SECONDS,
     RejectThresholdExceeded,
     StagingResult,
     Transaction,
@@ -163,10 +162,9 @@ class PostgresWarehouse(Warehouse):
     def target_name(self) -> str:
         return "the embedded warehouse" if not self.url else "SPARKIFY_WAREHOUSE_URL"
 
-    def check_connection(self, timeout: float = PREFLIGHT_SECONDS) -> None:
+    def prepare_connection(self) -> None:
         if not self.url:
             self.dsn()  # starts the embedded server (and says why it cannot), however long
-        super().check_connection(timeout)
 
     def reset_connection(self) -> None:
         # The embedded server may have died (killed, crashed): looking up the DSN again runs
