@@ -6,8 +6,11 @@ No test talks to a mock database. Tests that need the public Udacity sample skip
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import os
+import shutil
+import tempfile
 from pathlib import Path
 from urllib.parse import quote
 
@@ -20,6 +23,12 @@ for _variable in [
     if name.startswith(("SPARKIFY_", "REDSHIFT_")) or name == "DAGSTER_HOME"
 ]:
     os.environ.pop(_variable)
+# `sparkify load` records into the project's dagster_home when DAGSTER_HOME is unset: the suite's
+# loads go to a throw-away instance instead (see in_memory_dagster_instance).
+SESSION_DAGSTER_HOME = tempfile.mkdtemp(prefix="sparkify-test-dagster-home-")
+Path(SESSION_DAGSTER_HOME, "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+atexit.register(shutil.rmtree, SESSION_DAGSTER_HOME, True)
+os.environ["DAGSTER_HOME"] = SESSION_DAGSTER_HOME
 
 import psycopg2  # noqa: E402
 import pytest  # noqa: E402
@@ -35,6 +44,27 @@ from sparkify_assets.warehouse.postgres import PostgresWarehouse  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 PUBLIC_SAMPLE = REPO.parent / "shared" / "acceptance" / "udacity_sample"
 _database_numbers = itertools.count()
+
+
+@pytest.fixture(autouse=True)
+def in_memory_dagster_instance(monkeypatch):
+    """In-process loads record into an in-memory instance, unless the test set DAGSTER_HOME.
+
+    SQLite storage costs seconds per load on a busy machine; tests that look at what a load
+    recorded point DAGSTER_HOME at their own folder, and get the real instance.
+    """
+    from dagster import DagsterInstance
+
+    from sparkify_assets.cli import load
+
+    real = load.load_instance
+
+    def instance():
+        if os.environ.get("DAGSTER_HOME") == SESSION_DAGSTER_HOME:
+            return DagsterInstance.ephemeral()
+        return real()
+
+    monkeypatch.setattr(load, "load_instance", instance)
 
 
 @pytest.fixture(scope="session")

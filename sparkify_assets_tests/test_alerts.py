@@ -15,7 +15,9 @@ from sparkify_assets.defs.resources import alerts_resource
 from sparkify_assets_tests.conftest import definitions_for
 
 SECRET = "hunter2-in-the-path"
-MISSING_DAY = "2018-12-01"  # a partition the bundled sample has no file for
+# A partition whose file is missing: the copy of the bundled sample below lacks it (the
+# partitions end with the bundled sample's last day, so a later day is no partition at all).
+MISSING_DAY = "2018-11-30"
 
 
 class SlackStandIn:
@@ -68,6 +70,7 @@ def failed_run(tmp_path_factory, bundled_sample_module, server_home):
 
     folder = tmp_path_factory.mktemp("alerts") / f"data-{SECRET}"
     shutil.copytree(bundled_sample_module, folder)
+    (folder / "log_data" / "2018" / "11" / f"{MISSING_DAY}-events.json").unlink()
     warehouse = PostgresWarehouse(url=embedded.ensure_running(server_home, "alerts_test"))
     instance = DagsterInstance.ephemeral()
     defs = definitions_for(warehouse, folder)

@@ -353,6 +353,7 @@ def test_schedule_loads_yesterday_and_refreshes_the_dimensions(warehouse, tmp_pa
 
     context = build_schedule_context(
         instance=instance,
+        repository_def=defs.get_repository_def(),
         scheduled_execution_time=datetime(2018, 11, 3, 1, 0, tzinfo=timezone.utc),
     )
     (request,) = schedule.evaluate_tick(context).run_requests
@@ -383,6 +384,7 @@ def test_schedule_run_for_a_day_whose_file_has_not_landed_fails_and_says_so(
     schedule = defs.resolve_schedule_def("load_yesterday")
     context = build_schedule_context(
         instance=instance,
+        repository_def=defs.get_repository_def(),
         scheduled_execution_time=datetime(2018, 11, 11, 1, 0, tzinfo=timezone.utc),
     )
     (request,) = schedule.evaluate_tick(context).run_requests

@@ -198,8 +198,10 @@ def test_killed_loads_leave_nothing_a_new_load_does_not_repair(
         last_run_log = [entry.user_message for entry in instance.all_logs(runs[0].run_id)]
         storage = instance.event_log_storage
         assert storage.get_concurrency_info(WAREHOUSE_POOL).active_slot_count == 0
+    # The kill during initdb leaves no run: the check before a load starts the embedded server
+    # before the run is created.
     assert [run.status for run in runs] == (
-        [DagsterRunStatus.SUCCESS] + [DagsterRunStatus.FAILURE] * len(kill_points)
+        [DagsterRunStatus.SUCCESS] + [DagsterRunStatus.FAILURE] * (len(kill_points) - 1)
     )
     # The statement cut off by the dead server was run again, not skipped.
     assert any("trying again" in message for message in last_run_log)

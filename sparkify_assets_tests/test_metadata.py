@@ -3,8 +3,10 @@ every materialization, read back from a real Dagster instance after a real load.
 
 import shutil
 import string
+from datetime import date
 
 import pytest
+import sqlglot
 from dagster import AssetKey, DagsterInstance, FloatMetadataValue, IntMetadataValue
 from psycopg2 import sql
 
@@ -17,10 +19,12 @@ from sparkify_assets.defs.assets.metadata import (
     markdown_table,
     preview_markdown,
 )
+from sparkify_assets.sql import render
 from sparkify_assets.sql.analytics import ANALYTICS_TABLES
 from sparkify_assets.sql.catalog import STAGING_TABLES, STAR_TABLES, STATE_TABLES, TABLES
 from sparkify_assets.sql.checks import RULES, count_and_sample, rules_for
 from sparkify_assets.sql.model import Column, Table, check_lineage, derived_from
+from sparkify_assets.sql.tables import SONGPLAYS, STAGING_EVENTS
 from sparkify_assets.warehouse import embedded
 from sparkify_assets.warehouse.postgres import PostgresWarehouse
 
@@ -124,8 +128,9 @@ def test_a_wide_preview_shows_records_and_a_narrow_one_a_table():
 
 
 @pytest.fixture(scope="module")
-def materialized(tmp_path_factory, server_home):
-    """A load of the synthetic dataset recorded in a DAGSTER_HOME with the project's yaml."""
+def recorded(tmp_path_factory, server_home):
+    """A load of the synthetic dataset recorded in a DAGSTER_HOME with the project's yaml:
+    the warehouse, the data folder, and every materialization by asset and partition."""
     home = tmp_path_factory.mktemp("dagster-home")
     shutil.copy(REPO / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
     data = write_dataset(tmp_path_factory.mktemp("metadata-data"))
@@ -135,8 +140,23 @@ def materialized(tmp_path_factory, server_home):
         report = run_load(definitions_for(warehouse, data), str(data))
         assert report.ok, report.failures
         instance = DagsterInstance.get()
-        latest = {name: instance.get_latest_materialization_event(AssetKey(name)) for name in SPECS}
-    return warehouse, {name: event.asset_materialization.metadata for name, event in latest.items()}
+        events = {
+            name: [
+                record.asset_materialization
+                for record in instance.fetch_materializations(AssetKey(name), limit=1000).records
+            ]
+            for name in SPECS
+        }
+    return warehouse, data, events
+
+
+@pytest.fixture(scope="module")
+def materialized(recorded):
+    """The warehouse and, per asset, the metadata of its latest materialization."""
+    warehouse, _, events = recorded
+    return warehouse, {
+        name: materializations[0].metadata for name, materializations in events.items()
+    }
 
 
 def test_every_materialization_shows_size_shape_lineage_and_a_preview(materialized):
@@ -154,12 +174,17 @@ def test_every_materialization_shows_size_shape_lineage_and_a_preview(materializ
             (c.name, c.type) for c in table.columns
         ]
         preview = values["preview"].value.splitlines()
+        value = values["preview"].value
+        if table.window_column:  # a multi-day run: the preview says it is the run's, not a day's
+            assert preview[0].startswith("_First rows of the run's days 2018-11-01 .. ")
+            preview = preview[2:]
+            value = value.split("\n\n", 1)[1]
         shown = min(rows, PREVIEW_ROWS)
         if len(table.columns) <= WIDE_COLUMNS:
             assert preview[0] == "| " + " | ".join(table.column_names) + " |"
             assert len(preview) == 2 + shown
         else:  # records of two columns, so it never runs off the page
-            records = values["preview"].value.split("**row ")[1:]
+            records = value.split("**row ")[1:]
             assert len(records) == min(shown, WIDE_PREVIEW_ROWS)
             for record in records:
                 lines = record.strip().splitlines()[2:]
@@ -175,14 +200,46 @@ def test_every_materialization_shows_size_shape_lineage_and_a_preview(materializ
             assert values["build_seconds"].value >= 0
 
 
-def test_partitioned_assets_report_the_partition_and_the_table(materialized):
-    warehouse, metadata = materialized
-    for name in ("staging_events", "songplays"):
-        # One run covered every day, so the partition range holds the whole table.
-        assert metadata[name]["dagster/partition_row_count"].value == (
-            metadata[name]["dagster/row_count"].value
+def _records_per_day(data) -> dict[str, int]:
+    """Each day file's records, counted from the file itself (non-blank lines)."""
+    return {
+        path.name[:10]: sum(1 for line in path.read_bytes().splitlines() if line.strip())
+        for path in (data / "log_data").rglob("*-events.json")
+    }
+
+
+def test_a_multi_day_run_records_each_partitions_own_figures(recorded):
+    warehouse, data, events = recorded
+    records = _records_per_day(data)
+    day_rows = {
+        "staging_events": "SELECT event_date, COUNT(*) FROM staging_events GROUP BY 1",
+        "songplays": "SELECT CAST(start_time AS DATE), COUNT(*) FROM songplays GROUP BY 1",
+    }
+    for name, statement in day_rows.items():
+        rows = {day.isoformat(): count for day, count in warehouse.query(statement)}
+        assert len(set(rows.values())) > 1, "the days must differ for this test to mean anything"
+        by_partition = {event.partition: event.metadata for event in events[name]}
+        assert sorted(by_partition) == sorted(records)  # one materialization per day of the run
+        for day, metadata in by_partition.items():
+            assert metadata["dagster/partition_row_count"].value == rows.get(day, 0), (name, day)
+            assert metadata["dagster/row_count"].value == sum(rows.values())  # the table's
+    plays = dict(
+        warehouse.query(
+            "SELECT CAST(start_time AS DATE), COUNT(DISTINCT user_id) FROM songplays GROUP BY 1"
         )
-    assert "dagster/partition_row_count" not in metadata["users"]
+    )
+    for event in events["songplays"]:  # the table's own figures, per day too
+        day = date.fromisoformat(event.partition)
+        assert event.metadata["plays"].value == event.metadata["dagster/partition_row_count"].value
+        assert event.metadata["listeners"].value == plays[day], event.partition
+    for day, metadata in ((e.partition, e.metadata) for e in events["staging_events"]):
+        assert metadata["records_read"].value == records[day], day
+        assert metadata["rows_loaded"].value == metadata["dagster/partition_row_count"].value
+        assert metadata["records_rejected"].value == 0 and metadata["files"].value == 1
+        # The run's totals are there too, named as the run's.
+        assert metadata["run_records_read"].value == sum(records.values())
+        assert metadata["run_days"].value.startswith("2018-11-01 .. ")
+    assert "dagster/partition_row_count" not in events["users"][0].metadata
 
 
 def test_staging_reports_load_timings_and_rejects(materialized):
@@ -204,8 +261,9 @@ def test_every_analytics_asset_shows_its_answer_as_markdown(materialized):
     assert metadata["level_changes"]["summary"].value.splitlines()[2].startswith(f"| {changed} |")
 
 
-def test_figures_are_numbers_dagster_can_plot(materialized):
+def test_figures_are_numbers_dagster_can_plot(recorded, materialized):
     warehouse, metadata = materialized
+    latest_day = recorded[2]["songplays"][0].partition
     ints, floats = IntMetadataValue, FloatMetadataValue
     staging = metadata["staging_events"]
     for name, kind in (
@@ -218,15 +276,20 @@ def test_figures_are_numbers_dagster_can_plot(materialized):
         assert isinstance(staging[name], kind), name
     assert staging["reject_share"].value == 0.0
 
-    plays = metadata["songplays"]
+    plays = metadata["songplays"]  # the latest partition's: its own day's figures
     ((count, matched, listeners),) = warehouse.query(
-        "SELECT COUNT(*), COUNT(song_id), COUNT(DISTINCT user_id) FROM songplays"
+        "SELECT COUNT(*), COUNT(song_id), COUNT(DISTINCT user_id) FROM songplays "
+        "WHERE CAST(start_time AS DATE) = %s",
+        (latest_day,),
     )
     assert isinstance(plays["plays"], ints) and plays["plays"].value == count
     assert isinstance(plays["listeners"], ints) and plays["listeners"].value == listeners
     assert isinstance(plays["share_matched"], floats)
     assert plays["share_matched"].value == pytest.approx(matched / count, abs=1e-4)
-    assert 0 < plays["share_matched"].value < 1  # the dataset has matched and unmatched plays
+    assert 0 < plays["share_matched"].value < 1  # the day has matched and unmatched plays
+    ((count, listeners),) = warehouse.query(
+        "SELECT COUNT(*), COUNT(DISTINCT user_id) FROM songplays"
+    )
 
     total = metadata["plays_by_level"]["total_plays"]
     assert isinstance(total, ints) and total.value == count
@@ -234,3 +297,11 @@ def test_figures_are_numbers_dagster_can_plot(materialized):
     assert isinstance(recent, ints) and recent.value == listeners
     for table in (*STAR_TABLES, *ANALYTICS_TABLES):
         assert isinstance(metadata[table.name]["build_seconds"], floats), table.name
+
+
+def test_the_per_day_figures_query_is_postgres_and_redshift_sql():
+    window = (date(2018, 11, 1), date(2018, 11, 3))
+    for table in (STAGING_EVENTS, SONGPLAYS):
+        text = render.to_text(render.counts_by_day(table, "public", window))
+        assert sqlglot.parse_one(text, read="redshift") is not None
+        assert "GROUP BY 1" in text and "DISTINCT ON" not in text

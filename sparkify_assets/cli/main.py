@@ -1,4 +1,4 @@
-"""The ``sparkify`` command: load, warehouse, generate, sql, cluster.
+"""The sparkify command: load, warehouse, generate, sql, cluster.
 
 Errors the user can act on (bad configuration, unreachable source or warehouse) are printed as
 one line on stderr with exit code 2, never as a traceback.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from datetime import date, timedelta
 from pathlib import Path
@@ -18,27 +19,70 @@ from sparkify_assets.core import settings
 from sparkify_assets.core.errors import UserError
 from sparkify_assets.core.redact import redact
 
+DESCRIPTION = "The Sparkify warehouse: load, warehouse, generate, sql, cluster."
 # A ValueError here is a refused argument value (a bad day, a bad share): its message is the news.
 USER_ERRORS = (UserError, ValueError)
 
 
 def cmd_load(args: argparse.Namespace) -> int:
-    from sparkify_assets.cli.load import format_report, run_load
+    from dagster._core.errors import DagsterExecutionInterruptedError
+
+    from sparkify_assets.cli.progress import RunTracker
+    from sparkify_assets.core.interrupts import Interrupted, exit_code, interrupts_raise
+
+    tracker = RunTracker()
+    with interrupts_raise() as signals:
+        try:
+            report = _load_with_progress(args, tracker)
+        except Interrupted as err:  # before or after the run, or a second signal
+            signum = err.signum
+        except (KeyboardInterrupt, DagsterExecutionInterruptedError):
+            # Dagster's own, when a signal hit its bookkeeping rather than a step.
+            signum = signals.first() or signal.SIGINT
+        else:
+            signum = signals.first()
+            if signum is None:
+                print(format_report_without_header(report))
+                return 0 if report.ok else 1
+    print(tracker.interruption(signum), file=sys.stderr)
+    return exit_code(signum)
+
+
+def _load_with_progress(args: argparse.Namespace, tracker):
+    from sparkify_assets.cli.load import plan_load, run_load
+    from sparkify_assets.cli.progress import LiveProgress
     from sparkify_assets.definitions import defs
 
-    report = run_load(
-        defs(),
-        quiet=not args.verbose,
-        max_reject_share=args.max_reject_share,
-        full_refresh=args.full_refresh,
-    )
-    print(format_report(report))
-    return 0 if report.ok else 1
+    definitions = defs()
+    plan = plan_load(definitions)
+    print(plan.header(), flush=True)  # first, before anything runs
+    if plan.stale:
+        print(plan.stale.message(plan.uri), file=sys.stderr, flush=True)
+    steps = len(definitions.resolve_job_def("load_everything").graph.nodes)
+    live = not (args.quiet or args.verbose) and sys.stdout.isatty()
+    with LiveProgress(live, steps) as progress:
+        tracker.on_line, tracker.on_step = progress.line, progress.step
+        return run_load(
+            definitions,
+            quiet=not args.verbose,
+            max_reject_share=args.max_reject_share,
+            full_refresh=args.full_refresh,
+            plan=plan,
+            tracker=tracker,
+        )
+
+
+def format_report_without_header(report) -> str:
+    from sparkify_assets.cli.load import format_report
+
+    return format_report(report, header=False)
 
 
 def cmd_warehouse(args: argparse.Namespace) -> int:
     from sparkify_assets.warehouse import embedded
 
+    if args.action == "reset":
+        return _reset(args.yes)
     if args.action == "url":
         if settings.warehouse_url():
             print(
@@ -56,6 +100,38 @@ def cmd_warehouse(args: argparse.Namespace) -> int:
     else:
         stopped = embedded.stop(settings.home())
         print("stopped" if stopped else "was not running")
+    return 0
+
+
+def _reset(confirmed: bool) -> int:
+    """Empty the warehouse's tables and forget their materializations in Dagster."""
+    from dagster import AssetKey
+
+    from sparkify_assets.cli.load import load_instance
+    from sparkify_assets.defs.resources import plain_warehouse, warehouse_resource
+    from sparkify_assets.sql.catalog import TABLES
+    from sparkify_assets.warehouse.operations import connect_once, reset_tables
+
+    warehouse = plain_warehouse(warehouse_resource(settings.deployment()))
+    target = warehouse.target_name()
+    if not confirmed:
+        if not sys.stdin.isatty():
+            raise settings.SettingsError(
+                f"`sparkify warehouse reset` deletes every row of {target}: add --yes to confirm"
+            )
+        answer = input(f"Delete every row of {target}? Type yes to confirm: ")
+        if answer.strip().lower() != "yes":
+            print("nothing was changed")
+            return 1
+    connect_once(warehouse)
+    reset_tables(warehouse)
+    with load_instance() as instance:
+        instance.wipe_assets([AssetKey(name) for name in TABLES])
+        home = instance.root_directory
+    print(
+        f"emptied all {len(TABLES)} tables of {target}, and forgot their materializations in "
+        f"{home}; `sparkify load` builds them again"
+    )
     return 0
 
 
@@ -164,11 +240,16 @@ def cmd_cluster(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sparkify", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="sparkify", description=DESCRIPTION)
     commands = parser.add_subparsers(dest="command", required=True)
 
     load = commands.add_parser("load", help="build every table for every day in the source")
-    load.add_argument("--verbose", action="store_true", help="show Dagster's event log")
+    load.add_argument(
+        "--verbose", action="store_true", help="show Dagster's event log (INFO and up)"
+    )
+    load.add_argument(
+        "--quiet", action="store_true", help="no live progress, only the closing report"
+    )
     load.add_argument(
         "--max-reject-share",
         type=float,
@@ -183,11 +264,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     load.set_defaults(run=cmd_load)
 
-    warehouse = commands.add_parser("warehouse", help="the embedded PostgreSQL")
+    warehouse = commands.add_parser(
+        "warehouse",
+        help="the embedded PostgreSQL (url, status, stop), or empty any warehouse (reset)",
+    )
     warehouse.add_argument(
         "action",
-        choices=("url", "status", "stop"),
-        help="url: start it if needed and print its DSN; status; stop",
+        choices=("url", "status", "stop", "reset"),
+        help="url: start it if needed and print its DSN; status; stop; "
+        "reset: empty every table of the configured warehouse",
+    )
+    warehouse.add_argument(
+        "--yes", action="store_true", help="reset: do not ask before deleting every row"
     )
     warehouse.set_defaults(run=cmd_warehouse)
 

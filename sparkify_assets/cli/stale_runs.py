@@ -20,7 +20,7 @@ from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 HOST_TAG = "sparkify/host"
 PID_TAG = "sparkify/pid"
 PROCESS_STARTED_TAG = "sparkify/process_started"
-UNFINISHED = [DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
+UNFINISHED = [DagsterRunStatus.STARTING, DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
 
 
 def _started(process: psutil.Process) -> str:

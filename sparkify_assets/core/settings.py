@@ -47,6 +47,36 @@ def first_day() -> str:
     return raw
 
 
+def last_day() -> date | None:
+    """SPARKIFY_LAST_DAY, the last daily partition; None when unset (see defs.partitions)."""
+    raw = os.environ.get("SPARKIFY_LAST_DAY")
+    if not raw:
+        return None
+    try:
+        day = date.fromisoformat(raw)
+    except ValueError as err:
+        raise SettingsError(f"SPARKIFY_LAST_DAY must be YYYY-MM-DD, got {raw!r}") from err
+    if day < date.fromisoformat(first_day()):
+        raise SettingsError(f"SPARKIFY_LAST_DAY {raw} is before SPARKIFY_FIRST_DAY {first_day()}")
+    return day
+
+
+# The project's own Dagster instance folder (holding dagster.yaml), when this is a checkout.
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def dagster_home() -> Path:
+    """Where ``sparkify load`` records its runs: DAGSTER_HOME, else the project's dagster_home.
+
+    The project's folder is the checkout's ``dagster_home/`` (the one README's ``dagster dev``
+    uses); an installed package without a checkout uses ``./dagster_home``.
+    """
+    if os.environ.get("DAGSTER_HOME"):
+        return Path(os.environ["DAGSTER_HOME"]).expanduser().resolve()
+    root = PROJECT_ROOT if (PROJECT_ROOT / "pyproject.toml").is_file() else Path.cwd()
+    return root / "dagster_home"
+
+
 def _number(variable: str, default, convert, kind: str, low, high=None):
     """An optional numeric variable, converted and bounded, or a SettingsError naming it."""
     raw = os.environ.get(variable)

@@ -35,17 +35,18 @@ import hashlib
 import json
 import zlib
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta, timezone
 
 from dagster import (
     AssetKey,
     AssetSelection,
     RunRequest,
+    ScheduleEvaluationContext,
     SensorEvaluationContext,
     SensorResult,
     SkipReason,
-    build_schedule_from_partitioned_job,
     define_asset_job,
+    schedule,
     sensor,
 )
 
@@ -83,13 +84,27 @@ refresh_songs = define_asset_job(
     description="Changed song files reloaded; their songs, artists, plays and analytics.",
 )
 
-load_yesterday = build_schedule_from_partitioned_job(
-    load_day,
+
+@schedule(
+    job=load_day,
     name="load_yesterday",
-    hour_of_day=1,  # an hour of slack for the day file to land
-    minute_of_hour=0,
+    cron_schedule="0 1 * * *",  # an hour of slack for the day file to land
+    execution_timezone="UTC",
     description="Every day at 01:00 UTC: yesterday's partition and the dimensions.",
 )
+def load_yesterday(context: ScheduleEvaluationContext):
+    # Yesterday, not "the last partition": when the partitions end with a folder's data
+    # (SPARKIFY_LAST_DAY), a tick after that day has nothing to load, rather than the last day
+    # again and again.
+    yesterday = context.scheduled_execution_time.astimezone(timezone.utc).date() - timedelta(1)
+    bounds = partition_bounds()
+    if bounds is None or not bounds[0] <= yesterday <= bounds[1]:
+        return SkipReason(
+            f"yesterday ({yesterday}) is not a daily partition "
+            f"({' .. '.join(map(str, bounds)) if bounds else 'none yet'}; SPARKIFY_FIRST_DAY, "
+            "SPARKIFY_LAST_DAY)"
+        )
+    return RunRequest(partition_key=yesterday.isoformat())
 
 
 # --- the log_data cursor ----------------------------------------------------------------------

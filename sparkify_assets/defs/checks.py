@@ -37,6 +37,7 @@ from sparkify_assets.sql.catalog import TABLES
 from sparkify_assets.sql.changes import EVERY_DAY
 from sparkify_assets.sql.checks import RULES, WARN, Rule, count_and_sample
 from sparkify_assets.warehouse.base import Warehouse
+from sparkify_assets.warehouse.cancel import cancel_in_flight
 
 
 def count_rows(cursor, schema: str, table: str) -> int:
@@ -110,8 +111,13 @@ def run_tasks(warehouse: Warehouse, tasks: list[Task], workers: int) -> list:
                     failed.set()
                     raise
 
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sparkify-check") as pool:
-        futures = [pool.submit(work) for _ in range(workers)]
+    try:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sparkify-check") as pool:
+            futures = [pool.submit(work) for _ in range(workers)]
+    except BaseException:  # an interrupt while waiting: stop the workers' queries too
+        failed.set()
+        cancel_in_flight()
+        raise
     for future in futures:
         future.result()  # re-raises a worker's error
     return values

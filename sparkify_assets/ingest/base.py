@@ -20,7 +20,7 @@ class SourceError(UserError):
 
 class TransientSourceError(SourceError):
     """A failure that may pass (S3 throttling, a reset connection) still there after the
-    client's own retries: the asset's RetryPolicy may try the step again later."""
+    client's own retries: the step may be tried again later (failing_fast)."""
 
     transient = True
 

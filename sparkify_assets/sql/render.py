@@ -238,6 +238,20 @@ def in_window(table: Table, window: tuple[date, date] | None) -> sql.Composable:
     )
 
 
+def counts_by_day(table: Table, schema: str, window: tuple[date, date]) -> sql.Composed:
+    """(day, rows, *figures) of a partitioned table for every day of ``window`` with rows."""
+    day = sql.SQL("CAST({} AS DATE)").format(sql.Identifier(table.window_column))
+    figures = [
+        sql.SQL("{} AS {}").format(sql.SQL(expression), sql.Identifier(name))
+        for name, expression in table.figures
+    ]
+    return sql.SQL("SELECT {} FROM {}{} GROUP BY 1").format(
+        sql.SQL(", ").join([day, sql.SQL("COUNT(*)"), *figures]),
+        table_ref(schema, table.name),
+        in_window(table, window),
+    )
+
+
 def delete_window(table: Table, schema: str, start: date, end: date) -> sql.Composed:
     return sql.SQL("DELETE FROM {}").format(table_ref(schema, table.name)) + in_window(
         table, (start, end)

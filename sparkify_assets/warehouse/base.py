@@ -31,6 +31,7 @@ from sparkify_assets.sql.catalog import TABLES
 from sparkify_assets.sql.dialect import POSTGRES, Dialect
 from sparkify_assets.sql.state import PENDING_CHANGES
 from sparkify_assets.sql.tables import Table
+from sparkify_assets.warehouse.cancel import CancellableCursor
 
 
 class RejectThresholdExceeded(UserError):
@@ -43,7 +44,7 @@ class WarehouseError(UserError):
 
 class TransientWarehouseError(WarehouseError):
     """A failure that may pass (connection lost, server restarting, deadlock), still there after
-    the warehouse's own retries; the asset's RetryPolicy may try the step again later."""
+    the warehouse's own retries; the step may be tried again later (failing_fast)."""
 
     transient = True
 
@@ -57,6 +58,8 @@ def warehouse_error(context: str, err: psycopg2.Error) -> WarehouseError:
 # A transaction is attempted this often before a transient failure is handed on; the backoff
 # between attempts adds up to a few seconds, enough for the embedded server to restart.
 RETRY_ATTEMPTS = 4
+# How long the check before a load waits for a first connection.
+PREFLIGHT_SECONDS = 10.0
 # Loggers under "dagster.builtin." are the ones Dagster captures into a run's event log without
 # instance configuration (what get_dagster_logger returns); a plain logger keeps this layer free
 # of Dagster while the retry warnings still show in the UI.
@@ -188,6 +191,13 @@ class Warehouse(BaseModel):
     def reset_connection(self) -> None:
         """Forget what the last connection established, before a retry. Targets override."""
 
+    def prepare_connection(self) -> None:
+        """Whatever must happen before a first connection can work (see operations)."""
+
+    def target_name(self) -> str:
+        """How messages name this warehouse (never with a password)."""
+        return "the warehouse"
+
     def _with_retries(self, context: str, attempt: Callable[[], Result]) -> Result:
         for delay in faults.backoff(RETRY_ATTEMPTS):
             try:
@@ -221,7 +231,10 @@ class Warehouse(BaseModel):
 
     @contextmanager
     def transaction(self, lock: str | None = None) -> Iterator:
-        """One transaction: commit on success, roll back on any error, always close."""
+        """One transaction: commit on success, roll back on any error, always close.
+
+        Its statements stop at an interrupt (see ``warehouse.cancel``).
+        """
         connection = self.connect()
         try:
             with self.transaction_on(connection, lock) as cursor:
@@ -233,7 +246,8 @@ class Warehouse(BaseModel):
     def transaction_on(self, connection, lock: str | None = None) -> Iterator:
         """One transaction on an open connection (a load whose temp tables span several)."""
         try:
-            with connection.cursor() as cursor:
+            with connection.cursor() as raw_cursor:
+                cursor = CancellableCursor(raw_cursor, connection)
                 if lock:
                     self._lock(cursor, lock)
                 yield cursor

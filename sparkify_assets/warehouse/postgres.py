@@ -157,8 +157,14 @@ class PostgresWarehouse(Warehouse):
         try:
             return psycopg2.connect(self.dsn())
         except psycopg2.Error as err:  # OperationalError, or ProgrammingError for a bad DSN
-            target = "the embedded warehouse" if not self.url else "SPARKIFY_WAREHOUSE_URL"
-            raise warehouse_error(f"cannot connect to {target}", err) from None
+            raise warehouse_error(f"cannot connect to {self.target_name()}", err) from None
+
+    def target_name(self) -> str:
+        return "the embedded warehouse" if not self.url else "SPARKIFY_WAREHOUSE_URL"
+
+    def prepare_connection(self) -> None:
+        if not self.url:
+            self.dsn()  # starts the embedded server (and says why it cannot), however long
 
     def reset_connection(self) -> None:
         # The embedded server may have died (killed, crashed): looking up the DSN again runs

@@ -105,9 +105,10 @@ class RedshiftWarehouse(Warehouse):
                 application_name="sparkify",
             )
         except psycopg2.Error as err:
-            raise self._error(
-                f"cannot connect to Redshift at {self.host}:{self.port}", err
-            ) from None
+            raise self._error(f"cannot connect to {self.target_name()}", err) from None
+
+    def target_name(self) -> str:
+        return f"Redshift at {self.host}:{self.port}"
 
     def lock_statement(self, key: str) -> sql.Composed | None:
         table = locked_table(key)

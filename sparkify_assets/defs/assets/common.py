@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,12 +11,11 @@ from datetime import date
 from dagster import (
     AssetExecutionContext,
     BackfillPolicy,
-    Backoff,
     BetaWarning,
+    DagsterInvariantViolationError,
     Failure,
-    Jitter,
     MaterializeResult,
-    RetryPolicy,
+    RetryRequested,
 )
 
 from sparkify_assets.contract.layout import days_in
@@ -39,10 +39,26 @@ warnings.filterwarnings("ignore", category=BetaWarning, message=".*backfill_poli
 OWNERS = ["team:data-platform"]
 # The warehouse retries a dropped connection or a deadlock itself, within seconds. What is still
 # failing after that (a server restarting for longer, S3 throttling beyond botocore's own
-# retries) gets the whole step again, later; see failing_fast for what never does.
-TRANSIENT_RETRY = RetryPolicy(
-    max_retries=2, delay=5, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS
-)
+# retries) gets the whole step again, later: up to STEP_RETRIES times, after about 5 s, then
+# 10 s. See failing_fast for what never does.
+#
+# Not a Dagster RetryPolicy: Dagster turns an *interrupt* of a step that has one (Ctrl-C, SIGTERM,
+# the UI's Terminate) into a retry, by design for preempted containers, so a stopped load would
+# start the interrupted step again. failing_fast asks for the retry itself (RetryRequested), only
+# for transient errors; an interrupt then always ends the run.
+STEP_RETRIES = 2
+STEP_RETRY_DELAY_SECONDS = 5.0
+
+
+def _retry_delay() -> float:
+    """Exponential (5 s, 10 s) with +-50% jitter, so steps that failed together spread out."""
+    try:
+        attempt = AssetExecutionContext.get().retry_number
+    except DagsterInvariantViolationError:  # called outside a step
+        attempt = 0
+    return STEP_RETRY_DELAY_SECONDS * 2**attempt * random.uniform(0.5, 1.5)
+
+
 # Every table asset writes to the one warehouse. Unlimited by default; an instance can cap the
 # steps writing at once: `dagster instance concurrency set sparkify_warehouse 2`.
 WAREHOUSE_POOL = "sparkify_warehouse"
@@ -50,7 +66,8 @@ WAREHOUSE_POOL = "sparkify_warehouse"
 
 @contextmanager
 def failing_fast() -> Iterator[None]:
-    """Let TRANSIENT_RETRY re-run the step only for failures that may pass.
+    """Re-run the step (RetryRequested) only for failures that may pass; never for interrupts,
+    which are not ``Exception``s and pass through as they are.
 
     Bad SQL, wrong credentials, a missing bucket or folder, too many bad records: another
     attempt would fail the same way, minutes later. They fail the step at once, with the
@@ -63,7 +80,7 @@ def failing_fast() -> Iterator[None]:
         raise
     except Exception as err:
         if is_transient(err):
-            raise
+            raise RetryRequested(max_retries=STEP_RETRIES, seconds_to_wait=_retry_delay()) from err
         failure = Failure(description=redact(str(err)) or type(err).__name__, allow_retries=False)
         if isinstance(err, UserError):
             raise failure from None  # the message is the whole story; a stack adds noise
@@ -88,7 +105,6 @@ def asset_args(table: Table, group: str, extra_kinds: tuple[str, ...] = ()) -> d
         "group_name": group,
         "kinds": {target_kind(), *extra_kinds},
         "owners": OWNERS,
-        "retry_policy": TRANSIENT_RETRY,
         "pool": WAREHOUSE_POOL,
         # Every table, partitioned or not, runs a range of days as ONE run: the daily assets
         # take the whole range in one step (each day still its own transaction), and the

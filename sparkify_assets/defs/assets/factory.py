@@ -19,7 +19,10 @@ from dagster import (
 )
 
 from sparkify_assets.defs.assets.common import asset_args, failing_fast, partition_window
-from sparkify_assets.defs.assets.metadata import materialization_metadata
+from sparkify_assets.defs.assets.metadata import (
+    materialization_metadata,
+    record_partition_figures,
+)
 from sparkify_assets.defs.partitions import DAILY
 from sparkify_assets.sql import catalog
 from sparkify_assets.sql.model import Table
@@ -68,6 +71,8 @@ def table_asset(table: Table, group: str) -> AssetsDefinition:
         with failing_fast():
             outcome = warehouse.build(table, days, full=full_refresh(context))
             metadata = materialization_metadata(warehouse, table, window)
+            if partitioned:  # each day of a multi-day run gets its own figures
+                record_partition_figures(context, warehouse, table)
         return MaterializeResult(
             metadata={
                 **metadata,

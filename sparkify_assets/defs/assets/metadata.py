@@ -8,7 +8,7 @@ preview of a few rows and, for tables that declare one, the answer of their summ
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from dagster import (
     MetadataValue,
@@ -127,9 +127,13 @@ def _figures(cursor, table: Table, schema: str, window) -> dict:
     if not table.figures:
         return {}
     names, (row,) = _select(cursor, render.figures(table, schema, window))
+    return _figure_values(names, row)
+
+
+def _figure_values(names, values) -> dict:
     return {
         name: number(value if isinstance(value, int) else round(float(value), SHARE_DIGITS))
-        for name, value in zip(names, row, strict=True)
+        for name, value in zip(names, values, strict=True)
         if value is not None
     }
 
@@ -152,13 +156,59 @@ def materialization_metadata(
             "dagster/table_name": f"{schema}.{table.name}",
             "dagster/row_count": total,
         }
-        if window and table.window_column:
+        if window and table.window_column and _days(window) == 1:
+            # A multi-day run's count is no partition's count: record_partition_figures gives
+            # each partition its own.
             cursor.execute(warehouse.count_statement(table, window))
             (metadata["dagster/partition_row_count"],) = cursor.fetchone()
         metadata |= _figures(cursor, table, schema, window if table.window_column else None)
-        preview = _select(cursor, render.preview(table, schema, PREVIEW_ROWS, window))
-        metadata["preview"] = MetadataValue.md(preview_markdown(*preview))
+        preview = preview_markdown(
+            *_select(cursor, render.preview(table, schema, PREVIEW_ROWS, window))
+        )
+        if window and table.window_column and _days(window) > 1:
+            preview = (
+                f"_First rows of the run's days {run_range(window)}, not of one day:_\n\n{preview}"
+            )
+        metadata["preview"] = MetadataValue.md(preview)
         if table.summary:
             summary = _select(cursor, render.query(table.summary, schema))
             metadata["summary"] = MetadataValue.md(markdown_table(*summary))
     return metadata
+
+
+def _days(window: tuple[date, date]) -> int:
+    return (window[1] - window[0]).days
+
+
+def run_range(window: tuple[date, date]) -> str:
+    """The days of a run's window (end exclusive) as ``first .. last``."""
+    return f"{window[0]} .. {window[1] - timedelta(days=1)}"
+
+
+def record_partition_figures(
+    context, warehouse: Warehouse, table: Table, figures: dict[str, dict] | None = None
+) -> None:
+    """Give every partition of the run its own figures, also in a multi-day (backfill) run.
+
+    Dagster records one materialization per partition of a run, each with the step's metadata;
+    what is added here per partition key takes precedence there. Every partition gets its row
+    count and the table's own figures (songplays' plays, listeners, ...) for that day, read in
+    one query (one scan) for the whole run, and ``figures[day]`` if given (e.g. what staging
+    read and loaded that day).
+    """
+    window = context.partition_time_window
+    window = (window.start.date(), window.end.date())
+    names = [name for name, _ in table.figures]
+    rows = warehouse.query(render.counts_by_day(table, warehouse.schema_name, window))
+    by_day = {day: (count, values) for day, count, *values in rows}
+    for offset in range(_days(window)):
+        day = window[0] + timedelta(days=offset)
+        count, values = by_day.get(day, (0, [None] * len(names)))
+        context.add_asset_metadata(
+            {
+                "dagster/partition_row_count": count,
+                **_figure_values(names, values),
+                **(figures or {}).get(str(day), {}),
+            },
+            partition_key=day.isoformat(),
+        )

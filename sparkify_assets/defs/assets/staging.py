@@ -23,8 +23,14 @@ from sparkify_assets.defs.assets.common import (
     source_kinds,
 )
 from sparkify_assets.defs.assets.factory import full_refresh
-from sparkify_assets.defs.assets.metadata import materialization_metadata, staging_figures
+from sparkify_assets.defs.assets.metadata import (
+    materialization_metadata,
+    record_partition_figures,
+    run_range,
+    staging_figures,
+)
 from sparkify_assets.defs.partitions import DAILY
+from sparkify_assets.defs.progress import day_done_message
 from sparkify_assets.defs.resources import SparkifySource
 from sparkify_assets.sql.tables import STAGING_EVENTS, STAGING_SONGS
 from sparkify_assets.warehouse.base import RejectThresholdExceeded, StagingResult, Warehouse
@@ -95,19 +101,28 @@ def _load_days(
             continue
         if result.rejected:
             context.log.warning(f"{day}: {result.rejected} record(s) quarantined in load_rejects")
+        context.log.info(day_done_message(result.partition, result.loaded, result.seconds))
         results.append(result)
     # The days that did load are committed: give downstream builds their statistics either way;
     # a day's run samples lightly, so it does not read the whole history.
     warehouse.refresh_statistics(STAGING_EVENTS, one_day=len(days) == 1)
     if failures:
         raise Failure("\n".join(failures), metadata=_summary(results, warehouse))
-    metadata = _summary(results, warehouse) | {
-        "days": len(days),
-        "files": sum(len(r.files) for r in results),
-    }
+    # Each day's own figures on its partition; the run's totals under run_* names only.
+    record_partition_figures(
+        context,
+        warehouse,
+        STAGING_EVENTS,
+        {
+            r.partition: _summary([r], warehouse) | {"files": MetadataValue.int(len(r.files))}
+            for r in results
+        },
+    )
+    window = partition_window(context)
+    totals = {f"run_{key}": value for key, value in _summary(results, warehouse).items()}
+    metadata = totals | {"run_days": MetadataValue.text(f"{run_range(window)} ({len(days)} days)")}
     return MaterializeResult(
-        metadata=metadata
-        | materialization_metadata(warehouse, STAGING_EVENTS, partition_window(context))
+        metadata=metadata | materialization_metadata(warehouse, STAGING_EVENTS, window)
     )
 
 
