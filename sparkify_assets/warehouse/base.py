@@ -314,15 +314,13 @@ class Warehouse(BaseModel):
         return []
 
     def day_statistics_statements(self, table: Table) -> list:
-        """What gives the planner a table's statistics after one day changed (none by default:
-        Redshift's own ANALYZE in the staging transaction is what it needs)."""
+        """Statistics after one day changed; none where staging analyzes itself (Redshift)."""
         return []
 
     @retry_transient("analyzing {table.name}")
     def refresh_statistics(self, table: Table, one_day: bool = False) -> None:
-        statements = (
-            self.day_statistics_statements(table) if one_day else self.statistics_statements(table)
-        )
+        day = self.day_statistics_statements
+        statements = day(table) if one_day else self.statistics_statements(table)
         if statements:
             with self.transaction() as cursor:
                 for statement in statements:
@@ -367,12 +365,8 @@ class Warehouse(BaseModel):
     def rebuild_statements(self, table: Table, window: tuple[date, date] | None = None) -> list:
         """What ``rebuild`` runs: the shared delete + insert, ANALYZE, then a count of the rows."""
         # Downstream builds and checks read this table next; plan them on real statistics.
-        analyze = render.analyze(table, self.schema_name)
-        return [
-            *render.rebuild(table, self.schema_name, window),
-            analyze,
-            self.count_statement(table, window),
-        ]
+        replace, analyze = render.rebuild(table, self.schema_name, window), render.analyze
+        return [*replace, analyze(table, self.schema_name), self.count_statement(table, window)]
 
     @retry_transient("building {table.name}")
     def build(

@@ -14,7 +14,6 @@ from dagster import (
     BetaWarning,
     DagsterInvariantViolationError,
     Failure,
-    MaterializeResult,
     RetryRequested,
 )
 
@@ -24,13 +23,10 @@ from sparkify_assets.core.errors import UserError
 from sparkify_assets.core.faults import is_transient
 from sparkify_assets.core.redact import redact
 from sparkify_assets.defs.assets.metadata import (
-    build_figures,
     definition_metadata,
     describe,
-    materialization_metadata,
 )
 from sparkify_assets.sql.tables import Table
-from sparkify_assets.warehouse.base import Warehouse
 
 # backfill_policy is beta in Dagster; the one-run backfills rely on it knowingly. Set here,
 # where every asset gets it, so no import order can show the warning.
@@ -113,16 +109,6 @@ def asset_args(table: Table, group: str, extra_kinds: tuple[str, ...] = ()) -> d
         "backfill_policy": BackfillPolicy.single_run(),
         "metadata": definition_metadata(table),
     }
-
-
-def rebuilt(
-    warehouse: Warehouse, table: Table, window: tuple[date, date] | None = None
-) -> MaterializeResult:
-    """Rebuild a table from its SQL and report what it now holds."""
-    with failing_fast():
-        _, seconds = warehouse.rebuild(table, window)
-        metadata = materialization_metadata(warehouse, table, window)
-    return MaterializeResult(metadata=metadata | build_figures(seconds))
 
 
 def partition_days(context: AssetExecutionContext) -> list[date]:
