@@ -187,58 +187,9 @@ def dump_staging(dsn: str, folder: Path) -> None:
     (folder / ".complete").touch()
 
 
-def run_floor(server: Server, rows: Path, window: tuple[date, date]) -> Measurement:
-    """COPY the pre-parsed rows, ANALYZE, then the same build SQL: what PostgreSQL needs anyway."""
-    dsn = server.fresh_database("floor")
-    PostgresWarehouse(url=dsn).ensure_tables()  # the same tables, indexes included
-    connection = psycopg2.connect(dsn)
-    stages: dict[str, float] = {}
-    load_average = os.getloadavg()[0]
-    server_cpu = server.cpu_seconds()
-    sampler = RssSampler({"postgres": server.postmaster})
-    sampler.start()
-
-    def timed(stage: str, statements) -> None:
-        started = time.perf_counter()
-        with connection.cursor() as cursor:
-            for statement in statements:
-                if isinstance(statement, Path):
-                    with open(statement, "rb") as source:
-                        cursor.copy_expert(
-                            sql.SQL("COPY {} FROM STDIN").format(sql.Identifier(statement.stem)),
-                            source,
-                            COPY_BUFFER,
-                        )
-                else:
-                    cursor.execute(statement)
-        connection.commit()
-        stages[stage] = time.perf_counter() - started
-
-    for table in (STAGING_EVENTS, STAGING_SONGS):
-        timed(f"COPY {table.name}", [rows / f"{table.name}.tsv"])
-    timed(
-        "ANALYZE staging",
-        [render.analyze(table, "public") for table in (STAGING_EVENTS, STAGING_SONGS)],
-    )
-    for table in BUILT_TABLES:  # the star schema, then the analytics tables, in run order
-        timed(table.name, render.rebuild(table, "public", window if table.window_column else None))
-    connection.close()
-    peaks = sampler.stop()
-    time.sleep(0.2)  # let the postmaster reap the backend, so its CPU is counted
-    server_cpu = server.cpu_seconds() - server_cpu
-    server.drop(dsn)
-    return Measurement(
-        sum(stages.values()),
-        stages,
-        peaks,
-        server_cpu_seconds=server_cpu,
-        load_average=load_average,
-    )
-
-
-def run_plain_floor(server: Server, rows: Path) -> Measurement:
-    """The hand-written plain SQL of ``plain_floor``: a floor independent of the project's SQL."""
-    dsn = server.fresh_database("plain")
+def measured_on_server(server: Server, label: str, work) -> Measurement:
+    """Run ``work(dsn, timed)`` in a fresh database; each ``timed(stage, step)`` is one stage."""
+    dsn = server.fresh_database(label)
     stages: dict[str, float] = {}
     load_average = os.getloadavg()[0]
     server_cpu = server.cpu_seconds()
@@ -250,7 +201,7 @@ def run_plain_floor(server: Server, rows: Path) -> Measurement:
         step()
         stages[stage] = time.perf_counter() - started
 
-    plain_floor.run(dsn, rows, timed)
+    work(dsn, timed)
     peaks = sampler.stop()
     time.sleep(0.2)  # let the postmaster reap the backend, so its CPU is counted
     server_cpu = server.cpu_seconds() - server_cpu
@@ -262,6 +213,46 @@ def run_plain_floor(server: Server, rows: Path) -> Measurement:
         server_cpu_seconds=server_cpu,
         load_average=load_average,
     )
+
+
+def run_floor(server: Server, rows: Path, window: tuple[date, date]) -> Measurement:
+    """COPY the pre-parsed rows, ANALYZE, then the same build SQL: what PostgreSQL needs anyway."""
+
+    def replay(dsn: str, timed) -> None:
+        PostgresWarehouse(url=dsn).ensure_tables()  # the same tables, indexes included
+        connection = psycopg2.connect(dsn)
+
+        def run(statements):
+            def step() -> None:
+                with connection.cursor() as cursor:
+                    for statement in statements:
+                        if isinstance(statement, Path):
+                            with open(statement, "rb") as source:
+                                copy = sql.SQL("COPY {} FROM STDIN").format(
+                                    sql.Identifier(statement.stem)
+                                )
+                                cursor.copy_expert(copy, source, COPY_BUFFER)
+                        else:
+                            cursor.execute(statement)
+                connection.commit()
+
+            return step
+
+        staging = (STAGING_EVENTS, STAGING_SONGS)
+        for table in staging:
+            timed(f"COPY {table.name}", run([rows / f"{table.name}.tsv"]))
+        timed("ANALYZE staging", run([render.analyze(table, "public") for table in staging]))
+        for table in BUILT_TABLES:  # the star schema, then the analytics tables, in run order
+            days = window if table.window_column else None
+            timed(table.name, run(render.rebuild(table, "public", days)))
+        connection.close()
+
+    return measured_on_server(server, "floor", replay)
+
+
+def run_plain_floor(server: Server, rows: Path) -> Measurement:
+    """The hand-written plain SQL of ``plain_floor``: a floor independent of the project's SQL."""
+    return measured_on_server(server, "plain", lambda dsn, timed: plain_floor.run(dsn, rows, timed))
 
 
 # --- report ---------------------------------------------------------------------------------
