@@ -54,6 +54,23 @@ def event_record(**fields) -> dict:
     return {**_EVENT, **fields}
 
 
+# A log line with every field set: the public sample's Kevin Arellano playing "Ja I Ty".
+COMPLETE_EVENT = event_record(
+    artist="Fu",
+    firstName="Kevin",
+    gender="M",
+    itemInSession=1,
+    lastName="Arellano",
+    length=280.05832,
+    location="Harrisburg, PA",
+    registration=1540006905796.0,
+    sessionId=514,
+    song="Ja I Ty",
+    ts=1542240001234,
+    userId="66",
+)
+
+
 def song_record(
     song_id: str,
     artist_id: str,

@@ -43,6 +43,17 @@ from sparkify_assets.warehouse.postgres import PostgresWarehouse  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 PUBLIC_SAMPLE = REPO.parent / "shared" / "acceptance" / "udacity_sample"
+# What the public sample must give (the brief's figures), wherever it is loaded from.
+PUBLIC_SAMPLE_COUNTS = {
+    "staging_events": 8056,
+    "staging_songs": 71,
+    "songplays": 6820,
+    "users": 97,
+    "songs": 71,
+    "artists": 69,
+    "time": 6813,
+    "load_rejects": 0,
+}
 _database_numbers = itertools.count()
 
 

@@ -7,28 +7,11 @@ import pytest
 
 from sparkify_assets.contract.records import EVENT_FIELDS, FileTally, parse_events, parse_song
 
+from .builders import COMPLETE_EVENT
+
 DAY = date(2018, 11, 15)
-TS = 1542240000000 + 1234  # 2018-11-15 00:00:01.234 UTC
-GOOD = {
-    "artist": "Fu",
-    "auth": "Logged In",
-    "firstName": "Kevin",
-    "gender": "M",
-    "itemInSession": 1,
-    "lastName": "Arellano",
-    "length": 280.05832,
-    "level": "free",
-    "location": "Harrisburg, PA",
-    "method": "PUT",
-    "page": "NextSong",
-    "registration": 1540006905796.0,
-    "sessionId": 514,
-    "song": "Ja I Ty",
-    "status": 200,
-    "ts": TS,
-    "userAgent": '"Mozilla/5.0"',
-    "userId": "66",
-}
+GOOD = COMPLETE_EVENT
+TS = GOOD["ts"]  # 2018-11-15 00:00:01.234 UTC
 
 
 def line(**changes) -> bytes:

@@ -26,26 +26,9 @@ from sparkify_assets.contract.records import (
 )
 from sparkify_assets.contract.row_compiler import compile_row
 
-GOOD_EVENT = {
-    "artist": "Fu",
-    "auth": "Logged In",
-    "firstName": "Kevin",
-    "gender": "M",
-    "itemInSession": 1,
-    "lastName": "Arellano",
-    "length": 280.05832,
-    "level": "free",
-    "location": "Harrisburg, PA",
-    "method": "PUT",
-    "page": "NextSong",
-    "registration": 1540006905796.0,
-    "sessionId": 514,
-    "song": "Ja I Ty",
-    "status": 200,
-    "ts": 1542240001234,
-    "userAgent": '"Mozilla/5.0"',
-    "userId": "66",
-}
+from .builders import COMPLETE_EVENT
+
+GOOD_EVENT = COMPLETE_EVENT
 GOOD_SONG = {
     "num_songs": 1,
     "artist_id": "AR1",

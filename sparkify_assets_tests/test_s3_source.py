@@ -19,18 +19,7 @@ from sparkify_assets.ingest.s3 import S3Source
 from sparkify_assets.sql.catalog import TABLES
 
 from .builders import DAYS, day_key, sample_objects, write_sample
-from .conftest import REPO, definitions_for, folder_objects, upload
-
-PUBLIC_SAMPLE_COUNTS = {  # README of the public sample
-    "staging_events": 8056,
-    "staging_songs": 71,
-    "songplays": 6820,
-    "users": 97,
-    "songs": 71,
-    "artists": 69,
-    "time": 6813,
-    "load_rejects": 0,
-}
+from .conftest import PUBLIC_SAMPLE_COUNTS, REPO, definitions_for, folder_objects, upload
 
 
 def snapshot(warehouse) -> dict[str, list]:
