@@ -72,6 +72,14 @@ class DataSet:
         return f"events{self.events}-songs{self.songs}-days{self.days}-seed{self.seed}"
 
 
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """The generated data set's options (``DataSet``), shared by the benchmarks."""
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--songs", type=int, default=20_000)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=1)
+
+
 def sparkify_command() -> list[str]:
     script = Path(sys.executable).with_name("sparkify")
     return [str(script)] if script.exists() else [sys.executable, "-m", "sparkify_assets.cli.main"]
@@ -258,10 +266,7 @@ def run_plain_floor(server: Server, rows: Path) -> Measurement:
 # --- report ---------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--songs", type=int, default=20_000)
-    parser.add_argument("--days", type=int, default=30)
-    parser.add_argument("--seed", type=int, default=1)
+    add_data_arguments(parser)
     parser.add_argument("--tiny-events", type=int, default=1_000)
     parser.add_argument("--tiny-songs", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=3)

@@ -81,8 +81,8 @@ def test_a_source_error_mid_day_rolls_the_day_back(warehouse, bundled_sample):
 
 
 def test_copy_stream_chunks_hold_whole_lines():
-    lines = [f"row {n}\n" for n in range(1000)]
-    stream = CopyStream(iter(lines), chunk_chars=100)
+    lines = [f"row {n}\n".encode() for n in range(1000)]
+    stream = CopyStream(iter(lines), chunk_bytes=100)
     chunks = list(iter(stream.read, b""))
     assert all(chunk.endswith(b"\n") for chunk in chunks) and len(chunks) > 10
-    assert b"".join(chunks).decode() == "".join(lines)
+    assert b"".join(chunks) == b"".join(lines)

@@ -20,8 +20,8 @@ def line(**changes) -> bytes:
 
 def parse(lines: list[bytes]):
     tally, rejects = FileTally("log_data/x.json"), []
-    rows = list(parse_events(iter(lines), "log_data/x.json", DAY, tally, rejects))
-    return rows, rejects, tally
+    chunks = list(parse_events(iter(lines), "log_data/x.json", DAY, tally, rejects))
+    return b"".join(chunks).decode().splitlines(keepends=True), rejects, tally
 
 
 def test_a_good_event_becomes_one_copy_row_in_column_order():
@@ -106,3 +106,34 @@ def test_song_file_parses_as_line_one_and_rejects_bad_types():
         ("song_data/A/TR2.json", 1, "duration is not a number")
     ]
     assert (tally.records, tally.loaded, tally.rejected) == (2, 1, 1)
+
+
+def test_chunks_hold_whole_rows_numbered_as_in_one_pass():
+    # Blank lines, a byte-order mark and rejects on both sides of chunk boundaries: any chunk
+    # size gives the rows, line numbers, rejects and tally of one pass over the file.
+    lines = [
+        b"\xef\xbb\xbf" + line(),
+        b"\n",
+        line(itemInSession=2),
+        b"[1]",
+        line(itemInSession=3) + b"\r\n",
+        b"   \n",
+        line(ts=TS + 86_400_000),
+        line(itemInSession=4),
+    ]
+
+    def parsed(chunk_rows: int):
+        tally, rejects = FileTally("log_data/x.json"), []
+        chunks = list(parse_events(iter(lines), "log_data/x.json", DAY, tally, rejects, chunk_rows))
+        assert all(chunk.endswith(b"\n") for chunk in chunks)
+        figures = (tally.records, tally.loaded, tally.rejected)
+        return b"".join(chunks), [(r.line_number, r.reason) for r in rejects], figures, len(chunks)
+
+    whole, rejects, figures, _ = parsed(len(lines))
+    numbers = [row.rsplit(b"\t", 1)[1] for row in whole.splitlines()]
+    assert numbers == [b"1", b"3", b"5", b"8"] and figures == (6, 4, 2)
+    assert [number for number, _ in rejects] == [4, 7]
+    for chunk_rows in (1, 2, 3):
+        rows, chunk_rejects, chunk_figures, count = parsed(chunk_rows)
+        assert (rows, chunk_rejects, chunk_figures) == (whole, rejects, figures)
+        assert count > 1

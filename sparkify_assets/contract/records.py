@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
+from itertools import islice
 from typing import Protocol
 
 import orjson
@@ -282,40 +283,73 @@ def _song_row(raw: bytes) -> str:
     return "\t".join(_values(_decode_object(raw), _SONG_CONVERTERS))
 
 
+# Rows per chunk parse_events yields: large enough that the per-chunk work (a join, a tally, a
+# hand-over to the COPY) is noise, small enough that a chunk is a fraction of a MiB.
+CHUNK_ROWS = 1000
+
+
 def parse_events(
-    lines: Iterable[bytes], source: str, day: date, tally: FileTally, rejects: RejectSink
-) -> Iterator[str]:
-    """COPY lines for the staging_events rows of one day file.
+    lines: Iterable[bytes],
+    source: str,
+    day: date,
+    tally: FileTally,
+    rejects: RejectSink,
+    chunk_rows: int = CHUNK_ROWS,
+) -> Iterator[bytes]:
+    """COPY text for the staging_events rows of one day file, in chunks of whole rows.
 
     Columns: the EVENT_FIELDS columns, then event_date, source, line_number. Rejects are appended
     to ``rejects``; there is no "discard them" option, because a record is never dropped silently.
+    ``tally`` is up to date after each chunk.
     """
     day_start, day_end = day_bounds_ms(day)
     suffix = f"\t{day.isoformat()}\t{_escape(source)}\t"
     fast_row = _EVENT_ROW
-    for line_number, raw in enumerate(lines, start=1):
-        if line_number == 1 and raw.startswith(_BOM):
-            raw = raw[len(_BOM) :]
-        if raw.isspace() or not raw:
-            continue  # blank lines are layout, not records
-        tally.records += 1
-        # The fast path takes the line as read (JSON allows the newline at its end). Whatever
-        # it does not take is decided field by field, which names the reason for a reject.
-        fast = fast_row(raw)
-        if fast is not None and day_start <= fast[1].ts < day_end:
-            values = fast[0]
-        else:
-            raw = raw.rstrip(b"\r\n")
-            try:
-                values, ts = _exact_event_row(raw)
-                if not day_start <= ts < day_end:
-                    raise BadRecord(f"ts is outside the file's day {day.isoformat()}")
-            except BadRecord as bad:
-                tally.rejected += 1
-                rejects.append(Reject(source, line_number, raw_text(raw), str(bad)))
+    lines = iter(lines)
+    first = 1
+    while batch := list(islice(lines, chunk_rows)):
+        rows: list[bytes] = []
+        append = rows.append
+        for line_number, raw in enumerate(batch, first):
+            # The fast path takes the line as read (JSON allows the newline at its end), and never
+            # a blank line, a byte-order mark or a bad record: those are decided line by line.
+            fast = fast_row(raw)
+            if fast is not None and day_start <= fast[1].ts < day_end:
+                append(f"{fast[0]}{suffix}{line_number}\n".encode())
                 continue
-        tally.loaded += 1
-        yield f"{values}{suffix}{line_number}\n"
+            values = _checked_event(raw, line_number, source, day, tally, rejects)
+            if values is not None:
+                append(f"{values}{suffix}{line_number}\n".encode())
+        first += len(batch)
+        tally.loaded += len(rows)
+        tally.records = tally.loaded + tally.rejected
+        if rows:
+            yield b"".join(rows)
+
+
+def _checked_event(
+    raw: bytes, line_number: int, source: str, day: date, tally: FileTally, rejects: RejectSink
+) -> str | None:
+    """The COPY values of a line the fast path did not take, or None: a blank line (layout, not
+    a record) or a rejected record, which goes to ``rejects`` with its reason."""
+    if line_number == 1 and raw.startswith(_BOM):
+        raw = raw[len(_BOM) :]
+    if raw.isspace() or not raw:
+        return None
+    day_start, day_end = day_bounds_ms(day)
+    fast = _EVENT_ROW(raw)
+    if fast is not None and day_start <= fast[1].ts < day_end:
+        return fast[0]
+    raw = raw.rstrip(b"\r\n")
+    try:
+        values, ts = _exact_event_row(raw)
+        if not day_start <= ts < day_end:
+            raise BadRecord(f"ts is outside the file's day {day.isoformat()}")
+    except BadRecord as bad:
+        tally.rejected += 1
+        rejects.append(Reject(source, line_number, raw_text(raw), str(bad)))
+        return None
+    return values
 
 
 def parse_song(content: bytes, source: str, tally: FileTally, rejects: RejectSink) -> str | None:

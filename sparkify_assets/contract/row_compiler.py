@@ -131,9 +131,10 @@ def compile_row(
     body += [
         # A value holding a character that COPY text must escape (or cannot hold: NUL) shows up
         # as such a character, as a tab too many, or as a backslash beyond those of the NULL
-        # markers; single-character scans find it cheaply.
+        # markers; single-character scans find it cheaply (``in`` is a memchr, ``count`` is not,
+        # so a row without NULL markers only asks whether it has a backslash at all).
         f"    if (row.count('\\t') != {len(fields) - 1}"
-        f" or row.count('\\\\') != nulls * {null.count(chr(92))}"
+        f" or (row.count('\\\\') != nulls * {null.count(chr(92))} if nulls else '\\\\' in row)"
         " or '\\n' in row or '\\r' in row or '\\x00' in row):",
         "        return None",
         "    return row, record",

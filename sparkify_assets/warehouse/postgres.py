@@ -1,7 +1,7 @@
 """Any PostgreSQL (by default the embedded one): staging by streamed ``COPY ... FROM STDIN``.
 
-A day's log file flows line by line through ``records.parse_events`` into COPY text, which
-``CopyStream`` cuts into chunks for psycopg2's ``copy_expert``: the file is never held in memory. A
+A day's log file flows line by line through ``records.parse_events`` into chunks of COPY text, which
+``CopyStream`` hands to psycopg2's ``copy_expert``: the file is never held in memory. A
 producer thread (``pipeline.BackgroundReader``) parses the next chunks while PostgreSQL ingests
 this one. Rejected records are spooled to a temporary file and copied into ``load_rejects`` in the
 same transaction, with one ``load_audit`` row per file (records read, loaded, rejected) for the
@@ -50,26 +50,27 @@ from sparkify_assets.warehouse.song_files import (
     song_files_statements,
 )
 
-CHUNK_CHARS = 1 << 18
+CHUNK_BYTES = 1 << 18
 SPOOL_IN_MEMORY_BYTES = 4 << 20
 
 
 class CopyStream:
-    """A read-only file over an iterator of COPY text lines, for ``copy_expert``."""
+    """A read-only file over an iterator of COPY text (whole rows, one or many), for
+    ``copy_expert``: each read hands out at least ``chunk_bytes``, or what is left."""
 
-    def __init__(self, lines: Iterator[str], chunk_chars: int = CHUNK_CHARS):
-        self._lines = lines
-        self._chunk_chars = chunk_chars
+    def __init__(self, pieces: Iterator[bytes], chunk_bytes: int = CHUNK_BYTES):
+        self._pieces = pieces
+        self._chunk_bytes = chunk_bytes
 
     def read(self, size: int = -1) -> bytes:
-        parts: list[str] = []
+        parts: list[bytes] = []
         filled = 0
-        for line in self._lines:
-            parts.append(line)
-            filled += len(line)
-            if filled >= self._chunk_chars:
+        for piece in self._pieces:
+            parts.append(piece)
+            filled += len(piece)
+            if filled >= self._chunk_bytes:
                 break
-        return "".join(parts).encode()
+        return b"".join(parts)
 
     readline = read
 
@@ -110,7 +111,7 @@ class LoadLog:
         self.rejects = Spool(asset, partition_key, loaded_at)
         self.audit = Spool(asset, partition_key, loaded_at)
 
-    def audited(self, rows: Iterator[str], tally: FileTally) -> Iterator[str]:
+    def audited(self, rows: Iterator[bytes], tally: FileTally) -> Iterator[bytes]:
         """Pass a file's rows through, then log its tally (final once its rows are consumed)."""
         yield from rows
         self.audit.append(tally)
@@ -129,7 +130,7 @@ def _copy_sql(table: Table, schema_name: str, columns: tuple[str, ...]) -> sql.C
 
 def _song_rows(
     source: Source, files: Iterator[SourceFile], log: LoadLog, totals: FileTally
-) -> Iterator[str]:
+) -> Iterator[bytes]:
     """COPY rows of song files; each file's tally (with its fingerprint) goes to the audit."""
     for file, content in source.read_all(files):
         tally = FileTally(file.key, fingerprint=file.fingerprint)
@@ -137,7 +138,7 @@ def _song_rows(
         totals.add(tally)
         log.audit.append(tally)
         if line is not None:
-            yield line
+            yield line.encode()
 
 
 class PostgresWarehouse(Warehouse):
@@ -259,7 +260,7 @@ class PostgresWarehouse(Warehouse):
     def _stage(
         self,
         table: Table,
-        rows: Iterator[str],
+        rows: Iterator[bytes],
         log: LoadLog,
         result: StagingResult,
         announce: list | None = None,
