@@ -3,18 +3,21 @@
     python benchmarks/staging.py                   # the bench.py data set (1M events, 20k songs)
     python benchmarks/staging.py --events 200000 --songs 5000
     py-spy record -o profile.svg -- python benchmarks/staging.py --skip-floor
+    python benchmarks/staging.py --same-rows-as OTHER/staging-rows   # rows of another version
 
 Each day of staging_events is loaded by ``PostgresWarehouse.stage_events_day`` into a brand-new
 database, then staging_songs by ``stage_songs``, then the statistics refresh the asset runs
 after them. For each stage it prints wall seconds, this process's CPU seconds and the server's.
 The floor: PostgreSQL's ``COPY`` of the rows just loaded (dumped as COPY text) into the same
-tables, indexes included, so what remains is the cost of reading and parsing the JSON.
-It prints figures and asserts nothing.
+tables, indexes included, so what remains is the cost of reading and parsing the JSON. The rows
+are left in WORK/staging-rows; ``--same-rows-as`` says whether they are byte for byte those of
+another run (another version of the code, in physical order). It prints figures, asserts nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import filecmp
 import os
 import resource
 import sys
@@ -76,7 +79,10 @@ def load(warehouse: PostgresWarehouse, data: Path, stages: Stages) -> None:
             warehouse.stage_events_day(source, day, files)
 
     stages.timed("staging_events (sparkify)", events)
-    print("  autovacuum so far:", autovacuum_counts(warehouse))
+    # Autovacuum's CPU counts as the server's: say when it ran during the measurement.
+    print(
+        "  autovacuum runs during the staging_events load:", autovacuum_counts(warehouse) or "none"
+    )
     stages.timed("ANALYZE staging_events", lambda: warehouse.refresh_statistics(STAGING_EVENTS))
     stages.timed("staging_songs (sparkify)", lambda: warehouse.stage_songs(source, full=True))
     stages.timed("ANALYZE staging_songs", lambda: warehouse.refresh_statistics(STAGING_SONGS))
@@ -119,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_data_arguments(parser)
     parser.add_argument("--skip-floor", action="store_true")
+    parser.add_argument("--same-rows-as", type=Path, help="a staging-rows folder to compare with")
     parser.add_argument("--work", type=Path, default=REPO / "benchmarks" / "out")
     args = parser.parse_args(argv)
 
@@ -142,6 +149,15 @@ def main(argv: list[str] | None = None) -> int:
             server.drop(dsn)
     stages.print()
     print(f"load average {os.getloadavg()[0]:.2f}")
+    if args.same_rows_as and not args.skip_floor:
+        for table in (STAGING_EVENTS, STAGING_SONGS):
+            name = f"{table.name}.tsv"
+            same = filecmp.cmp(
+                work / "staging-rows" / name, args.same_rows_as / name, shallow=False
+            )
+            print(
+                f"{table.name}: {'the same' if same else 'DIFFERENT'} rows as {args.same_rows_as}"
+            )
     return 0
 
 
