@@ -203,7 +203,9 @@ def analyze(table: Table, schema: str) -> sql.Composed:
 
 # A one-day change puts its values past the end of the planner's histograms, which PostgreSQL then
 # estimates at one row and answers with nested loops over thousands of rows. A tenth of the usual
-# sample moves the histograms' ends at a cost that barely grows with history.
+# sample moves the histograms' ends at a cost that barely grows with history. Every column, not
+# just the day: a new day's session ids lie past their histogram too (analyzing only the day
+# column made the songplays build of a day after a one-day history 1.08 s instead of 0.10 s).
 DAY_STATISTICS_TARGET = 10
 
 
