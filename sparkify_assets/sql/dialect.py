@@ -34,6 +34,9 @@ class Dialect:
     """A target's DDL differences; the base is what both engines accept."""
 
     name: ClassVar[str]
+    # A full rebuild drops the table's indexes, inserts, then builds them in one pass each,
+    # instead of updating them row by row (where the engine has indexes: PostgreSQL).
+    indexes_after_full_rebuild: ClassVar[bool] = False
 
     def layout(self, table: Table) -> str:
         """Text after a CREATE TABLE's column list ("" when the engine takes none)."""
@@ -46,6 +49,7 @@ class Dialect:
 
 class Postgres(Dialect):
     name = "postgres"
+    indexes_after_full_rebuild = True
 
     _DAY_INDEXES: ClassVar[dict[str, DayIndex]] = {
         STAGING_EVENTS.name: DayIndex("staging_events_event_date_brin", "event_date"),

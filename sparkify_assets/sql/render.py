@@ -111,6 +111,41 @@ def create_indexes(table: Table, schema: str, dialect: Dialect) -> list[sql.Comp
     ]
 
 
+def primary_key_name(table: Table) -> str:
+    """The name PostgreSQL gives the inline ``PRIMARY KEY`` of ``create_table``."""
+    return f"{table.name[: 63 - len('_pkey')]}_pkey"
+
+
+def drop_indexes(table: Table, schema: str, dialect: Dialect) -> list[sql.Composed]:
+    """Drop the primary key's index and the day index, which ``create_indexes_after`` restores."""
+    ref = table_ref(schema, table.name)
+    statements = []
+    if table.primary_key:
+        statements.append(
+            sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
+                ref, sql.Identifier(primary_key_name(table))
+            )
+        )
+    index = dialect.day_index(table)
+    if index is not None:
+        statements.append(sql.SQL("DROP INDEX {}").format(sql.Identifier(schema, index.name)))
+    return statements
+
+
+def create_indexes_after(table: Table, schema: str, dialect: Dialect) -> list[sql.Composed]:
+    """The primary key and the day index again, built from the rows in one pass each."""
+    statements = []
+    if table.primary_key:
+        statements.append(
+            sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY ({})").format(
+                table_ref(schema, table.name),
+                sql.Identifier(primary_key_name(table)),
+                sql.SQL(", ").join(map(sql.Identifier, table.primary_key)),
+            )
+        )
+    return statements + create_indexes(table, schema, dialect)
+
+
 def delete_staging_day_by_index(table: Table, schema: str, partition: str) -> list[sql.Composed]:
     """PostgreSQL: ``delete_staging`` through the BRIN day index where the table has one.
 
