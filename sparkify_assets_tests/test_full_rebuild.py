@@ -7,7 +7,8 @@ songs) is kept here as the reference, and both run over seeded data full of ties
 differ in one field, songs that share a title and artist name, equal or NULL durations.
 
 On PostgreSQL a full rebuild drops the table's indexes and builds them after the insert; the
-table must come out with exactly the indexes (names and definitions) ``ensure_tables`` made.
+table must come out with exactly the indexes (names and definitions) ``ensure_tables`` made. The
+primary key rule then asks the catalog for that constraint, and scans only without it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,10 @@ import pytest
 from psycopg2 import sql
 from psycopg2.extras import execute_values
 
+from sparkify_assets.defs.checks import find_violations
 from sparkify_assets.sql import catalog, render
+from sparkify_assets.sql.checks import RULES, count_and_sample
+from sparkify_assets.sql.dialect import POSTGRES
 from sparkify_assets.sql.tables import SONGPLAYS, songplay_id
 
 from .conftest import table_rows
@@ -165,3 +169,27 @@ def test_a_full_rebuild_leaves_the_indexes_ensure_tables_made(warehouse):
     assert _indexes(warehouse) == created
     assert "songplays_start_time_brin" in dict(created["songplays"])
     assert "songplays_pkey" in dict(created["songplays"])
+
+
+def test_the_primary_key_rule_reads_the_table_only_without_the_constraint(warehouse):
+    warehouse.ensure_tables()
+    (rule,) = [rule for rule in RULES["songplays"] if rule.name == "primary_key"]
+    insert = "INSERT INTO songplays (songplay_id, start_time, user_id, session_id) VALUES "
+    with warehouse.transaction() as cursor:
+        cursor.execute(insert + "(1, '2018-11-05 09:00', 5, 1), (2, '2018-11-05 10:00', 5, 1)")
+        assert find_violations(rule, cursor, "public", dialect=POSTGRES) == (0, [])
+        count, _ = count_and_sample(rule, "public", dialect=POSTGRES)
+        cursor.execute(sql.SQL("EXPLAIN ANALYZE {}").format(count))
+        plan = "\n".join(line for (line,) in cursor.fetchall())
+        assert "on songplays" in plan and all(
+            "never executed" in line for line in plan.splitlines() if "on songplays" in line
+        )
+
+    with warehouse.transaction() as cursor:
+        cursor.execute("ALTER TABLE songplays DROP CONSTRAINT songplays_pkey")
+        cursor.execute(insert + "(1, '2018-11-06 09:00', 6, 1)")
+        # A primary key on other columns does not make the rule's key unique.
+        cursor.execute("ALTER TABLE songplays ADD PRIMARY KEY (songplay_id, start_time)")
+        postgres = find_violations(rule, cursor, "public", dialect=POSTGRES)
+        portable = find_violations(rule, cursor, "public")
+    assert postgres == portable == (1, ["1, 2"])

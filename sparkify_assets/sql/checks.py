@@ -28,6 +28,7 @@ from sparkify_assets.sql import render
 from sparkify_assets.sql.analytics import ANALYTICS_TABLES
 from sparkify_assets.sql.catalog import ALL_TABLES, STAGING_TABLES
 from sparkify_assets.sql.changes import EVERY_DAY
+from sparkify_assets.sql.dialect import REDSHIFT, Dialect
 from sparkify_assets.sql.render import statement, table_ref
 from sparkify_assets.sql.tables import STAGING_EVENTS, STAGING_SONGS, Table, songplay_id
 
@@ -46,6 +47,9 @@ class Rule:
     blocking: bool = True  # stops downstream assets when it fails
     severity: str = ERROR  # ERROR or WARN
     after: tuple[str, ...] = ()  # tables the rule reads that are built after `table`
+    # (schema) -> a query with a row when the engine itself enforces the rule, so that the
+    # violations cannot exist and their query is not run (see ``count_and_sample``).
+    enforced_by: Callable[[str], sql.Composed] | None = None
 
     def __post_init__(self) -> None:
         if self.blocking and (self.severity != ERROR or self.after):
@@ -120,7 +124,31 @@ def _primary_key(table: Table) -> Rule:
         "primary_key",
         f"({key}) is unique and never NULL (Redshift does not enforce primary keys).",
         violations,
+        enforced_by=lambda schema: _primary_key_constraint(table, schema),
     )
+
+
+def _primary_key_constraint(table: Table, schema: str) -> sql.Composed:
+    """PostgreSQL: the table's primary key constraint on exactly the rule's columns, in order.
+
+    A committed primary key constraint has a valid unique index and NOT NULL columns: the
+    rule's violations cannot exist while it does. Without it (dropped, or other columns) the
+    rule scans the table as on Redshift.
+    """
+    parts = (render.check_identifier(schema, "schema"), table.name)
+    relation = ".".join(map(render.quote_identifier, parts))
+    columns = sql.SQL(", ").join(
+        sql.SQL(
+            "(SELECT a.attnum FROM pg_catalog.pg_attribute a "
+            "WHERE a.attrelid = c.conrelid AND a.attname = {})"
+        ).format(sql.Literal(column))
+        for column in table.primary_key
+    )
+    return sql.SQL(
+        "SELECT 1 FROM pg_catalog.pg_constraint c "
+        "WHERE c.conrelid = CAST({} AS regclass) AND c.contype = 'p' "
+        "AND c.conkey = CAST(ARRAY[{}] AS int2[])"
+    ).format(sql.Literal(relation), columns)
 
 
 def _references(column: str, parent: str, parent_key: str) -> Rule:
@@ -385,9 +413,20 @@ RULES: dict[str, list[Rule]] = {
 
 
 def count_and_sample(
-    rule: Rule, schema: str, sample: int = 5, window: tuple[date, date] = EVERY_DAY
+    rule: Rule,
+    schema: str,
+    sample: int = 5,
+    window: tuple[date, date] = EVERY_DAY,
+    dialect: Dialect = REDSHIFT,
 ) -> tuple[sql.Composed, sql.Composed]:
+    """The rule's violation count and a few of them; where ``dialect`` enforces the rule itself
+    (a primary key on PostgreSQL) the query first asks the catalog, and reads the table only
+    when the constraint is not there."""
     violations = rule.violations(schema, window)
+    if rule.enforced_by is not None and dialect.enforces_primary_keys:
+        violations = sql.SQL("SELECT * FROM ({}) unenforced WHERE NOT EXISTS ({})").format(
+            violations, rule.enforced_by(schema)
+        )
     count = render.count(sql.SQL("({}) violations").format(violations))
     # Ordered so the same violations always show the same few keys.
     return count, violations + sql.SQL(" ORDER BY 1, 2 LIMIT {}").format(sql.Literal(sample))

@@ -163,7 +163,7 @@ def summarize_day_index(table: Table, schema: str) -> list[sql.Composed]:
     day_index = POSTGRES.day_index(table)
     if day_index is None:
         return []
-    index = ".".join(map(_quote_identifier, (check_identifier(schema, "schema"), day_index.name)))
+    index = ".".join(map(quote_identifier, (check_identifier(schema, "schema"), day_index.name)))
     return [sql.SQL("SELECT brin_summarize_new_values({}::regclass)").format(sql.Literal(index))]
 
 
@@ -348,7 +348,7 @@ def rebuild(table: Table, schema: str, window: tuple[date, date] | None = None) 
     return [delete, insert]
 
 
-def _quote_identifier(name: str) -> str:
+def quote_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
@@ -367,7 +367,7 @@ def to_text(statement: sql.Composable) -> str:
     if isinstance(statement, sql.Composed):
         return "".join(to_text(part) for part in statement.seq)
     if isinstance(statement, sql.Identifier):
-        return ".".join(_quote_identifier(part) for part in statement.strings)
+        return ".".join(quote_identifier(part) for part in statement.strings)
     if isinstance(statement, sql.Literal):
         return _quote_literal(statement.wrapped)
     if isinstance(statement, sql.SQL):
