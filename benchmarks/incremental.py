@@ -8,7 +8,8 @@ brand-new database) it times, in-process as the schedule and the sensor run them
 
 - the scheduled day's run: ``load_day`` for the next day (staging, user_latest_by_day,
   songplays and time for that day, users and analytics for what it changed, and the asset
-  checks of the run), repeated (each repetition replaces the day again);
+  checks of the run), repeated as the schedule runs it: each repetition loads the day after
+  the previous one;
 - a one-song refresh (1 and 30 days): one song file changed (its duration, alternately), then
   ``refresh_songs`` (that file reloaded, its song and artist, the plays of its title re-matched).
 
@@ -114,11 +115,11 @@ def measure(args, data: Path, work: Path, days: int) -> dict[str, list[float]]:
     started = time.perf_counter()
     assert run_load(defs, str(folder)).success
     print(f"  {days} day(s) loaded in {time.perf_counter() - started:.1f} s")
-    next_day = FIRST_DAY + timedelta(days=days)
-    add_day(data, folder, next_day)
     load_day, refresh = defs.resolve_job_def("load_day"), defs.resolve_job_def("refresh_songs")
     figures: dict[str, list[float]] = {"day": [], "song": []}
     for repetition in range(args.repeat):
+        next_day = FIRST_DAY + timedelta(days=days + repetition)
+        add_day(data, folder, next_day)
         steps = STEPS.setdefault(days, {})
         figures["day"].append(timed(load_day, steps, partition_key=next_day.isoformat()))
         if days in args.song_histories:
@@ -142,9 +143,9 @@ def main() -> None:
     histories = [int(n) for n in args.histories.split(",")]
     args.song_histories = {int(n) for n in args.song_histories.split(",")}
     work = Path(args.work)
-    data = work / f"data-{args.events_per_day}-{args.songs}-{max(histories) + 1}"
+    days = max(histories) + args.repeat  # each repetition loads one more day
+    data = work / f"data-{args.events_per_day}-{args.songs}-{days}"
     if not (data / "log_data").is_dir():
-        days = max(histories) + 1
         generate(data, events=args.events_per_day * days, songs=args.songs, days=days, seed=1)
     results = {}
     for days in histories:

@@ -171,6 +171,11 @@ BREAKERS = GENERIC_BREAKERS | {
         ["UPDATE songs SET duration = -5 WHERE song_id = 'SO000004'"],
         "SO000004, -5.0",
     ),
+    ("user_plays_by_hour", "match_songplays_hours"): (
+        1,
+        [f"DELETE FROM songplays WHERE songplay_id = {PLAY_3}"],
+        "2018-11-15 00:00:00, 13, ",
+    ),
     ("time", "match_songplays_start_times"): (
         1,
         ["INSERT INTO time (start_time) VALUES ('2018-11-20 10:00:00')"],
@@ -290,6 +295,8 @@ def test_checks_run_in_the_load_run_after_the_tables_they_read_and_can_fail(ware
     failed = {(c.asset, c.check): (c.severity, c.violations) for c in outcomes if not c.passed}
     assert failed == {
         ("songplays", "user_id_in_users"): ("ERROR", 1),
+        # The moved play: one play short in its user's hour, and an hour of user 99 unsummarized.
+        ("user_plays_by_hour", "match_songplays_hours"): ("ERROR", 2),
         ("staging_events", "length_not_negative"): ("WARN", 2),  # line 1 of both days
     }
     report = LoadReport(

@@ -34,5 +34,11 @@ def test_redshift_places_rows_and_postgres_indexes_the_staging_day():
     # staging_events, and the daily built tables a day's run replaces one day of.
     assert tables_with_index == {
         ("postgres", name)
-        for name in (STAGING_EVENTS.name, "songplays", "time", "user_latest_by_day")
+        for name in (
+            STAGING_EVENTS.name,
+            "songplays",
+            "time",
+            "user_latest_by_day",
+            "user_plays_by_hour",
+        )
     }

@@ -78,9 +78,10 @@ load_day = define_asset_job(
 
 refresh_songs = define_asset_job(
     "refresh_songs",
-    # A song changes no play's time: time and what only it feeds are left out.
+    # A song changes no play's time, user or level: what only those feed is left out.
     selection=AssetSelection.assets(staging_songs).downstream()
-    - AssetSelection.assets("time").downstream(),
+    - AssetSelection.assets("time", "user_plays_by_hour").downstream()
+    | AssetSelection.assets("recent_plays"),
     description="Changed song files reloaded; their songs, artists, plays and analytics.",
 )
 

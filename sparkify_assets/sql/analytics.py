@@ -13,6 +13,7 @@ or an artist's ranking.
 
 from __future__ import annotations
 
+from sparkify_assets.sql.analytics_per_user import LEVEL_CHANGES, RECENT_PLAYS, TOP_N
 from sparkify_assets.sql.analytics_scopes import (
     PLAYS_NEAR_SCOPE,
     SONG_ARTIST_CHANGED,
@@ -20,11 +21,9 @@ from sparkify_assets.sql.analytics_scopes import (
     listing,
 )
 from sparkify_assets.sql.model import Column, Scope, Table, copy_of, derived_from
-from sparkify_assets.sql.state import by_user
-from sparkify_assets.sql.tables import ARTISTS, SONGPLAYS, SONGS, USERS
+from sparkify_assets.sql.tables import ARTISTS, SONGPLAYS, SONGS
 
 _LEVEL = SONGPLAYS.column("level").type  # a level copied from songplays
-TOP_N = 10  # ranks kept per period in the "most played" tables; plays kept per user
 
 
 def _plays(*columns: str):
@@ -165,7 +164,8 @@ LIMIT 12
 """,
 )
 
-_TIME_UNIT = derived_from("time", "weekday", "hour")
+_HOURS = derived_from("user_plays_by_hour", "hour_start")
+_WEEKDAY = "CAST(EXTRACT(dow FROM h.hour_start) AS INTEGER)"
 
 PLAYS_BY_WEEKDAY_HOUR = Table(
     name="plays_by_weekday_hour",
@@ -174,42 +174,50 @@ PLAYS_BY_WEEKDAY_HOUR = Table(
         "play; weekday 0 = Sunday ... 6 = Saturday, as in the time dimension."
     ),
     columns=(
+        Column("weekday", "INTEGER", "0 = Sunday ... 6 = Saturday", False, lineage=_HOURS),
+        Column("hour", "INTEGER", "Hour of day, UTC", False, lineage=_HOURS),
+        Column("weekday_name", "VARCHAR(16)", lineage=_HOURS),
         Column(
-            "weekday",
+            "plays",
             "INTEGER",
-            "0 = Sunday ... 6 = Saturday",
+            "",
             False,
-            lineage=derived_from("time", "weekday"),
+            lineage=derived_from("user_plays_by_hour", "plays", "hour_start"),
         ),
-        Column("hour", "INTEGER", "Hour of day, UTC", False, lineage=derived_from("time", "hour")),
-        Column("weekday_name", "VARCHAR(16)", lineage=derived_from("time", "weekday")),
-        Column("plays", "INTEGER", "", False, lineage=_plays("songplay_id") + _TIME_UNIT),
         Column(
-            "listeners", "INTEGER", "Distinct users", False, lineage=_plays("user_id") + _TIME_UNIT
+            "listeners",
+            "INTEGER",
+            "Distinct users",
+            False,
+            lineage=derived_from("user_plays_by_hour", "user_id", "hour_start"),
         ),
     ),
     primary_key=("weekday", "hour"),
     diststyle="ALL",
     sortkey=("weekday", "hour"),
-    # Plays of a day count towards its weekday only: a changed day replaces that weekday's rows.
+    # Plays of a day count towards its weekday only: a changed day replaces that weekday's rows,
+    # counted from a row per user and hour rather than from every play.
     scope=Scope(
-        consumes=(("time", "day"),),
+        consumes=(("user_plays_by_hour", "day"),),
         columns=(Column("weekday", "INTEGER", nullable=False),),
         select="SELECT DISTINCT CAST(EXTRACT(dow FROM day) AS INTEGER) FROM {changes} "
         "WHERE kind = 'day'",
         rows="weekday IN (SELECT weekday FROM {scope})",
-        hooks=(("in_scope", "t.weekday IN (SELECT weekday FROM {scope})"),),
+        hooks=(("in_scope", f"{_WEEKDAY} IN (SELECT weekday FROM {{scope}})"),),
     ),
-    build="""
-SELECT t.weekday, t.hour,
-       CASE t.weekday WHEN 0 THEN 'Sunday' WHEN 1 THEN 'Monday' WHEN 2 THEN 'Tuesday'
-                      WHEN 3 THEN 'Wednesday' WHEN 4 THEN 'Thursday' WHEN 5 THEN 'Friday'
-                      ELSE 'Saturday' END AS weekday_name,
-       COUNT(*) AS plays, COUNT(DISTINCT p.user_id) AS listeners
-FROM {songplays} p
-JOIN {time} t ON t.start_time = p.start_time
-WHERE {in_scope}
-GROUP BY t.weekday, t.hour
+    build=f"""
+SELECT weekday, hour,
+       CASE weekday WHEN 0 THEN 'Sunday' WHEN 1 THEN 'Monday' WHEN 2 THEN 'Tuesday'
+                    WHEN 3 THEN 'Wednesday' WHEN 4 THEN 'Thursday' WHEN 5 THEN 'Friday'
+                    ELSE 'Saturday' END AS weekday_name,
+       SUM(plays) AS plays, COUNT(DISTINCT user_id) AS listeners
+FROM (
+    SELECT {_WEEKDAY} AS weekday, CAST(EXTRACT(hour FROM h.hour_start) AS INTEGER) AS hour,
+           h.user_id, h.plays
+    FROM {{user_plays_by_hour}} h
+    WHERE {{in_scope}}
+) slots
+GROUP BY weekday, hour
 """,
     summary="""
 SELECT weekday_name, hour, plays, listeners
@@ -273,157 +281,6 @@ GROUP BY level
 ORDER BY level
 """,
     figures=(("total_plays", "SUM(plays)"),),
-)
-
-LEVEL_CHANGES = Table(
-    name="level_changes",
-    description=(
-        "Analytics: users who changed level. One row per user whose level differs between two "
-        "consecutive plays (by start_time, then songplay_id), with how often and which way. "
-        "Levels are those seen in songplays, so a change after a user's last play is not here "
-        "yet (users.level has it)."
-    ),
-    columns=(
-        Column("user_id", "INTEGER", "", False, lineage=_plays("user_id")),
-        copy_of(USERS, "first_name"),
-        copy_of(USERS, "last_name"),
-        Column(
-            "first_level",
-            _LEVEL,
-            "Level at the user's first play",
-            lineage=_plays("level", "start_time"),
-        ),
-        Column(
-            "last_level",
-            _LEVEL,
-            "Level at the user's latest play",
-            lineage=_plays("level", "start_time"),
-        ),
-        Column(
-            "level_changes",
-            "INTEGER",
-            "Consecutive plays with different levels",
-            False,
-            lineage=_plays("level", "start_time"),
-        ),
-        Column("upgrades", "INTEGER", "free -> paid", False, lineage=_plays("level")),
-        Column("downgrades", "INTEGER", "paid -> free", False, lineage=_plays("level")),
-        Column(
-            "first_change_at",
-            "TIMESTAMP",
-            "First play at a new level",
-            lineage=_plays("start_time"),
-        ),
-        Column(
-            "last_change_at",
-            "TIMESTAMP",
-            "Latest play at a new level",
-            lineage=_plays("start_time"),
-        ),
-    ),
-    primary_key=("user_id",),
-    scope=by_user((("songplays", "user"), ("users", "user")), "user_id"),
-    diststyle="ALL",
-    sortkey=("user_id",),
-    build="""
-WITH ordered AS (
-    SELECT user_id, start_time, level,
-           LAG(level) OVER (PARTITION BY user_id ORDER BY start_time, songplay_id) AS previous,
-           ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY start_time, songplay_id) AS from_first,
-           ROW_NUMBER() OVER (
-               PARTITION BY user_id ORDER BY start_time DESC, songplay_id DESC
-           ) AS from_last
-    FROM {songplays}
-    WHERE {in_scope}
-),
-changes AS (
-    SELECT user_id,
-           MAX(CASE WHEN from_first = 1 THEN level END) AS first_level,
-           MAX(CASE WHEN from_last = 1 THEN level END) AS last_level,
-           SUM(CASE WHEN previous <> level THEN 1 ELSE 0 END) AS level_changes,
-           SUM(CASE WHEN previous = 'free' AND level = 'paid' THEN 1 ELSE 0 END) AS upgrades,
-           SUM(CASE WHEN previous = 'paid' AND level = 'free' THEN 1 ELSE 0 END) AS downgrades,
-           MIN(CASE WHEN previous <> level THEN start_time END) AS first_change_at,
-           MAX(CASE WHEN previous <> level THEN start_time END) AS last_change_at
-    FROM ordered
-    GROUP BY user_id
-)
-SELECT c.user_id, u.first_name, u.last_name, c.first_level, c.last_level, c.level_changes,
-       c.upgrades, c.downgrades, c.first_change_at, c.last_change_at
-FROM changes c
-LEFT JOIN {users} u ON u.user_id = c.user_id
-WHERE c.level_changes > 0
-""",
-    summary="""
-SELECT COUNT(*) AS users_who_changed, SUM(upgrades) AS upgrades,
-       SUM(downgrades) AS downgrades,
-       SUM(CASE WHEN last_level = 'paid' THEN 1 ELSE 0 END) AS paid_at_latest_play
-FROM {level_changes}
-""",
-)
-
-RECENT_PLAYS = Table(
-    name="recent_plays",
-    description=(
-        f"Analytics: each user's {TOP_N} most recent plays, for 'recently listened' "
-        "recommendations. One row per (user_id, recency_rank), 1 = the latest play (by "
-        "start_time, then songplay_id). Song and artist are NULL for plays not matched to a "
-        "song."
-    ),
-    columns=(
-        Column("user_id", "INTEGER", "", False, lineage=_plays("user_id")),
-        Column(
-            "recency_rank",
-            "INTEGER",
-            "1 = the user's latest play",
-            False,
-            lineage=_plays("start_time", "songplay_id"),
-        ),
-        Column("songplay_id", "BIGINT", "", False, lineage=_plays("songplay_id")),
-        Column("start_time", "TIMESTAMP", "", False, lineage=_plays("start_time")),
-        copy_of(SONGPLAYS, "song_id"),
-        copy_of(SONGS, "title"),
-        copy_of(SONGPLAYS, "artist_id"),
-        copy_of(ARTISTS, "name", "artist_name"),
-    ),
-    primary_key=("user_id", "recency_rank"),
-    # A user's plays, or the details of a song or artist among them, changed.
-    scope=Scope(
-        consumes=(("songplays", "user"), ("songs", "song"), ("artists", "artist")),
-        columns=(Column("user_id", "INTEGER", nullable=False),),
-        select="SELECT user_id FROM {changes} WHERE kind = 'user'\n"
-        "UNION SELECT r.user_id FROM {recent_plays} r JOIN {changes} c ON c.song_id = r.song_id\n"
-        "UNION SELECT r.user_id FROM {recent_plays} r "
-        "JOIN {changes} c ON c.artist_id = r.artist_id",
-        rows="user_id IN (SELECT user_id FROM {scope})",
-        hooks=(("in_scope", "p.user_id IN (SELECT user_id FROM {scope})"),),
-    ),
-    # Read per user: co-locate and sort each user's rows.
-    diststyle="KEY",
-    distkey="user_id",
-    sortkey=("user_id", "recency_rank"),
-    build=f"""
-SELECT user_id, recency_rank, songplay_id, start_time, song_id, title, artist_id, artist_name
-FROM (
-    SELECT p.user_id,
-           ROW_NUMBER() OVER (
-               PARTITION BY p.user_id ORDER BY p.start_time DESC, p.songplay_id DESC
-           ) AS recency_rank,
-           p.songplay_id, p.start_time, p.song_id, s.title, p.artist_id, a.name AS artist_name
-    FROM {{songplays}} p
-    LEFT JOIN {{songs}} s ON s.song_id = p.song_id
-    LEFT JOIN {{artists}} a ON a.artist_id = p.artist_id
-    WHERE {{in_scope}}
-) ranked
-WHERE recency_rank <= {TOP_N}
-""",
-    summary="""
-SELECT COUNT(DISTINCT user_id) AS users, COUNT(*) AS plays,
-       SUM(CASE WHEN song_id IS NOT NULL THEN 1 ELSE 0 END) AS plays_with_a_song,
-       MAX(start_time) AS latest_play
-FROM {recent_plays}
-""",
-    figures=(("listeners", "COUNT(DISTINCT user_id)"),),  # every user with a play has a row
 )
 
 ANALYTICS_TABLES = (

@@ -376,6 +376,29 @@ TIME_MATCHES_SONGPLAYS = _holds_exactly(
     "t.start_time >= {window_start} AND t.start_time < {window_end}",
 )
 
+HOURS_MATCH_SONGPLAYS = Rule(
+    "user_plays_by_hour",
+    "match_songplays_hours",
+    "For each day checked, user_plays_by_hour holds one row per (user_id, UTC hour) with plays "
+    "in songplays, and its plays count them: none missing, none extra, none miscounted.",
+    _template(f"""
+SELECT hour_start, user_id, SUM(played) AS in_songplays, SUM(summarized) AS in_summary
+FROM (
+    SELECT DATE_TRUNC('hour', start_time) AS hour_start, user_id, COUNT(*) AS played,
+           0 AS summarized
+    FROM {{songplays}}
+    WHERE {_PLAYS_IN_WINDOW}
+    GROUP BY DATE_TRUNC('hour', start_time), user_id
+    UNION ALL
+    SELECT hour_start, user_id, 0, plays
+    FROM {{user_plays_by_hour}}
+    WHERE hour_start >= {{window_start}} AND hour_start < {{window_end}}
+) pairs
+GROUP BY hour_start, user_id
+HAVING COUNT(*) <> 2 OR SUM(played) <> SUM(summarized)
+"""),
+)
+
 _SPECIFIC_RULES = [
     _rejects(STAGING_EVENTS),
     _reconciles_with_audit(STAGING_EVENTS, "event_date", per_file=True),
@@ -396,6 +419,7 @@ _SPECIFIC_RULES = [
     _level_is_free_or_paid("users", "user_id"),
     _not_negative("songs", "duration", "song_id"),
     TIME_MATCHES_SONGPLAYS,
+    HOURS_MATCH_SONGPLAYS,
 ]
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from sparkify_assets.sql.state import USER_LATEST_BY_DAY
+from sparkify_assets.sql.summaries import USER_PLAYS_BY_HOUR
 from sparkify_assets.sql.tables import SONGPLAYS, STAGING_EVENTS, TIME, Table
 
 
@@ -60,6 +61,7 @@ class Postgres(Dialect):
         SONGPLAYS.name: DayIndex("songplays_start_time_brin", "start_time"),
         TIME.name: DayIndex("time_start_time_brin", "start_time"),
         USER_LATEST_BY_DAY.name: DayIndex("user_latest_by_day_day_brin", "day"),
+        USER_PLAYS_BY_HOUR.name: DayIndex("user_plays_by_hour_hour_start_brin", "hour_start"),
     }
 
     def day_index(self, table: Table) -> DayIndex | None:
