@@ -124,31 +124,8 @@ def _primary_key(table: Table) -> Rule:
         "primary_key",
         f"({key}) is unique and never NULL (Redshift does not enforce primary keys).",
         violations,
-        enforced_by=lambda schema: _primary_key_constraint(table, schema),
+        enforced_by=lambda schema: render.primary_key_constraint(table, schema),
     )
-
-
-def _primary_key_constraint(table: Table, schema: str) -> sql.Composed:
-    """PostgreSQL: the table's primary key constraint on exactly the rule's columns, in order.
-
-    A committed primary key constraint has a valid unique index and NOT NULL columns: the
-    rule's violations cannot exist while it does. Without it (dropped, or other columns) the
-    rule scans the table as on Redshift.
-    """
-    parts = (render.check_identifier(schema, "schema"), table.name)
-    relation = ".".join(map(render.quote_identifier, parts))
-    columns = sql.SQL(", ").join(
-        sql.SQL(
-            "(SELECT a.attnum FROM pg_catalog.pg_attribute a "
-            "WHERE a.attrelid = c.conrelid AND a.attname = {})"
-        ).format(sql.Literal(column))
-        for column in table.primary_key
-    )
-    return sql.SQL(
-        "SELECT 1 FROM pg_catalog.pg_constraint c "
-        "WHERE c.conrelid = CAST({} AS regclass) AND c.contype = 'p' "
-        "AND c.conkey = CAST(ARRAY[{}] AS int2[])"
-    ).format(sql.Literal(relation), columns)
 
 
 def _references(column: str, parent: str, parent_key: str) -> Rule:

@@ -116,6 +116,29 @@ def primary_key_name(table: Table) -> str:
     return f"{table.name[: 63 - len('_pkey')]}_pkey"
 
 
+def primary_key_constraint(table: Table, schema: str) -> sql.Composed:
+    """PostgreSQL: a row when the table's primary key constraint is on exactly its declared key.
+
+    A committed primary key constraint has a valid unique index and NOT NULL columns, so the
+    primary key rule (``sql.checks``) cannot be violated while it exists; without it (dropped,
+    or on other columns) the rule scans the table as on Redshift.
+    """
+    parts = (check_identifier(schema, "schema"), table.name)
+    relation = ".".join(map(quote_identifier, parts))
+    columns = sql.SQL(", ").join(
+        sql.SQL(
+            "(SELECT a.attnum FROM pg_catalog.pg_attribute a "
+            "WHERE a.attrelid = c.conrelid AND a.attname = {})"
+        ).format(sql.Literal(column))
+        for column in table.primary_key
+    )
+    return sql.SQL(
+        "SELECT 1 FROM pg_catalog.pg_constraint c "
+        "WHERE c.conrelid = CAST({} AS regclass) AND c.contype = 'p' "
+        "AND c.conkey = CAST(ARRAY[{}] AS int2[])"
+    ).format(sql.Literal(relation), columns)
+
+
 def drop_indexes(table: Table, schema: str, dialect: Dialect) -> list[sql.Composed]:
     """Drop the primary key's index and the day index, which ``create_indexes_after`` restores."""
     ref = table_ref(schema, table.name)
