@@ -313,3 +313,21 @@ def test_the_per_day_figures_query_is_postgres_and_redshift_sql():
         text = render.to_text(render.counts_by_day(table, "public", window))
         assert sqlglot.parse_one(text, read="redshift") is not None
         assert "GROUP BY 1" in text and "DISTINCT ON" not in text
+
+
+def test_a_days_run_counts_its_day_not_the_whole_history(recorded):
+    warehouse, data, events = recorded
+    day = events["songplays"][0].partition
+    instance = DagsterInstance.ephemeral()
+    job = definitions_for(warehouse, data).resolve_job_def("load_day")
+    assert job.execute_in_process(instance=instance, partition_key=day).success
+    (plays,) = warehouse.query(
+        f"SELECT COUNT(*) FROM songplays WHERE CAST(start_time AS DATE) = '{day}'"
+    )[0]
+    (users,) = warehouse.query("SELECT COUNT(*) FROM users")[0]
+    songplays = instance.fetch_materializations(AssetKey("songplays"), limit=1).records[0]
+    metadata = songplays.asset_materialization.metadata
+    assert metadata["dagster/partition_row_count"].value == plays
+    assert "dagster/row_count" not in metadata  # that would read every day of the table
+    users_run = instance.fetch_materializations(AssetKey("users"), limit=1).records[0]
+    assert users_run.asset_materialization.metadata["dagster/row_count"].value == users

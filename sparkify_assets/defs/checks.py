@@ -5,7 +5,7 @@ it, so they run right after the asset in the same run; a blocking rule that fail
 the downstream assets. Rules that read tables built later (songplays' references into users,
 time, songs, artists) go in a second check that declares those tables as ``additional_deps``, so
 in a run that builds them it runs after they are materialized. Results carry the violation
-count, the table's row count and a few offending rows.
+count, the rows it looked at (a daily table's days checked) and a few offending rows.
 """
 
 import queue
@@ -41,8 +41,11 @@ from sparkify_assets.warehouse.base import Warehouse
 from sparkify_assets.warehouse.cancel import cancel_in_flight
 
 
-def count_rows(cursor, schema: str, table: str) -> int:
-    cursor.execute(render.count_rows(TABLES[table], schema))
+def count_rows(cursor, schema: str, table: str, window: tuple[date, date] = EVERY_DAY) -> int:
+    """Rows the checks looked at: a daily table's rows of the days checked, else the table's."""
+    cursor.execute(
+        render.count_rows(TABLES[table], schema, None if window == EVERY_DAY else window)
+    )
     (rows,) = cursor.fetchone()
     return rows
 
@@ -74,7 +77,7 @@ def check_result(rule: Rule, violations: int, sample: list[str], rows: int) -> A
         description=rule.description,
         metadata={
             "violations": violations,
-            "table_rows": rows,
+            "rows_checked": rows,
             "sample": MetadataValue.md("\n".join(f"- `{row}`" for row in sample) or "none"),
         },
     )
@@ -141,7 +144,10 @@ def evaluate_all(
     schema, dialect = warehouse.schema_name, warehouse.dialect
     tables = list(dict.fromkeys(rule.table for rule in rules))
     tasks: list[Task] = [
-        *(lambda cursor, table=table: count_rows(cursor, schema, table) for table in tables),
+        *(
+            lambda cursor, table=table: count_rows(cursor, schema, table, window)
+            for table in tables
+        ),
         *(
             lambda cursor, rule=rule: find_violations(rule, cursor, schema, window, dialect)
             for rule in rules

@@ -148,19 +148,19 @@ def materialization_metadata(
 ) -> dict:
     """Size, shape, lineage, a preview and the summary of a table as it now is."""
     schema = warehouse.schema_name
+    one_day = bool(window and table.window_column and _days(window) == 1)
     with warehouse.transaction() as cursor:
-        cursor.execute(warehouse.count_statement(table))
-        (total,) = cursor.fetchone()
-        metadata = {
-            **definition_metadata(table),
-            "dagster/table_name": f"{schema}.{table.name}",
-            "dagster/row_count": total,
-        }
-        if window and table.window_column and _days(window) == 1:
-            # A multi-day run's count is no partition's count: record_partition_figures gives
-            # each partition its own.
+        metadata = {**definition_metadata(table), "dagster/table_name": f"{schema}.{table.name}"}
+        if one_day:
+            # A day's run reads only its day: counting the whole table would make every run
+            # cost as much as the history. Runs of several days (and full loads) count it.
             cursor.execute(warehouse.count_statement(table, window))
             (metadata["dagster/partition_row_count"],) = cursor.fetchone()
+        else:
+            # A multi-day run's count is no partition's count: record_partition_figures gives
+            # each partition its own.
+            cursor.execute(warehouse.count_statement(table))
+            (metadata["dagster/row_count"],) = cursor.fetchone()
         metadata |= _figures(cursor, table, schema, window if table.window_column else None)
         preview = preview_markdown(
             *_select(cursor, render.preview(table, schema, PREVIEW_ROWS, window))
