@@ -9,7 +9,9 @@ brand-new database) it times, in-process as the schedule and the sensor run them
 - the scheduled day's run: ``load_day`` for the next day (staging, user_latest_by_day,
   songplays and time for that day, users and analytics for what it changed, and the asset
   checks of the run), repeated as the schedule runs it: each repetition loads the day after
-  the previous one;
+  the previous one. Generated days differ in size (0.4x to 1.6x the mean), so every measured
+  day is the same day's events (the day after the longest history) moved to its date, with its
+  own session ids: each history is timed on the same work;
 - a one-song refresh (1 and 30 days): one song file changed (its duration, alternately), then
   ``refresh_songs`` (that file reloaded, its song and artist, the plays of its title re-matched).
 
@@ -59,11 +61,22 @@ def history_folder(data: Path, work: Path, days: int) -> Path:
     return folder
 
 
-def add_day(data: Path, folder: Path, day: date) -> None:
-    key = day_file_key(day)
-    (folder / key).parent.mkdir(parents=True, exist_ok=True)
-    (folder / key).unlink(missing_ok=True)
-    (folder / key).symlink_to(data / key)
+SESSIONS_PER_MEASURED_DAY = 1_000_000  # above any generated session id
+
+
+def add_measured_day(template: Path, folder: Path, template_day: date, day: date) -> None:
+    """The template day's events moved to ``day``: times shifted by whole days, session ids
+    moved to a range of their own so no play id repeats another day's."""
+    shift_ms = (day - template_day).days * 86_400_000
+    sessions = (day - FIRST_DAY).days * SESSIONS_PER_MEASURED_DAY
+    target = folder / day_file_key(day)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with template.open(encoding="utf-8") as lines, target.open("w", encoding="utf-8") as out:
+        for line in lines:
+            event = json.loads(line)
+            event["ts"] += shift_ms
+            event["sessionId"] += sessions
+            out.write(json.dumps(event) + "\n")
 
 
 STEPS: dict[int, dict[str, list[float]]] = {}  # days loaded -> step -> seconds of day runs
@@ -85,17 +98,17 @@ def timed(job, steps: dict[str, list[float]] | None = None, **kwargs) -> float:
 
 
 def print_growing_steps(histories: list[int], top: int = 8) -> None:
-    """The day run's steps whose median grew most from the smallest to the largest history."""
+    """The day run's steps whose median changed most from the smallest to the largest history."""
     first, last = STEPS[histories[0]], STEPS[histories[-1]]
     growth = {
         step: statistics.median(last[step]) - statistics.median(first.get(step, [0.0]))
         for step in last
     }
     print(f"\nday-run steps that grew most, {histories[0]} -> {histories[-1]} days (seconds)")
-    for step, grew in sorted(growth.items(), key=lambda item: -item[1])[:top]:
+    for step, grew in sorted(growth.items(), key=lambda item: -abs(item[1]))[:top]:
         print(
             f"  {step:<40} {statistics.median(first.get(step, [0.0])):6.2f} -> "
-            f"{statistics.median(last[step]):6.2f}  (+{grew:.2f})"
+            f"{statistics.median(last[step]):6.2f}  ({grew:+.2f})"
         )
 
 
@@ -117,9 +130,11 @@ def measure(args, data: Path, work: Path, days: int) -> dict[str, list[float]]:
     print(f"  {days} day(s) loaded in {time.perf_counter() - started:.1f} s")
     load_day, refresh = defs.resolve_job_def("load_day"), defs.resolve_job_def("refresh_songs")
     figures: dict[str, list[float]] = {"day": [], "song": []}
+    template_day = FIRST_DAY + timedelta(days=args.template_offset)
+    template = data / day_file_key(template_day)
     for repetition in range(args.repeat):
         next_day = FIRST_DAY + timedelta(days=days + repetition)
-        add_day(data, folder, next_day)
+        add_measured_day(template, folder, template_day, next_day)
         steps = STEPS.setdefault(days, {})
         figures["day"].append(timed(load_day, steps, partition_key=next_day.isoformat()))
         if days in args.song_histories:
@@ -143,7 +158,8 @@ def main() -> None:
     histories = [int(n) for n in args.histories.split(",")]
     args.song_histories = {int(n) for n in args.song_histories.split(",")}
     work = Path(args.work)
-    days = max(histories) + args.repeat  # each repetition loads one more day
+    days = max(histories) + 1  # the last generated day is the template of the measured days
+    args.template_offset = max(histories)
     data = work / f"data-{args.events_per_day}-{args.songs}-{days}"
     if not (data / "log_data").is_dir():
         generate(data, events=args.events_per_day * days, songs=args.songs, days=days, seed=1)

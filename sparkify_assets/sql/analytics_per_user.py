@@ -76,6 +76,9 @@ LEVEL_CHANGES = Table(
     ),
     primary_key=("user_id",),
     scope=by_user((("user_plays_by_hour", "user"), ("users", "user")), "h.user_id"),
+    # A change between two consecutive plays lies inside an hour (counted in its row) or between
+    # two of the user's consecutive hours: the earlier hour's last_level against the later
+    # hour's first_level, at the later hour's first play.
     diststyle="ALL",
     sortkey=("user_id",),
     build="""

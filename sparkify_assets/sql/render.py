@@ -261,22 +261,19 @@ def analyze(table: Table, schema: str) -> sql.Composed:
 
 # A one-day change puts its values past the end of the planner's histograms, which PostgreSQL then
 # estimates at one row and answers with nested loops over thousands of rows. A tenth of the usual
-# sample moves the histograms' ends at a cost that barely grows with history; only the day column
-# is analyzed, as a day shifts no other column's distribution much (the last full ANALYZE keeps
-# those), which halves the cost again.
+# sample moves the histograms' ends at a cost that barely grows with history. Every column, not
+# just the day: a new day's session ids lie past their histogram too (analyzing only the day
+# column made the songplays build of a day after a one-day history 1.08 s instead of 0.10 s).
 DAY_STATISTICS_TARGET = 10
 
 
 def analyze_sampled(table: Table, schema: str) -> list[sql.Composed]:
-    """PostgreSQL: ANALYZE of a daily table's day column on a small sample, in the caller's
-    transaction."""
+    """PostgreSQL: ANALYZE on a small sample, inside the caller's transaction."""
     return [
         sql.SQL("SET LOCAL default_statistics_target = {}").format(
             sql.Literal(DAY_STATISTICS_TARGET)
         ),
-        sql.SQL("ANALYZE {} ({})").format(
-            table_ref(schema, table.name), sql.Identifier(table.window_column)
-        ),
+        analyze(table, schema),
     ]
 
 

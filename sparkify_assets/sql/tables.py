@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from sparkify_assets.contract.records import EVENT_FIELDS, SONG_FIELDS, Field
 from sparkify_assets.sql.model import Column, Scope, Table, derived_from
-from sparkify_assets.sql.state import by_user, latest_first
+from sparkify_assets.sql.state import by_user
 
 
 def _from_fields(fields: tuple[Field, ...]) -> tuple[Column, ...]:
@@ -234,15 +234,17 @@ USERS = Table(
     sortkey=("user_id",),
     emits=(("user", ("user_id",)),),
     scope=by_user((("user_latest_by_day", "user"),), "l.user_id"),
-    build=f"""
-SELECT user_id, first_name, last_name, gender, level
-FROM (
-    SELECT l.user_id, l.first_name, l.last_name, l.gender, l.level,
-           ROW_NUMBER() OVER (PARTITION BY l.user_id ORDER BY {latest_first("l")}) AS recency
-    FROM {{user_latest_by_day}} l
-    WHERE {{in_scope}}
-) latest
-WHERE recency = 1
+    # An event's ts lies on its file's day (records outside it are quarantined), so a user's
+    # latest event is their latest day's row: a MAX per user, not a sort of all their days.
+    build="""
+SELECT d.user_id, d.first_name, d.last_name, d.gender, d.level
+FROM {user_latest_by_day} d
+JOIN (
+    SELECT l.user_id, MAX(l.day) AS day
+    FROM {user_latest_by_day} l
+    WHERE {in_scope}
+    GROUP BY l.user_id
+) latest ON latest.user_id = d.user_id AND latest.day = d.day
 """,
 )
 
