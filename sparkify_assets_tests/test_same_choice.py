@@ -68,7 +68,7 @@ def test_copies_of_an_event_and_of_a_song_choose_the_same_row_in_any_order(serve
 def test_time_has_the_iso_year_of_its_iso_week(warehouse):
     warehouse.ensure_tables()
     moments = [datetime(2018, 12, 31, 5), datetime(2021, 1, 1, 5), datetime(2019, 6, 1)]
-    moments += [datetime(2016, 1, 1) + timedelta(days=n * 13) for n in range(60)]
+    moments += [datetime(2016, 1, 1) + timedelta(days=n * 13, hours=n % 24) for n in range(60)]
     values = sql.SQL(", ").join(
         sql.SQL("({}, {}, 1, 1)").format(sql.Literal(n), sql.Literal(moment))
         for n, moment in enumerate(moments)
@@ -80,14 +80,15 @@ def test_time_has_the_iso_year_of_its_iso_week(warehouse):
             ).format(values)
         )
     warehouse.build(TIME, (date(2015, 1, 1), date(2022, 1, 1)))
-    rows = dict(
-        (start, (iso_year, week, year))
-        for start, iso_year, week, year in warehouse.query(
-            "SELECT start_time, iso_year, week, year FROM time"
+    rows = {
+        start: units
+        for start, *units in warehouse.query(
+            "SELECT start_time, iso_year, week, year, hour, day, month, weekday FROM time"
         )
-    )
-    assert rows[datetime(2018, 12, 31, 5)] == (2019, 1, 2018)
-    assert rows[datetime(2021, 1, 1, 5)] == (2020, 53, 2021)
+    }
+    assert rows[datetime(2018, 12, 31, 5)][:3] == [2019, 1, 2018]
+    assert rows[datetime(2021, 1, 1, 5)][:3] == [2020, 53, 2021]
     for moment in moments:
-        iso_year, week, _ = moment.isocalendar()
-        assert rows[moment][:2] == (iso_year, week), moment
+        iso_year, week, iso_weekday = moment.isocalendar()
+        units = [moment.year, moment.hour, moment.day, moment.month, iso_weekday % 7]
+        assert rows[moment] == [iso_year, week, *units], moment

@@ -36,6 +36,7 @@ from sparkify_assets.sql import render
 from sparkify_assets.sql.catalog import TABLES
 from sparkify_assets.sql.changes import EVERY_DAY
 from sparkify_assets.sql.checks import RULES, WARN, Rule, count_and_sample
+from sparkify_assets.sql.dialect import REDSHIFT, Dialect
 from sparkify_assets.warehouse.base import Warehouse
 from sparkify_assets.warehouse.cancel import cancel_in_flight
 
@@ -50,10 +51,14 @@ def count_rows(cursor, schema: str, table: str, window: tuple[date, date] = EVER
 
 
 def find_violations(
-    rule: Rule, cursor, schema: str, window: tuple[date, date] = EVERY_DAY
+    rule: Rule,
+    cursor,
+    schema: str,
+    window: tuple[date, date] = EVERY_DAY,
+    dialect: Dialect = REDSHIFT,
 ) -> tuple[int, list[str]]:
     """A rule's violation count and, when it fails, a few offending rows as text."""
-    count_query, sample_query = count_and_sample(rule, schema, window=window)
+    count_query, sample_query = count_and_sample(rule, schema, window=window, dialect=dialect)
     cursor.execute(count_query)
     (violations,) = cursor.fetchone()
     sample = []
@@ -136,7 +141,7 @@ def evaluate_all(
 
     ``window``: the days the rules about daily data look at (all of them by default).
     """
-    schema = warehouse.schema_name
+    schema, dialect = warehouse.schema_name, warehouse.dialect
     tables = list(dict.fromkeys(rule.table for rule in rules))
     tasks: list[Task] = [
         *(
@@ -144,7 +149,7 @@ def evaluate_all(
             for table in tables
         ),
         *(
-            lambda cursor, rule=rule: find_violations(rule, cursor, schema, window)
+            lambda cursor, rule=rule: find_violations(rule, cursor, schema, window, dialect)
             for rule in rules
         ),
     ]

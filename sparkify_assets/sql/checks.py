@@ -28,6 +28,7 @@ from sparkify_assets.sql import render
 from sparkify_assets.sql.analytics import ANALYTICS_TABLES
 from sparkify_assets.sql.catalog import ALL_TABLES, STAGING_TABLES
 from sparkify_assets.sql.changes import EVERY_DAY
+from sparkify_assets.sql.dialect import REDSHIFT, Dialect
 from sparkify_assets.sql.render import statement, table_ref
 from sparkify_assets.sql.tables import STAGING_EVENTS, STAGING_SONGS, Table, songplay_id
 
@@ -46,6 +47,9 @@ class Rule:
     blocking: bool = True  # stops downstream assets when it fails
     severity: str = ERROR  # ERROR or WARN
     after: tuple[str, ...] = ()  # tables the rule reads that are built after `table`
+    # (schema) -> a query with a row when the engine itself enforces the rule, so that the
+    # violations cannot exist and their query is not run (see ``count_and_sample``).
+    enforced_by: Callable[[str], sql.Composed] | None = None
 
     def __post_init__(self) -> None:
         if self.blocking and (self.severity != ERROR or self.after):
@@ -121,6 +125,7 @@ def _primary_key(table: Table) -> Rule:
         "primary_key",
         f"({key}) is unique and never NULL (Redshift does not enforce primary keys).",
         violations,
+        enforced_by=lambda schema: render.primary_key_constraint(table, schema),
     )
 
 
@@ -419,9 +424,20 @@ RULES: dict[str, list[Rule]] = {
 
 
 def count_and_sample(
-    rule: Rule, schema: str, sample: int = 5, window: tuple[date, date] = EVERY_DAY
+    rule: Rule,
+    schema: str,
+    sample: int = 5,
+    window: tuple[date, date] = EVERY_DAY,
+    dialect: Dialect = REDSHIFT,
 ) -> tuple[sql.Composed, sql.Composed]:
+    """The rule's violation count and a few of them; where ``dialect`` enforces the rule itself
+    (a primary key on PostgreSQL) the query first asks the catalog, and reads the table only
+    when the constraint is not there."""
     violations = rule.violations(schema, window)
+    if rule.enforced_by is not None and dialect.enforces_primary_keys:
+        violations = sql.SQL("SELECT * FROM ({}) unenforced WHERE NOT EXISTS ({})").format(
+            violations, rule.enforced_by(schema)
+        )
     count = render.count(sql.SQL("({}) violations").format(violations))
     # Ordered so the same violations always show the same few keys.
     return count, violations + sql.SQL(" ORDER BY 1, 2 LIMIT {}").format(sql.Literal(sample))

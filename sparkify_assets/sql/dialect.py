@@ -35,6 +35,11 @@ class Dialect:
     """A target's DDL differences; the base is what both engines accept."""
 
     name: ClassVar[str]
+    # A full rebuild drops the table's indexes, inserts, then builds them in one pass each,
+    # instead of updating them row by row (where the engine has indexes: PostgreSQL).
+    indexes_after_full_rebuild: ClassVar[bool] = False
+    # A primary key the engine enforces needs no scan to check (Redshift only plans with it).
+    enforces_primary_keys: ClassVar[bool] = False
 
     def layout(self, table: Table) -> str:
         """Text after a CREATE TABLE's column list ("" when the engine takes none)."""
@@ -47,6 +52,8 @@ class Dialect:
 
 class Postgres(Dialect):
     name = "postgres"
+    indexes_after_full_rebuild = True
+    enforces_primary_keys = True
 
     _DAY_INDEXES: ClassVar[dict[str, DayIndex]] = {
         STAGING_EVENTS.name: DayIndex("staging_events_event_date_brin", "event_date"),

@@ -111,6 +111,64 @@ def create_indexes(table: Table, schema: str, dialect: Dialect) -> list[sql.Comp
     ]
 
 
+def primary_key_name(table: Table) -> str:
+    """The name PostgreSQL gives the inline ``PRIMARY KEY`` of ``create_table``."""
+    return f"{table.name[: 63 - len('_pkey')]}_pkey"
+
+
+def primary_key_constraint(table: Table, schema: str) -> sql.Composed:
+    """PostgreSQL: a row when the table's primary key constraint is on exactly its declared key.
+
+    A committed primary key constraint has a valid unique index and NOT NULL columns, so the
+    primary key rule (``sql.checks``) cannot be violated while it exists; without it (dropped,
+    or on other columns) the rule scans the table as on Redshift.
+    """
+    parts = (check_identifier(schema, "schema"), table.name)
+    relation = ".".join(map(quote_identifier, parts))
+    columns = sql.SQL(", ").join(
+        sql.SQL(
+            "(SELECT a.attnum FROM pg_catalog.pg_attribute a "
+            "WHERE a.attrelid = c.conrelid AND a.attname = {})"
+        ).format(sql.Literal(column))
+        for column in table.primary_key
+    )
+    return sql.SQL(
+        "SELECT 1 FROM pg_catalog.pg_constraint c "
+        "WHERE c.conrelid = CAST({} AS regclass) AND c.contype = 'p' "
+        "AND c.conkey = CAST(ARRAY[{}] AS int2[])"
+    ).format(sql.Literal(relation), columns)
+
+
+def drop_indexes(table: Table, schema: str, dialect: Dialect) -> list[sql.Composed]:
+    """Drop the primary key's index and the day index, which ``create_indexes_after`` restores."""
+    ref = table_ref(schema, table.name)
+    statements = []
+    if table.primary_key:
+        statements.append(
+            sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
+                ref, sql.Identifier(primary_key_name(table))
+            )
+        )
+    index = dialect.day_index(table)
+    if index is not None:
+        statements.append(sql.SQL("DROP INDEX {}").format(sql.Identifier(schema, index.name)))
+    return statements
+
+
+def create_indexes_after(table: Table, schema: str, dialect: Dialect) -> list[sql.Composed]:
+    """The primary key and the day index again, built from the rows in one pass each."""
+    statements = []
+    if table.primary_key:
+        statements.append(
+            sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY ({})").format(
+                table_ref(schema, table.name),
+                sql.Identifier(primary_key_name(table)),
+                sql.SQL(", ").join(map(sql.Identifier, table.primary_key)),
+            )
+        )
+    return statements + create_indexes(table, schema, dialect)
+
+
 def delete_staging_day_by_index(table: Table, schema: str, partition: str) -> list[sql.Composed]:
     """PostgreSQL: ``delete_staging`` through the BRIN day index where the table has one.
 
@@ -128,7 +186,7 @@ def summarize_day_index(table: Table, schema: str) -> list[sql.Composed]:
     day_index = POSTGRES.day_index(table)
     if day_index is None:
         return []
-    index = ".".join(map(_quote_identifier, (check_identifier(schema, "schema"), day_index.name)))
+    index = ".".join(map(quote_identifier, (check_identifier(schema, "schema"), day_index.name)))
     return [sql.SQL("SELECT brin_summarize_new_values({}::regclass)").format(sql.Literal(index))]
 
 
@@ -315,7 +373,7 @@ def rebuild(table: Table, schema: str, window: tuple[date, date] | None = None) 
     return [delete, insert]
 
 
-def _quote_identifier(name: str) -> str:
+def quote_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
@@ -334,7 +392,7 @@ def to_text(statement: sql.Composable) -> str:
     if isinstance(statement, sql.Composed):
         return "".join(to_text(part) for part in statement.seq)
     if isinstance(statement, sql.Identifier):
-        return ".".join(_quote_identifier(part) for part in statement.strings)
+        return ".".join(quote_identifier(part) for part in statement.strings)
     if isinstance(statement, sql.Literal):
         return _quote_literal(statement.wrapped)
     if isinstance(statement, sql.SQL):

@@ -405,7 +405,8 @@ class Warehouse(BaseModel):
         """What ``build`` runs after the snapshot, and which mode that is."""
         schema, batch = self.schema_name, batch or changes.new_batch()
         if full or not (table.window_column or table.scope):  # no scope: rebuilt every run
-            return changes.replace_all(table, catalog.ALL_TABLES, schema, batch), "full"
+            replace = changes.replace_all(table, catalog.ALL_TABLES, schema, batch, self.dialect)
+            return replace, "full"
         statements, modes = [], []
         if window is not None and table.window_column:
             statements += changes.replace_window(table, catalog.ALL_TABLES, schema, batch, window)

@@ -114,7 +114,7 @@ def _incremental(warehouse: Warehouse, day: date):
 def _checks(warehouse: Warehouse):
     for rules in RULES.values():
         for rule in rules:
-            count, sample = count_and_sample(rule, warehouse.schema_name)
+            count, sample = count_and_sample(rule, warehouse.schema_name, dialect=warehouse.dialect)
             yield _transaction(
                 warehouse,
                 f"check {rule.table}.{rule.name}",
