@@ -83,17 +83,17 @@ STEPS: dict[int, dict[str, list[float]]] = {}  # days loaded -> step -> seconds 
 
 
 def timed(job, steps: dict[str, list[float]] | None = None, **kwargs) -> float:
-    instance = DagsterInstance.ephemeral()
-    started = time.perf_counter()
-    result = job.execute_in_process(
-        instance=instance, run_config=QUIET, raise_on_error=False, **kwargs
-    )
-    seconds = time.perf_counter() - started
-    if not result.success:
-        raise SystemExit(f"{job.name} failed: see the run (or run with the console logger)")
-    for stat in instance.get_run_step_stats(result.run_id) if steps is not None else ():
-        if stat.start_time and stat.end_time:
-            steps.setdefault(stat.step_key, []).append(stat.end_time - stat.start_time)
+    with DagsterInstance.ephemeral() as instance:
+        started = time.perf_counter()
+        result = job.execute_in_process(
+            instance=instance, run_config=QUIET, raise_on_error=False, **kwargs
+        )
+        seconds = time.perf_counter() - started
+        if not result.success:
+            raise SystemExit(f"{job.name} failed: see the run (or run with the console logger)")
+        for stat in instance.get_run_step_stats(result.run_id) if steps is not None else ():
+            if stat.start_time and stat.end_time:
+                steps.setdefault(stat.step_key, []).append(stat.end_time - stat.start_time)
     return seconds
 
 

@@ -205,8 +205,22 @@ def run_load(
     ``quiet=False`` shows Dagster's INFO log on the console. ``tracker`` follows the run.
     """
     plan = plan or plan_load(defs, uri)
+    # Disposed here, in this thread: left to the garbage collector, its SQLite connections may
+    # be closed from a worker thread, which SQLite refuses with a traceback on stderr.
+    with load_instance() as instance:
+        return _run(defs, plan, instance, quiet, max_reject_share, full_refresh, tracker)
+
+
+def _run(
+    defs: Definitions,
+    plan: LoadPlan,
+    instance: DagsterInstance,
+    quiet: bool,
+    max_reject_share: float | None,
+    full_refresh: bool,
+    tracker: RunTracker | None,
+) -> LoadReport:
     job = defs.resolve_job_def("load_everything")
-    instance = load_instance()
     tracker = tracker or RunTracker()
     tracker.on_interrupt = tracker.on_interrupt or _cancel_on_interrupt(instance, plan.run_id)
     stale_runs = fail_stale_runs(instance, job.name)
