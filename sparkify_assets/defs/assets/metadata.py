@@ -161,7 +161,10 @@ def materialization_metadata(
             # each partition its own.
             cursor.execute(warehouse.count_statement(table))
             (metadata["dagster/row_count"],) = cursor.fetchone()
-        metadata |= _figures(cursor, table, schema, window if table.window_column else None)
+        if not (window and table.window_column and _days(window) > 1):
+            # A multi-day run's partitions each get their own figures (record_partition_figures),
+            # which take the place of the run's: computing those too would scan every day again.
+            metadata |= _figures(cursor, table, schema, window if table.window_column else None)
         preview = preview_markdown(
             *_select(cursor, render.preview(table, schema, PREVIEW_ROWS, window))
         )
