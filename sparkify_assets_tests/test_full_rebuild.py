@@ -45,7 +45,7 @@ matches AS (
     SELECT p.session_id, p.item_in_session, s.song_id, s.artist_id,
            ROW_NUMBER() OVER (
                PARTITION BY p.session_id, p.item_in_session
-               ORDER BY ABS(s.duration - p.length), s.song_id
+               ORDER BY ABS(s.duration - p.length), s.song_id, s.artist_id
            ) AS match_rank
     FROM plays p
     JOIN {{staging_songs}} s ON s.title = p.song AND s.artist_name = p.artist

@@ -65,6 +65,33 @@ def test_copies_of_an_event_and_of_a_song_choose_the_same_row_in_any_order(serve
     assert one.query("SELECT title FROM songs") == [("Alpha",)]
 
 
+def _load_artist_tie(server_home, tmp_path, name: str, swapped: bool) -> PostgresWarehouse:
+    """One play, and two files of its song (same song_id, title, artist name and duration) that
+    disagree only about the artist_id, in either file order."""
+    folder = Folder(tmp_path / name)
+    folder.write(day_key(DAY), json.dumps(_copy("free", "Here")).encode() + b"\n")
+    record = json.loads(song_content(0, 0)) | {
+        "title": "Alpha",
+        "artist_name": "Band A",
+        "duration": 190.0,
+    }
+    artists = ["AR2", "AR1"] if swapped else ["AR1", "AR2"]
+    for path, artist in zip(("A/A/A/TRAAA.json", "A/A/B/TRAAB.json"), artists, strict=True):
+        folder.write(f"song_data/{path}", json.dumps(record | {"artist_id": artist}).encode())
+    warehouse = PostgresWarehouse(url=embedded.ensure_running(server_home, name))
+    assert run_load(definitions_for(warehouse, folder.root), str(folder.root)).success
+    return warehouse
+
+
+def test_a_play_matched_to_song_files_that_disagree_on_the_artist_chooses_one(
+    server_home, tmp_path
+):
+    one = _load_artist_tie(server_home, tmp_path, f"artist_a_{tmp_path.name[-12:]}", False)
+    other = _load_artist_tie(server_home, tmp_path, f"artist_b_{tmp_path.name[-12:]}", True)
+    assert table_rows(one, "songplays") == table_rows(other, "songplays")
+    assert one.query("SELECT artist_id FROM songplays") == [("AR1",)]
+
+
 def test_time_has_the_iso_year_of_its_iso_week(warehouse):
     warehouse.ensure_tables()
     moments = [datetime(2018, 12, 31, 5), datetime(2021, 1, 1, 5), datetime(2019, 6, 1)]

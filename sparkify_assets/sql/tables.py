@@ -105,10 +105,10 @@ SONGPLAYS = Table(
     description=(
         "Fact: one row per NextSong event with a non-empty userId. songplay_id is derived from "
         "(session_id, item_in_session), so a re-load gives the same ids. song_id/artist_id come "
-        "from the song with the same title and artist name, nearest duration first; NULL when "
-        "none matches; never fans out. Copies of an event resolve on their content. Daily "
-        "partitioned by start_time's UTC day; a song change re-matches only the plays whose "
-        "title and artist name it touches, on any day."
+        "from the song with the same title and artist name, nearest duration first (then the "
+        "smallest song_id and artist_id); NULL when none matches; never fans out. Copies of an "
+        "event resolve on their content. Daily partitioned by start_time's UTC day; a song "
+        "change re-matches only the plays whose title and artist name it touches, on any day."
     ),
     columns=(
         Column(
@@ -193,7 +193,7 @@ FROM (
            e.user_agent, s.song_id, s.artist_id,
            ROW_NUMBER() OVER (
                PARTITION BY e.session_id, e.item_in_session
-               ORDER BY {_PLAY_COPY_ORDER}, ABS(s.duration - e.length), s.song_id
+               ORDER BY {_PLAY_COPY_ORDER}, ABS(s.duration - e.length), s.song_id, s.artist_id
            ) AS pick
     FROM {{staging_events}} e
     LEFT JOIN {{staging_songs}} s ON s.title = e.song AND s.artist_name = e.artist
