@@ -148,10 +148,10 @@ def materialization_metadata(
 ) -> dict:
     """Size, shape, lineage, a preview and the summary of a table as it now is."""
     schema = warehouse.schema_name
-    one_day = bool(window and table.window_column and _days(window) == 1)
+    run_days = _days(window) if window and table.window_column else 0  # 0: not partitioned
     with warehouse.transaction() as cursor:
         metadata = {**definition_metadata(table), "dagster/table_name": f"{schema}.{table.name}"}
-        if one_day:
+        if run_days == 1:
             # A day's run reads only its day: counting the whole table would make every run
             # cost as much as the history. Runs of several days (and full loads) count it.
             cursor.execute(warehouse.count_statement(table, window))
@@ -161,14 +161,14 @@ def materialization_metadata(
             # each partition its own.
             cursor.execute(warehouse.count_statement(table))
             (metadata["dagster/row_count"],) = cursor.fetchone()
-        if not (window and table.window_column and _days(window) > 1):
+        if run_days <= 1:
             # A multi-day run's partitions each get their own figures (record_partition_figures),
             # which take the place of the run's: computing those too would scan every day again.
             metadata |= _figures(cursor, table, schema, window if table.window_column else None)
         preview = preview_markdown(
             *_select(cursor, render.preview(table, schema, PREVIEW_ROWS, window))
         )
-        if window and table.window_column and _days(window) > 1:
+        if run_days > 1:
             preview = (
                 f"_First rows of the run's days {run_range(window)}, not of one day:_\n\n{preview}"
             )
