@@ -21,14 +21,7 @@ from sparkify_assets.sql.analytics_scopes import (
     listing,
 )
 from sparkify_assets.sql.model import Column, Scope, Table, copy_of, derived_from
-from sparkify_assets.sql.tables import ARTISTS, SONGPLAYS, SONGS
-
-_LEVEL = SONGPLAYS.column("level").type  # a level copied from songplays
-
-
-def _plays(*columns: str):
-    return derived_from("songplays", *columns)
-
+from sparkify_assets.sql.tables import ARTISTS, PLAY_LEVEL, SONGPLAYS, SONGS, from_songplays
 
 _PERIOD_COLUMNS = (
     Column(
@@ -36,27 +29,33 @@ _PERIOD_COLUMNS = (
         "VARCHAR(8)",
         "'day' or 'week' (ISO week, Monday to Sunday)",
         False,
-        lineage=_plays("start_time"),
+        lineage=from_songplays("start_time"),
     ),
     Column(
         "period_start",
         "DATE",
         "The day, or the Monday of the ISO week (UTC)",
         False,
-        lineage=_plays("start_time"),
+        lineage=from_songplays("start_time"),
     ),
     Column(
         "play_rank",
         "INTEGER",
         "1 = most played in the period; ties share a rank",
         False,
-        lineage=_plays("songplay_id"),
+        lineage=from_songplays("songplay_id"),
     ),
 )
 _COUNT_COLUMNS = (
-    Column("plays", "INTEGER", "Song plays in the period", False, lineage=_plays("songplay_id")),
     Column(
-        "listeners", "INTEGER", "Distinct users who played it", False, lineage=_plays("user_id")
+        "plays", "INTEGER", "Song plays in the period", False, lineage=from_songplays("songplay_id")
+    ),
+    Column(
+        "listeners",
+        "INTEGER",
+        "Distinct users who played it",
+        False,
+        lineage=from_songplays("user_id"),
     ),
 )
 
@@ -235,17 +234,19 @@ PLAYS_BY_LEVEL = Table(
         "the event had none)."
     ),
     columns=(
-        Column("day", "DATE", "UTC day", False, lineage=_plays("start_time")),
+        Column("day", "DATE", "UTC day", False, lineage=from_songplays("start_time")),
         Column(
             "level",
-            _LEVEL,
+            PLAY_LEVEL,
             "'free' or 'paid' at the time of the play",
             False,
-            lineage=_plays("level"),
+            lineage=from_songplays("level"),
         ),
-        Column("plays", "INTEGER", "", False, lineage=_plays("songplay_id")),
-        Column("listeners", "INTEGER", "Distinct users", False, lineage=_plays("user_id")),
-        Column("sessions", "INTEGER", "Distinct sessions", False, lineage=_plays("session_id")),
+        Column("plays", "INTEGER", "", False, lineage=from_songplays("songplay_id")),
+        Column("listeners", "INTEGER", "Distinct users", False, lineage=from_songplays("user_id")),
+        Column(
+            "sessions", "INTEGER", "Distinct sessions", False, lineage=from_songplays("session_id")
+        ),
     ),
     primary_key=("day", "level"),
     scope=Scope(

@@ -9,14 +9,9 @@ from __future__ import annotations
 
 from sparkify_assets.sql.model import Column, Scope, Table, copy_of, derived_from
 from sparkify_assets.sql.state import by_user
-from sparkify_assets.sql.tables import ARTISTS, SONGPLAYS, SONGS, USERS
+from sparkify_assets.sql.tables import ARTISTS, PLAY_LEVEL, SONGPLAYS, SONGS, USERS, from_songplays
 
-_LEVEL = SONGPLAYS.column("level").type  # a level copied from songplays
 TOP_N = 10  # ranks kept per period in the "most played" tables; plays kept per user
-
-
-def _plays(*columns: str):
-    return derived_from("songplays", *columns)
 
 
 def _hours(*columns: str):
@@ -40,13 +35,13 @@ LEVEL_CHANGES = Table(
         copy_of(USERS, "last_name"),
         Column(
             "first_level",
-            _LEVEL,
+            PLAY_LEVEL,
             "Level at the user's first play",
             lineage=_hours("first_level", "hour_start"),
         ),
         Column(
             "last_level",
-            _LEVEL,
+            PLAY_LEVEL,
             "Level at the user's latest play",
             lineage=_hours("last_level", "hour_start"),
         ),
@@ -132,16 +127,16 @@ RECENT_PLAYS = Table(
         "song."
     ),
     columns=(
-        Column("user_id", "INTEGER", "", False, lineage=_plays("user_id")),
+        Column("user_id", "INTEGER", "", False, lineage=from_songplays("user_id")),
         Column(
             "recency_rank",
             "INTEGER",
             "1 = the user's latest play",
             False,
-            lineage=_plays("start_time", "songplay_id"),
+            lineage=from_songplays("start_time", "songplay_id"),
         ),
-        Column("songplay_id", "BIGINT", "", False, lineage=_plays("songplay_id")),
-        Column("start_time", "TIMESTAMP", "", False, lineage=_plays("start_time")),
+        Column("songplay_id", "BIGINT", "", False, lineage=from_songplays("songplay_id")),
+        Column("start_time", "TIMESTAMP", "", False, lineage=from_songplays("start_time")),
         copy_of(SONGPLAYS, "song_id"),
         copy_of(SONGS, "title"),
         copy_of(SONGPLAYS, "artist_id"),

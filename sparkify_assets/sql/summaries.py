@@ -16,15 +16,8 @@ rows, and the rows' users are what the per-user tables rebuild.
 
 from __future__ import annotations
 
-from sparkify_assets.sql.model import Column, Table, derived_from
-from sparkify_assets.sql.tables import SONGPLAYS
-
-_LEVEL = SONGPLAYS.column("level").type
-
-
-def _plays(*columns: str):
-    return derived_from("songplays", *columns)
-
+from sparkify_assets.sql.model import Column, Table
+from sparkify_assets.sql.tables import PLAY_LEVEL, from_songplays
 
 _IN_ORDER = "ORDER BY p.start_time, p.songplay_id"
 _HOUR = "DATE_TRUNC('hour', p.start_time)"
@@ -43,33 +36,55 @@ USER_PLAYS_BY_HOUR = Table(
             "TIMESTAMP",
             "The UTC hour (start_time truncated to the hour)",
             False,
-            lineage=_plays("start_time"),
+            lineage=from_songplays("start_time"),
         ),
-        Column("user_id", "INTEGER", "", False, lineage=_plays("user_id")),
-        Column("plays", "INTEGER", "Plays in the hour", False, lineage=_plays("songplay_id")),
-        Column("first_play_at", "TIMESTAMP", "The hour's first play", False, _plays("start_time")),
-        Column("first_level", _LEVEL, "Level at the hour's first play", lineage=_plays("level")),
-        Column("last_level", _LEVEL, "Level at the hour's last play", lineage=_plays("level")),
+        Column("user_id", "INTEGER", "", False, lineage=from_songplays("user_id")),
+        Column(
+            "plays", "INTEGER", "Plays in the hour", False, lineage=from_songplays("songplay_id")
+        ),
+        Column(
+            "first_play_at",
+            "TIMESTAMP",
+            "The hour's first play",
+            False,
+            from_songplays("start_time"),
+        ),
+        Column(
+            "first_level",
+            PLAY_LEVEL,
+            "Level at the hour's first play",
+            lineage=from_songplays("level"),
+        ),
+        Column(
+            "last_level",
+            PLAY_LEVEL,
+            "Level at the hour's last play",
+            lineage=from_songplays("level"),
+        ),
         Column(
             "level_changes",
             "INTEGER",
             "Consecutive plays within the hour with different levels",
             False,
-            lineage=_plays("level", "start_time"),
+            lineage=from_songplays("level", "start_time"),
         ),
-        Column("upgrades", "INTEGER", "free -> paid within the hour", False, _plays("level")),
-        Column("downgrades", "INTEGER", "paid -> free within the hour", False, _plays("level")),
+        Column(
+            "upgrades", "INTEGER", "free -> paid within the hour", False, from_songplays("level")
+        ),
+        Column(
+            "downgrades", "INTEGER", "paid -> free within the hour", False, from_songplays("level")
+        ),
         Column(
             "first_change_at",
             "TIMESTAMP",
             "First play at a new level within the hour",
-            lineage=_plays("start_time"),
+            lineage=from_songplays("start_time"),
         ),
         Column(
             "last_change_at",
             "TIMESTAMP",
             "Latest play at a new level within the hour",
-            lineage=_plays("start_time"),
+            lineage=from_songplays("start_time"),
         ),
     ),
     primary_key=("user_id", "hour_start"),

@@ -206,6 +206,14 @@ WHERE p.pick = 1
 )
 
 
+# What the tables built from songplays copy or derive from it.
+PLAY_LEVEL = SONGPLAYS.column("level").type
+
+
+def from_songplays(*columns: str):
+    return derived_from("songplays", *columns)
+
+
 def _latest(*columns: str):
     return derived_from("user_latest_by_day", *columns)
 
