@@ -136,12 +136,11 @@ def step_seconds(dagster_home: Path, run_id: str) -> dict[str, float]:
         }
 
 
-def run_project(server: Server, data: Path, work: Path) -> tuple[Measurement, str]:
-    dsn = server.fresh_database("project")
-    dagster_home = work / "dagster_home"
+def project_env(server: Server, dsn: str, data: Path, dagster_home: Path) -> dict[str, str]:
+    """The environment of a load of ``data`` into ``dsn``, with its own Dagster instance."""
     dagster_home.mkdir(exist_ok=True)
     shutil.copy(REPO / "dagster_home" / "dagster.yaml", dagster_home / "dagster.yaml")
-    env = dict(
+    return dict(
         os.environ,
         SPARKIFY_WAREHOUSE_URL=dsn,
         SPARKIFY_DATA_URI=str(data),
@@ -149,6 +148,12 @@ def run_project(server: Server, data: Path, work: Path) -> tuple[Measurement, st
         DAGSTER_HOME=str(dagster_home),
         PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
     )
+
+
+def run_project(server: Server, data: Path, work: Path) -> tuple[Measurement, str]:
+    dsn = server.fresh_database("project")
+    dagster_home = work / "dagster_home"
+    env = project_env(server, dsn, data, dagster_home)
     output = work / "last-load.txt"
     load_average = os.getloadavg()[0]
     server_cpu = server.cpu_seconds()
