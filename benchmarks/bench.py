@@ -80,9 +80,28 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=1)
 
 
+def add_tiny_arguments(parser: argparse.ArgumentParser) -> None:
+    """The tiny data set whose load is subtracted from the big one's (same days and seed)."""
+    parser.add_argument("--tiny-events", type=int, default=1_000)
+    parser.add_argument("--tiny-songs", type=int, default=100)
+
+
+def data_sets(args: argparse.Namespace) -> tuple[DataSet, DataSet]:
+    """The big and the tiny data set of the parsed arguments."""
+    return (
+        DataSet(args.events, args.songs, args.days, args.seed),
+        DataSet(args.tiny_events, args.tiny_songs, args.days, args.seed),
+    )
+
+
+def console_command(script: str, module: str) -> list[str]:
+    """A console script of this interpreter's environment, else ``python -m module``."""
+    path = Path(sys.executable).with_name(script)
+    return [str(path)] if path.exists() else [sys.executable, "-m", module]
+
+
 def sparkify_command() -> list[str]:
-    script = Path(sys.executable).with_name("sparkify")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "sparkify_assets.cli.main"]
+    return console_command("sparkify", "sparkify_assets.cli.main")
 
 
 def ensure_data(work: Path, data: DataSet) -> Path:
@@ -272,8 +291,7 @@ def run_plain_floor(server: Server, rows: Path) -> Measurement:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_data_arguments(parser)
-    parser.add_argument("--tiny-events", type=int, default=1_000)
-    parser.add_argument("--tiny-songs", type=int, default=100)
+    add_tiny_arguments(parser)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument(
         "--work",
@@ -285,9 +303,9 @@ def main(argv: list[str] | None = None) -> int:
 
     work = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
-    big_data = DataSet(args.events, args.songs, args.days, args.seed)
+    big_data, tiny_data = data_sets(args)
     big = ensure_data(work, big_data)
-    tiny = ensure_data(work, DataSet(args.tiny_events, args.tiny_songs, args.days, args.seed))
+    tiny = ensure_data(work, tiny_data)
     songs = song_file_count(big)
     window = day_window(big)
     server = Server(work / "home")

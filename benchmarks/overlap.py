@@ -31,9 +31,16 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from dagster._core.storage.tags import (  # noqa: E402
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
+
 from benchmarks.bench import (  # noqa: E402
-    DataSet,
     add_data_arguments,
+    add_tiny_arguments,
+    console_command,
+    data_sets,
     day_window,
     ensure_data,
     project_env,
@@ -41,7 +48,6 @@ from benchmarks.bench import (  # noqa: E402
 )
 from benchmarks.harness import Server, median  # noqa: E402
 
-TINY = DataSet(1_000, 100, 30, 1)
 MULTIPROCESS = {
     "execution": {
         "config": {
@@ -62,12 +68,11 @@ def multiprocess_command(data: Path, work: Path) -> list[str]:
     config = work / "multiprocess.json"
     config.write_text(json.dumps(MULTIPROCESS))
     tags = {
-        "dagster/asset_partition_range_start": first.isoformat(),
-        "dagster/asset_partition_range_end": (end - timedelta(days=1)).isoformat(),
+        ASSET_PARTITION_RANGE_START_TAG: first.isoformat(),
+        ASSET_PARTITION_RANGE_END_TAG: (end - timedelta(days=1)).isoformat(),
     }
-    dagster = Path(sys.executable).with_name("dagster")
     return [
-        *([str(dagster)] if dagster.exists() else [sys.executable, "-m", "dagster"]),
+        *console_command("dagster", "dagster"),
         *("job", "execute", "-m", "sparkify_assets.definitions", "-j", "load_everything"),
         *("--tags", json.dumps(tags), "-c", str(config)),
     ]
@@ -90,15 +95,14 @@ def timed_run(server: Server, command: list[str], data: Path, work: Path) -> flo
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_data_arguments(parser)
+    add_tiny_arguments(parser)
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--work", type=Path, default=REPO / "benchmarks" / "out")
     args = parser.parse_args(argv)
 
     work = args.work.resolve()
-    sizes = {
-        "tiny": ensure_data(work, TINY),
-        "big": ensure_data(work, DataSet(args.events, args.songs, args.days, args.seed)),
-    }
+    big, tiny = data_sets(args)
+    sizes = {"tiny": ensure_data(work, tiny), "big": ensure_data(work, big)}
     server = Server(work / "home")
     ways = {
         "sparkify load": lambda data: [*sparkify_command(), "load"],
