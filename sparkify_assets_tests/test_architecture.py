@@ -132,7 +132,9 @@ def test_the_cycle_finder_finds_a_circle():
 
 def test_every_subpackage_has_a_layer():
     unplaced = {name for name in modules() if name.count(".") and layer(name) is None}
-    assert not unplaced, "add these to LAYERS (and to README's Layout): " + ", ".join(unplaced)
+    assert not unplaced, "add these to LAYERS (and to docs/architecture.md's Layout): " + ", ".join(
+        unplaced
+    )
 
 
 @pytest.mark.parametrize("name", sorted(modules()))

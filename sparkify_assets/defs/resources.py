@@ -60,7 +60,7 @@ class PostgresWarehouseResource(ConfigurableResourceFactory[Warehouse]):
 
 
 class RedshiftWarehouseResource(ConfigurableResourceFactory[Warehouse]):
-    """Amazon Redshift, configured from REDSHIFT_* when a run starts (see README)."""
+    """Amazon Redshift, configured from REDSHIFT_* when a run starts (see docs/redshift.md)."""
 
     password: str = ""
 
