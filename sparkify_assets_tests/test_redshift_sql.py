@@ -12,7 +12,7 @@ from sqlglot import exp
 from sparkify_assets.cli import main as cli
 from sparkify_assets.contract.records import EVENT_FIELDS
 from sparkify_assets.core.redact import redact
-from sparkify_assets.sql.catalog import BUILT_TABLES, TABLES
+from sparkify_assets.sql.catalog import BUILT_TABLES, TABLES, told_by
 from sparkify_assets.sql.checks import RULES
 from sparkify_assets.sql.redshift_load import max_errors_for
 from sparkify_assets.warehouse.redshift import redshift_warehouse_from_env
@@ -98,13 +98,43 @@ def test_sections_run_in_load_order(redshift_env, capsys) -> None:
         f"check {rule.table}.{rule.name}" for rules in RULES.values() for rule in rules
     ]
     # Between staging and the checks: every built table's full rebuild (what `sparkify load`
-    # runs), then its incremental run (what a day's run or a song refresh runs).
+    # runs).
     sections = re.findall(r"^-- (\S+) \((.+)\)$", output, flags=re.MULTILINE)
-    assert sections == [(name, "full rebuild") for name in built] + [
-        (name, "incremental run for 2018-11-02, with pending changes") for name in built
-    ]
+    assert sections == [(name, "full rebuild") for name in built]
     assert output.index("-- staging_songs\n") < output.index(f"-- {built[0]} (full rebuild)")
-    assert output.rindex("pending changes)") < output.index("-- check ")
+    assert output.rindex("(full rebuild)") < output.index("-- check ")
+
+
+@pytest.mark.parametrize("target", ["redshift", "postgres"])
+def test_each_run_has_its_printout(redshift_env, capsys, target) -> None:
+    def printout(*flags: str) -> tuple[list[tuple[str, str]], str]:
+        output = run_sql(capsys, "--target", target, "--day", "2018-11-02", *flags)
+        return re.findall(r"^-- (\S+)(?: \((.+)\))?$", output, flags=re.MULTILINE), output
+
+    (daily, day_text), (songs, song_text), (full, _) = (
+        printout(flag) for flag in ("--daily", "--songs", "--full-refresh")
+    )
+    # A day's run stages the day, builds what is built from events (not songs or artists):
+    # the day's window, then what is pending, under the comment saying when.
+    titles = [title for title, _ in daily]
+    assert "staging_songs" not in titles and "songs" not in titles and "artists" not in titles
+    assert ("songplays", "day run") in daily and ("users", "day run") in daily
+    songplays = day_text[day_text.index("-- songplays (day run)") :]
+    songplays = songplays[: songplays.index("COMMIT;")]
+    assert [line for line in songplays.splitlines() if line.startswith("-- when")] == [
+        "-- when a pending change says all: full",
+        "-- when changes are pending: window+scope",
+        "-- when nothing is pending: window",
+    ]
+    # A song refresh stages the changed song files and builds what their changes reach.
+    assert not any(title == "staging_events" for title, _ in songs)
+    built = [title for title, mode in songs if mode == "songs run"]
+    assert built == [table.name for table in told_by("staging_songs")]
+    assert "users" not in built and "time" not in built and "songplays" in built
+    assert "-- when nothing is pending: unchanged\n-- (nothing more)\nCOMMIT;" in song_text
+    # A full refresh rebuilds everything whole after every song file.
+    assert [t for t, m in full if m == "full rebuild"] == [t.name for t in BUILT_TABLES]
+    assert ("staging_songs", "") in full
 
 
 def test_copy_options_are_the_chosen_ones(redshift_env) -> None:
@@ -176,9 +206,11 @@ def test_redshift_ddl_layout_and_sizes(redshift_env) -> None:
     assert size("songplays", "location") == size("staging_events", "location")
 
 
-def test_transforms_are_the_same_sql_on_both_targets(redshift_env, capsys) -> None:
+@pytest.mark.parametrize("run", ["load", "--daily", "--songs", "--full-refresh"])
+def test_transforms_are_the_same_sql_on_both_targets(redshift_env, capsys, run) -> None:
     def star_sections(target: str) -> str:
-        output = run_sql(capsys, "--target", target, "--day", "2018-11-01")
+        flags = [] if run == "load" else [run]
+        output = run_sql(capsys, "--target", target, "--day", "2018-11-01", *flags)
         return output[output.index("-- songplays") : output.index("-- check")]
 
     redshift, postgres = star_sections("redshift"), star_sections("postgres")
@@ -196,8 +228,10 @@ def test_transforms_are_the_same_sql_on_both_targets(redshift_env, capsys) -> No
         re.MULTILINE,
     )
     assert target_only.sub("", redshift) == target_only.sub("", postgres)
-    assert "SET LOCAL default_statistics_target = 10;" in postgres
-    assert 'ALTER TABLE "public"."songplays" DROP CONSTRAINT "songplays_pkey";' in postgres
+    if run == "--daily":
+        assert "SET LOCAL default_statistics_target = 10;" in postgres
+    if run in ("load", "--full-refresh"):
+        assert 'ALTER TABLE "public"."songplays" DROP CONSTRAINT "songplays_pkey";' in postgres
     assert "DROP CONSTRAINT" not in redshift and "DROP INDEX" not in redshift
     for text in sqlglot.parse(postgres, read="postgres"):
         assert not isinstance(text, exp.Command)
@@ -226,7 +260,7 @@ def test_days_come_from_the_source_when_not_given(tmp_path: Path, monkeypatch, c
         "2018-11-03",
         "2018-11-05",
     ]
-    assert "-- songplays (incremental run for 2018-11-05, with pending changes)" in output
+    assert "-- songplays (full rebuild)" in output
 
 
 def test_secrets_are_never_printed(redshift_env, monkeypatch, capsys) -> None:

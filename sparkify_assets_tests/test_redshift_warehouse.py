@@ -382,19 +382,14 @@ def test_a_build_locks_its_table_and_runs_its_printed_plan(script: Script, monke
     outcome = warehouse.build(SONGPLAYS, window)
 
     (transaction,) = script.transactions
-    plan, mode = plans.build(
-        warehouse,
-        SONGPLAYS,
-        window,
-        False,
-        plans.Pending(pending[0], bool(pending[1])),
-        "the batch",
-    )
+    plan = plans.build(warehouse, SONGPLAYS, window, False, "the batch")
+    branch = plan.branch(plans.Pending(pending[0], bool(pending[1])).case)
     assert transaction[1] == 'LOCK "public"."pending_changes", "public"."songplays"'
-    assert transaction[2:-1] == [render.to_text(s) for s in plan.statements]
+    ran = [render.to_text(s) for s in (*plan.statements, *branch.statements)]
+    assert transaction[2:-1] == ran
     assert transaction[-1] == "COMMIT"
     expected = {(0, 0): "window", (3, 0): "window+scope", (2, 1): "full"}[pending]
-    assert outcome.mode == mode == expected
+    assert outcome.mode == branch.mode == expected
 
 
 def test_a_local_source_is_refused_with_a_clear_error(script: Script) -> None:

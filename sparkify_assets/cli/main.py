@@ -199,7 +199,9 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
         warehouse = PostgresWarehouse(home=settings.home())
         data_uri = settings.data_uri()
-    sections = deployment_sql(warehouse, data_uri, _keys_by_day(args, data_uri))
+    keys = {} if args.plan == "songs" and not (args.day or args.days) else None
+    keys = _keys_by_day(args, data_uri) if keys is None else keys
+    sections = deployment_sql(warehouse, data_uri, keys, args.plan)
     print(render_script(target, sections), end="")
     return 0
 
@@ -301,7 +303,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gen.set_defaults(run=cmd_generate)
 
-    show = commands.add_parser("sql", help="print every statement a deployment runs, in order")
+    show = commands.add_parser(
+        "sql", help="print every statement a run executes, in order (default: sparkify load)"
+    )
     show.add_argument(
         "--target",
         choices=("redshift", "postgres"),
@@ -317,7 +321,29 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument(
         "--days", type=_day_range, metavar="FIRST..LAST", help="stage every day of this range"
     )
-    show.set_defaults(run=cmd_sql)
+    runs = show.add_mutually_exclusive_group()
+    runs.add_argument(
+        "--daily",
+        dest="plan",
+        action="store_const",
+        const="day",
+        help="a day's run (the schedule's or the sensor's) of --day instead of a load",
+    )
+    runs.add_argument(
+        "--songs",
+        dest="plan",
+        action="store_const",
+        const="songs",
+        help="a song refresh: the changed song files, then what they change",
+    )
+    runs.add_argument(
+        "--full-refresh",
+        dest="plan",
+        action="store_const",
+        const="full-refresh",
+        help="sparkify load --full-refresh: every song file re-read too",
+    )
+    show.set_defaults(run=cmd_sql, plan="load")
 
     cluster = commands.add_parser("cluster", help="the Amazon Redshift cluster (boto3)")
     actions = cluster.add_subparsers(dest="action", required=True)

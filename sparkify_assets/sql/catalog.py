@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sparkify_assets.sql.analytics import ANALYTICS_TABLES
-from sparkify_assets.sql.model import check_model
+from sparkify_assets.sql.model import Table, check_model
 from sparkify_assets.sql.state import PENDING_CHANGES, USER_LATEST_BY_DAY
 from sparkify_assets.sql.summaries import SUMMARY_TABLES
 from sparkify_assets.sql.tables import (
@@ -38,3 +38,23 @@ ALL_TABLES = (
 )
 TABLES = {table.name: table for table in ALL_TABLES}
 check_model(ALL_TABLES)
+
+
+def built_from(name: str) -> tuple[Table, ...]:
+    """The built tables that read ``name``, directly or through others, in run order."""
+    reached = {name}
+    for table in BUILT_TABLES:
+        if reached.intersection(table.depends_on):
+            reached.add(table.name)
+    return tuple(table for table in BUILT_TABLES if table.name in reached)
+
+
+def told_by(name: str) -> tuple[Table, ...]:
+    """The built tables that changes of ``name`` reach through ``pending_changes``, in run
+    order: what a run that changes only ``name`` has to build."""
+    reached = {name}
+    for table in BUILT_TABLES:
+        consumed = table.scope.consumes if table.scope else ()
+        if any(c.producer in reached for c in consumed):
+            reached.add(table.name)
+    return tuple(table for table in BUILT_TABLES if table.name in reached)

@@ -157,6 +157,8 @@ class Warehouse(BaseModel):
     _tables_ready: bool = PrivateAttr(default=False)
 
     dialect: ClassVar[Dialect] = POSTGRES
+    # Whether a song load can reload only the files whose fingerprint changed.
+    loads_changed_song_files: ClassVar[bool] = False
 
     @field_validator("schema_name")
     @classmethod
@@ -286,6 +288,10 @@ class Warehouse(BaseModel):
     def songs_sql(self, data_uri: str) -> list[Transaction]:
         raise NotImplementedError
 
+    def song_files_sql(self, data_uri: str) -> list[Transaction]:
+        """A song refresh's staging: the changed files where the target loads them alone."""
+        return self.songs_sql(data_uri)
+
     def statistics_statements(self, table: Table) -> list:
         """What ``refresh_statistics`` runs once a staging asset has loaded all its partitions.
 
@@ -335,20 +341,19 @@ class Warehouse(BaseModel):
 
         A daily table replaces ``window``; a table with a scope then replaces what its pending
         changes reach. ``full`` (or a pending ``all``) rebuilds the whole table. What runs is
-        ``plans.build``'s transaction for the pending changes its head finds.
+        ``plans.build``'s transaction: its head, then the branch its pending changes pick.
         """
         self.ensure_tables()
         started = time.monotonic()
         window = Window(*window) if window is not None else None
-        with self.transaction(lock=plans.build_lock_key(table)) as cursor:
-            head = plans.build_head(self, table)
-            for statement in head:
-                cursor.execute(statement)
-            pending = plans.Pending(*cursor.fetchone()) if head else plans.NOTHING_PENDING
-            plan, mode = plans.build(self, table, window, full, pending, changes.new_batch())
-            for statement in plan.statements[len(head) :]:
-                cursor.execute(statement)
-        return BuildOutcome(mode, pending.rows, time.monotonic() - started)
+        plan = plans.build(self, table, window, full, changes.new_batch())
+        with self.transaction(lock=plan.lock) as cursor:
+            plans.execute(cursor, plan.statements)
+            # A head, where there is one, ends with the count of pending changes.
+            pending = plans.Pending(*cursor.fetchone()) if plan.statements else None
+            branch = plan.branch((pending or plans.NOTHING_PENDING).case)
+            plans.execute(cursor, branch.statements)
+        return BuildOutcome(branch.mode, pending.rows if pending else 0, time.monotonic() - started)
 
     def count_statement(self, table: Table, window: Window | None = None):
         """Rows in the table, or in the window of a partitioned table."""

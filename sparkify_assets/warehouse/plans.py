@@ -4,6 +4,10 @@ The warehouse executes these objects and ``sparkify sql`` prints them, so what i
 what runs. A value only known while running (the batch id of pending rows, a COPY's stream of
 rows) is a literal of the same type or a named stream in the plan, and printed as such.
 
+A statement of a plan is a ``psycopg2.sql.Composed``, a ``CopyIn`` (a ``COPY ... FROM STDIN``
+whose rows the run streams from a named source) or a ``Checkpoint`` (where the run checks what
+it has done so far and rolls the transaction back if the check fails); ``execute`` runs them.
+
 A build reads one value at run time: how many changes are pending (``Pending``), which decides
 between replacing a scope, rebuilding whole or doing nothing. Its transaction starts with the
 statements that read it (``build_head``), the same for every outcome; the rest follows from it.
@@ -11,8 +15,13 @@ statements that read it (``build_head``), the same for every outcome; the rest f
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, NamedTuple
+from typing import IO, TYPE_CHECKING, NamedTuple
+
+from psycopg2 import sql
 
 from sparkify_assets.sql import catalog, changes, render
 from sparkify_assets.sql.model import Table, Window
@@ -23,18 +32,72 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class Branch:
+    """Statements a transaction runs after its own when the value they read picks ``case``
+    (``None``: always); ``says`` is printed before them, ``mode`` names the outcome."""
+
+    case: str | None
+    says: str
+    statements: tuple
+    mode: str = ""
+
+
+@dataclass(frozen=True)
 class Transaction:
     """One transaction of a plan, as ``sparkify sql`` prints it (its lock, then its statements).
 
     ``lock`` is a ``lock_key`` the warehouse turns into its lock statement. ``when`` says when
     it runs if not always (the failure path); ``notes`` annotate statements by index, e.g. where
-    a printed literal stands for a value only known while loading.
+    a printed literal stands for a value only known while loading. ``branches``: what follows
+    ``statements``, chosen by the value the last of them reads (a build's pending changes).
     """
 
     statements: list
     lock: str | None = None
     when: str | None = None
     notes: dict[int, str] = field(default_factory=dict)
+    branches: tuple[Branch, ...] = ()
+
+    def branch(self, case: str) -> Branch:
+        return next(b for b in self.branches if b.case in (None, case))
+
+
+@dataclass(frozen=True)
+class CopyIn:
+    """``COPY ... FROM STDIN`` whose rows come from the run's stream named ``stream``."""
+
+    statement: sql.Composed
+    stream: str
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Where a run checks what it has done so far (``name``); ``says`` is what is printed."""
+
+    name: str
+    says: str
+
+
+# What a run hands ``execute``: for each stream, what opens it (when its COPY starts), and for
+# each checkpoint, what checks it (raising rolls the transaction back).
+Streams = dict[str, Callable[[], AbstractContextManager[IO]]]
+Checks = dict[str, Callable[[], None]]
+
+
+def execute(cursor, statements, streams: Streams | None = None, checks: Checks | None = None):
+    """Run a plan's statements on an open transaction's cursor."""
+    for statement in statements:
+        if isinstance(statement, CopyIn):
+            with (streams or {})[statement.stream]() as stream:
+                cursor.copy_expert(statement.statement, stream)
+        elif isinstance(statement, Checkpoint):
+            (checks or {})[statement.name]()
+        else:
+            cursor.execute(statement)
+
+
+# Each transaction names the pending rows it writes with a fresh id; printed, a placeholder.
+PRINTED_BATCH = "<batch id of the transaction>"
 
 
 class Pending(NamedTuple):
@@ -43,8 +106,19 @@ class Pending(NamedTuple):
     rows: int
     everything: bool
 
+    @property
+    def case(self) -> str:
+        """Which of a build's branches it picks."""
+        return "all" if self.everything else "some" if self.rows else "none"
+
 
 NOTHING_PENDING = Pending(0, False)
+# Each branch a build can take, with the pending rows that pick it and how it is printed.
+_CASES = (
+    (Pending(1, True), "when a pending change says all"),
+    (Pending(1, False), "when changes are pending"),
+    (NOTHING_PENDING, "when nothing is pending"),
+)
 
 
 def lock_key(*parts: str) -> str:
@@ -103,14 +177,15 @@ def build_body(
 
 
 def build(
-    warehouse: Warehouse,
-    table: Table,
-    window: Window | None,
-    full: bool,
-    pending: Pending,
-    batch: str,
-) -> tuple[Transaction, str]:
-    """The transaction that brings a built table up to date, and its mode."""
-    body, mode = build_body(warehouse, table, window, full, pending, batch)
+    warehouse: Warehouse, table: Table, window: Window | None, full: bool, batch: str
+) -> Transaction:
+    """The transaction that brings a built table up to date: its head, then the branch the
+    pending changes the head counts pick (one branch when they cannot change the outcome)."""
     head = build_head(warehouse, table)
-    return Transaction([*head, *body], build_lock_key(table)), mode
+    branches = []
+    for pending, says in _CASES if head else ((NOTHING_PENDING, ""),):
+        body, mode = build_body(warehouse, table, window, full, pending, batch)
+        branches.append(Branch(pending.case, f"{says}: {mode}", tuple(body), mode))
+    if all(branch.statements == branches[0].statements for branch in branches):
+        branches = [dataclasses.replace(branches[0], case=None, says="")]
+    return Transaction(head, build_lock_key(table), branches=tuple(branches))

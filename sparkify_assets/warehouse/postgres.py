@@ -14,8 +14,10 @@ import io
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import nullcontext
 from datetime import date
 from itertools import chain
+from typing import ClassVar
 
 import psycopg2
 from psycopg2 import sql
@@ -31,7 +33,7 @@ from sparkify_assets.sql.tables import (
     STAGING_SONGS,
     Table,
 )
-from sparkify_assets.warehouse import embedded
+from sparkify_assets.warehouse import embedded, plans
 from sparkify_assets.warehouse.base import (
     RejectThresholdExceeded,
     StagingResult,
@@ -43,6 +45,7 @@ from sparkify_assets.warehouse.base import (
     warehouse_error,
 )
 from sparkify_assets.warehouse.pipeline import BackgroundReader
+from sparkify_assets.warehouse.plans import PRINTED_BATCH, Checkpoint, CopyIn
 from sparkify_assets.warehouse.song_files import (
     copy_keys,
     song_file_changes,
@@ -52,6 +55,11 @@ from sparkify_assets.warehouse.song_files import (
 
 CHUNK_BYTES = 1 << 18
 SPOOL_IN_MEMORY_BYTES = 4 << 20
+REJECT_SHARE = Checkpoint(
+    "reject_share",
+    "here the load is rolled back when more than SPARKIFY_MAX_REJECT_SHARE of its records were "
+    "rejected",
+)
 
 
 class CopyStream:
@@ -149,6 +157,8 @@ class PostgresWarehouse(Warehouse):
 
     _dsn: str | None = PrivateAttr(default=None)
 
+    loads_changed_song_files: ClassVar[bool] = True
+
     def dsn(self) -> str:
         if self._dsn is None:
             self._dsn = self.url or embedded.ensure_running(self.home)
@@ -188,18 +198,13 @@ class PostgresWarehouse(Warehouse):
             render.summarize_day_index(table, schema, self.dialect),
         )
 
-    def staging_statements(self, table: Table, partition: str) -> list[sql.Composed]:
-        """What one staging transaction runs after its lock: delete, COPY, then rejects, audit."""
-        before, copy, after = self._staging_steps(table, partition)
-        return [*before, copy, *after, *self._log_statements(table.name, partition)]
-
-    def _log_statements(self, asset: str, partition: str) -> list[sql.Composed]:
-        """Replace the partition's load_rejects, then its load_audit rows (COPY FROM STDIN)."""
+    def _log_statements(self, asset: str, partition: str) -> list:
+        """Replace the partition's load_rejects, then its load_audit rows."""
         return [
             render.delete_rejects(self.schema_name, asset, partition),
-            _copy_sql(LOAD_REJECTS, self.schema_name, LOAD_REJECTS.column_names),
+            CopyIn(_copy_sql(LOAD_REJECTS, self.schema_name, LOAD_REJECTS.column_names), "rejects"),
             render.delete_audit(self.schema_name, asset, partition),
-            _copy_sql(LOAD_AUDIT, self.schema_name, LOAD_AUDIT.column_names),
+            CopyIn(_copy_sql(LOAD_AUDIT, self.schema_name, LOAD_AUDIT.column_names), "audit"),
         ]
 
     def statistics_statements(self, table: Table) -> list[sql.Composed]:
@@ -212,18 +217,30 @@ class PostgresWarehouse(Warehouse):
         return render.analyze_sampled(table, self.schema_name)
 
     def events_day_sql(self, data_uri: str, day: date, keys: list[str]) -> list[Transaction]:
-        return self._printed(STAGING_EVENTS, day.isoformat())
+        return self._load_plan(STAGING_EVENTS, day.isoformat(), PRINTED_BATCH)
 
     def songs_sql(self, data_uri: str) -> list[Transaction]:
-        return self._printed(STAGING_SONGS, "")
+        return self._load_plan(STAGING_SONGS, "", PRINTED_BATCH)
 
-    def _printed(self, table: Table, partition: str) -> list[Transaction]:
-        """Both paths of a staging load: the load, and the log kept after a rolled-back one."""
+    def song_files_sql(self, data_uri: str) -> list[Transaction]:
+        return [self._song_files_plan(PRINTED_BATCH)]
+
+    def _load_plan(self, table: Table, partition: str, batch: str) -> list[Transaction]:
+        """Both transactions of a staging load: the load, and the log kept after a rolled-back
+        one. A table loaded whole tells its consumers that all of it changed."""
         lock = lock_key(table.name, partition)
+        before, copy, after = self._staging_steps(table, partition)
+        told = (
+            []
+            if table.window_column
+            else changes.announce_all(table, catalog.ALL_TABLES, self.schema_name, batch)
+        )
+        log = self._log_statements(table.name, partition)
+        nothing_loaded = render.audit_nothing_loaded(self.schema_name, table.name, partition)
         return [
-            Transaction(self.staging_statements(table, partition), lock),
+            Transaction([*before, CopyIn(copy, "rows"), *after, *told, REJECT_SHARE, *log], lock),
             Transaction(
-                self._failed_log_statements(table.name, partition),
+                [*log, nothing_loaded],
                 lock,
                 when=(
                     "only when the load above rejected more than SPARKIFY_MAX_REJECT_SHARE of "
@@ -232,68 +249,60 @@ class PostgresWarehouse(Warehouse):
             ),
         ]
 
-    def _failed_log_statements(self, asset: str, partition: str) -> list[sql.Composed]:
-        return [
-            *self._log_statements(asset, partition),
-            render.audit_nothing_loaded(self.schema_name, asset, partition),
-        ]
-
-    def _write_log(self, cursor, log: LoadLog, kept: bool) -> None:
-        """Replace the partition's rejects and audit with this load's.
-
-        ``kept`` is False when the load's rows were rolled back: the audit then says that
-        nothing was loaded, so the reconciliation check flags the partition until it reloads.
-        """
-        statements = (
-            self._failed_log_statements(log.asset, log.partition_key)
-            if not kept
-            else self._log_statements(log.asset, log.partition_key)
+    def _song_files_plan(self, batch: str) -> Transaction:
+        """Replace the rows, rejects and audit of the changed and removed song files only."""
+        schema = self.schema_name
+        files = song_files_statements(schema)
+        return Transaction(
+            [
+                files.create,
+                CopyIn(files.copy, "keys"),
+                *files.replace(batch),
+                CopyIn(_copy_sql(STAGING_SONGS, schema, STAGING_SONGS.column_names), "rows"),
+                REJECT_SHARE,
+                CopyIn(_copy_sql(LOAD_REJECTS, schema, LOAD_REJECTS.column_names), "rejects"),
+                CopyIn(_copy_sql(LOAD_AUDIT, schema, LOAD_AUDIT.column_names), "audit"),
+                *files.announce(batch),
+            ],
+            lock_key(STAGING_SONGS.name, ""),
         )
-        delete_rejects, copy_rejects, delete_audit, copy_audit, *nothing_loaded = statements
-        cursor.execute(delete_rejects)
-        cursor.copy_expert(copy_rejects, log.rejects.rewind())
-        cursor.execute(delete_audit)
-        cursor.copy_expert(copy_audit, log.audit.rewind())
-        for statement in nothing_loaded:
-            cursor.execute(statement)
+
+    @staticmethod
+    def _streams(rows: Iterator[bytes], log: LoadLog) -> plans.Streams:
+        return {
+            "rows": lambda: BackgroundReader(CopyStream(rows)),
+            "rejects": lambda: nullcontext(log.rejects.rewind()),
+            "audit": lambda: nullcontext(log.audit.rewind()),
+        }
+
+    def _checks(self, result: StagingResult, started: float) -> plans.Checks:
+        def reject_share() -> None:
+            result.seconds = time.monotonic() - started
+            self.check_reject_share(result)
+
+        return {REJECT_SHARE.name: reject_share}
 
     def _stage(
-        self,
-        table: Table,
-        rows: Iterator[bytes],
-        log: LoadLog,
-        result: StagingResult,
-        announce: list | None = None,
+        self, table: Table, rows: Iterator[bytes], log: LoadLog, result: StagingResult
     ) -> StagingResult:
-        """Delete-then-COPY one partition, its rejects and its audit in one transaction.
-
-        ``announce``: what the load tells the tables built from it (``sql.changes``).
-        """
+        """Delete-then-COPY one partition, its rejects and its audit in one transaction."""
         self.ensure_tables()
         started = time.monotonic()
-        lock = lock_key(table.name, log.partition_key)
-        before, copy, after = self._staging_steps(table, log.partition_key)
+        load, failed = self._load_plan(table, log.partition_key, changes.new_batch())
+        # The producer thread also writes the log's rejects and audit; the rows' stream is
+        # closed (its thread joined) before the log's are opened, so they are complete.
+        streams = self._streams(rows, log)
         try:
-            with self.transaction(lock=lock) as cursor:
-                for statement in before:
-                    cursor.execute(statement)
-                # The producer thread also writes the log's rejects and audit; leaving the block
-                # joins it, so they are complete below.
-                with BackgroundReader(CopyStream(rows)) as stream:
-                    cursor.copy_expert(copy, stream)
-                for statement in [*after, *(announce or [])]:
-                    cursor.execute(statement)
-                result.seconds = time.monotonic() - started
-                self.check_reject_share(result)
-                self._write_log(cursor, log, kept=True)
+            with self.transaction(lock=load.lock) as cursor:
+                plans.execute(cursor, load.statements, streams, self._checks(result, started))
             return result
         except psycopg2.Error as err:
             raise warehouse_error(f"loading {table.name} {result.partition}", err) from None
         except RejectThresholdExceeded:
             # The partition's rows were rolled back (its previous rows stay), but operators
             # still need to see the rejects that made it fail, and the audit of what was read.
-            with self.transaction(lock=lock) as cursor:
-                self._write_log(cursor, log, kept=False)
+            with self.transaction(lock=failed.lock) as cursor:
+                plans.execute(cursor, failed.statements, streams)
             raise
         finally:
             log.close()
@@ -328,11 +337,7 @@ class PostgresWarehouse(Warehouse):
         result = StagingResult("all songs", [totals])
 
         rows = _song_rows(source, source.song_files(), log, totals)
-        batch = changes.new_batch()
-        everything = changes.announce_all(
-            STAGING_SONGS, catalog.ALL_TABLES, self.schema_name, batch
-        )
-        return self._stage(STAGING_SONGS, rows, log, result, everything)
+        return self._stage(STAGING_SONGS, rows, log, result)
 
     def _stage_song_files(
         self, source: Source, changed: list[SourceFile], removed: list[str]
@@ -346,27 +351,15 @@ class PostgresWarehouse(Warehouse):
         totals = result.files[0]
 
         rows = _song_rows(source, iter(changed), log, totals)
-        schema, batch = self.schema_name, changes.new_batch()
-        files = song_files_statements(schema)
+        plan = self._song_files_plan(changes.new_batch())
+        streams = {
+            **self._streams(rows, log),
+            "keys": lambda: nullcontext(io.BytesIO(copy_keys(touched))),
+        }
         try:
-            with self.transaction(lock=lock_key(STAGING_SONGS.name, "")) as cursor:
-                cursor.execute(files.create)
-                cursor.copy_expert(files.copy, io.BytesIO(copy_keys(touched)))
-                for statement in files.replace(batch):
-                    cursor.execute(statement)
-                with BackgroundReader(CopyStream(rows)) as stream:
-                    cursor.copy_expert(
-                        _copy_sql(STAGING_SONGS, schema, STAGING_SONGS.column_names), stream
-                    )
-                self.check_reject_share(result)
-                cursor.copy_expert(
-                    _copy_sql(LOAD_REJECTS, schema, LOAD_REJECTS.column_names), log.rejects.rewind()
-                )
-                cursor.copy_expert(
-                    _copy_sql(LOAD_AUDIT, schema, LOAD_AUDIT.column_names), log.audit.rewind()
-                )
-                for statement in files.announce(batch):
-                    cursor.execute(statement)
+            with self.transaction(lock=plan.lock) as cursor:
+                checks = self._checks(result, time.monotonic())
+                plans.execute(cursor, plan.statements, streams, checks)
             return result
         except psycopg2.Error as err:
             raise warehouse_error("loading changed song files", err) from None

@@ -60,6 +60,7 @@ from sparkify_assets.warehouse.base import (
     utc_now,
     warehouse_error,
 )
+from sparkify_assets.warehouse.plans import PRINTED_BATCH
 
 _STAGING = (STAGING_EVENTS.name, STAGING_SONGS.name)
 
@@ -148,13 +149,11 @@ class RedshiftWarehouse(Warehouse):
             lambda marker: load.events_move_steps(config, day, files, marker),
         )
 
-    def _songs_load(self, config: load.CopyConfig) -> _Load:
+    def _songs_load(self, config: load.CopyConfig, batch: str) -> _Load:
         files = load.song_files(config)
         # One COPY of the prefix cannot say which file a row came from: no per-file
         # fingerprints here, so the tables built from staging_songs are told ``all``.
-        told = changes.announce_all(
-            STAGING_SONGS, catalog.ALL_TABLES, self.schema_name, changes.new_batch()
-        )
+        told = changes.announce_all(STAGING_SONGS, catalog.ALL_TABLES, self.schema_name, batch)
         return _Load(
             STAGING_SONGS,
             "",
@@ -168,7 +167,7 @@ class RedshiftWarehouse(Warehouse):
 
     def songs_sql(self, data_uri: str) -> list[Transaction]:
         config = self.copy_config(data_uri)
-        return self._printed(config, self._songs_load(config))
+        return self._printed(config, self._songs_load(config, PRINTED_BATCH))
 
     @staticmethod
     def _printed(config: load.CopyConfig, plan: _Load) -> list[Transaction]:
@@ -216,7 +215,7 @@ class RedshiftWarehouse(Warehouse):
         from, so there are no per-file fingerprints here); consumers are told ``all``."""
         config = self.copy_config(source.uri)
         result = StagingResult("all songs", [FileTally(load.SONGS_PREFIX)])
-        return self._stage(config, self._songs_load(config), result)
+        return self._stage(config, self._songs_load(config, changes.new_batch()), result)
 
     def _stage(self, config: load.CopyConfig, plan: _Load, result: StagingResult) -> StagingResult:
         """Replace one partition: COPY each file, then delete, move and quarantine under LOCK."""
