@@ -22,10 +22,10 @@ from sparkify_assets.defs.assets.metadata import (
 from sparkify_assets.sql import render
 from sparkify_assets.sql.analytics import ANALYTICS_TABLES
 from sparkify_assets.sql.catalog import (
+    ROLLUP_TABLES,
     STAGING_TABLES,
     STAR_TABLES,
     STATE_TABLES,
-    SUMMARY_TABLES,
     TABLES,
 )
 from sparkify_assets.sql.checks import RULES, count_and_sample, rules_for
@@ -42,7 +42,7 @@ GROUPS = {
     **{table.name: "star" for table in STAR_TABLES},
     **{table.name: "analytics" for table in ANALYTICS_TABLES},
     **{table.name: "state" for table in STATE_TABLES},
-    **{table.name: "summary" for table in SUMMARY_TABLES},
+    **{table.name: "rollup" for table in ROLLUP_TABLES},
 }
 SPECS = {spec.key.to_user_string(): spec for asset in ALL_ASSETS for spec in asset.specs}
 
@@ -91,7 +91,7 @@ def test_lineage_naming_an_unknown_column_is_refused():
 
 def test_every_keyed_table_has_the_not_empty_and_primary_key_rules():
     keyed = {table.name for table in TABLES.values() if table.primary_key}
-    built = (*STATE_TABLES, *STAR_TABLES, *SUMMARY_TABLES, *ANALYTICS_TABLES)
+    built = (*STATE_TABLES, *STAR_TABLES, *ROLLUP_TABLES, *ANALYTICS_TABLES)
     assert keyed == {table.name for table in built}
     generic = {
         name: [rule.name for rule in rules][:2] for name, rules in RULES.items() if name in keyed

@@ -1,6 +1,6 @@
 """The per-user answers: each user's level changes and latest plays.
 
-Both are built from ``user_plays_by_hour`` (``sql.summaries``), a row per user and active hour,
+Both are built from ``user_plays_by_hour`` (``sql.rollups``), a row per user and active hour,
 so a day's run that changes a user's plays re-reads that user's hours, not every play they ever
 made. Same conventions as ``analytics``: PostgreSQL/Redshift SQL, replaced per user in scope.
 """

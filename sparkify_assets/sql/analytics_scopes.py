@@ -5,17 +5,19 @@ from __future__ import annotations
 
 from sparkify_assets.sql.model import Column, Consumes, Hook, Scope
 
+
 # The scope's first and last day bound the plays read by a range on start_time, which the
 # daily tables' sort key (Redshift) and BRIN index (PostgreSQL) can use; the exact test follows.
-PLAYS_NEAR_SCOPE = (
-    "p.start_time >= (SELECT MIN({column}) FROM {{scope}}) "
-    "AND p.start_time < (SELECT MAX({column}) FROM {{scope}}) + INTERVAL '7 days'"
-)
+def plays_near_scope(column: str) -> str:
+    return (
+        f"p.start_time >= (SELECT MIN({column}) FROM {{scope}}) "
+        f"AND p.start_time < (SELECT MAX({column}) FROM {{scope}}) + INTERVAL '7 days'"
+    )
 
 
 def period_hook(period: str) -> str:
     return (
-        PLAYS_NEAR_SCOPE.format(column="period_start")
+        plays_near_scope("period_start")
         + f" AND CAST(DATE_TRUNC('{period}', p.start_time) AS DATE) IN "
         f"(SELECT period_start FROM {{scope}} WHERE period = '{period}')"
     )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sparkify_assets.sql.analytics import ANALYTICS_TABLES
 from sparkify_assets.sql.model import Table, check_model
+from sparkify_assets.sql.rollups import ROLLUP_TABLES
 from sparkify_assets.sql.state import PENDING_CHANGES, USER_LATEST_BY_DAY
-from sparkify_assets.sql.summaries import SUMMARY_TABLES
 from sparkify_assets.sql.tables import (
     ARTISTS,
     LOAD_AUDIT,
@@ -25,10 +25,10 @@ STATE_TABLES = (USER_LATEST_BY_DAY,)  # built like the star tables, kept for inc
 BUILT_GROUPS = (
     ("state", STATE_TABLES),
     ("star", STAR_TABLES),
-    ("summary", SUMMARY_TABLES),  # of songplays, for the analytics that would read every play
+    ("rollup", ROLLUP_TABLES),  # of songplays, for the analytics that would read every play
     ("analytics", ANALYTICS_TABLES),
 )
-BUILT_TABLES = (*STATE_TABLES, *STAR_TABLES, *SUMMARY_TABLES, *ANALYTICS_TABLES)
+BUILT_TABLES = (*STATE_TABLES, *STAR_TABLES, *ROLLUP_TABLES, *ANALYTICS_TABLES)
 ALL_TABLES = (
     *STAGING_TABLES,
     *BUILT_TABLES,

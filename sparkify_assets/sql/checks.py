@@ -299,9 +299,9 @@ def _holds_exactly(
     """<table>.<key> is exactly the set of ``origin_key`` over ``origin`` rows that pass
     ``origin_filter``: none missing, none extra.
 
-    Two anti-joins (NOT EXISTS), so neither side is made DISTINCT before comparing: on 1M events
-    that halves the time of a FULL OUTER JOIN against a DISTINCT. Both targets plan them as hash
-    anti-joins. A NULL key never matches, so it always shows as a violation.
+    Two anti-joins (NOT EXISTS), so neither side is made DISTINCT before comparing, which a FULL
+    OUTER JOIN against a DISTINCT would need. Both targets plan them as hash anti-joins. A NULL
+    key never matches, so it always shows as a violation.
     """
     query = f"""
 SELECT DISTINCT 'missing from {table}' AS problem, {origin_key} AS {key}
@@ -316,7 +316,7 @@ WHERE {table_filter}
     return Rule(table, f"match_{origin}_{key}s", description, _template(query))
 
 
-# users against its per-day summary (a row per user and day, not per event), and the summary
+# users against its per-day state (a row per user and day, not per event), and that state
 # against staging for the days checked: together, users holds exactly staging's user ids.
 USERS_MATCH_STAGING = _holds_exactly(
     "users",
@@ -332,10 +332,10 @@ USER_DAYS_MATCH_STAGING = Rule(
     "For each day checked, user_latest_by_day holds exactly the distinct non-empty user ids of "
     "that day's staging_events, none missing, none extra.",
     _template(f"""
-SELECT day, user_id, SUM(staged) AS in_staging, SUM(summarized) AS in_summary
+SELECT day, user_id, SUM(staged) AS in_staging, SUM(kept) AS in_state
 FROM (
     SELECT e.event_date AS day, CAST(e.user_id AS INTEGER) AS user_id, 1 AS staged,
-           0 AS summarized
+           0 AS kept
     FROM {{staging_events}} e
     WHERE e.user_id <> '' AND {_EVENTS_IN_WINDOW}
     GROUP BY e.event_date, CAST(e.user_id AS INTEGER)
@@ -345,7 +345,7 @@ FROM (
     WHERE day >= {{window_start}} AND day < {{window_end}}
 ) pairs
 GROUP BY day, user_id
-HAVING SUM(staged) <> 1 OR SUM(summarized) <> 1
+HAVING SUM(staged) <> 1 OR SUM(kept) <> 1
 """),
 )
 TIME_MATCHES_SONGPLAYS = _holds_exactly(
@@ -364,10 +364,10 @@ HOURS_MATCH_SONGPLAYS = Rule(
     "For each day checked, user_plays_by_hour holds one row per (user_id, UTC hour) with plays "
     "in songplays, and its plays count them: none missing, none extra, none miscounted.",
     _template(f"""
-SELECT hour_start, user_id, SUM(played) AS in_songplays, SUM(summarized) AS in_summary
+SELECT hour_start, user_id, SUM(played) AS in_songplays, SUM(rolled_up) AS in_rollup
 FROM (
     SELECT DATE_TRUNC('hour', start_time) AS hour_start, user_id, COUNT(*) AS played,
-           0 AS summarized
+           0 AS rolled_up
     FROM {{songplays}}
     WHERE {_PLAYS_IN_WINDOW}
     GROUP BY DATE_TRUNC('hour', start_time), user_id
@@ -377,7 +377,7 @@ FROM (
     WHERE hour_start >= {{window_start}} AND hour_start < {{window_end}}
 ) pairs
 GROUP BY hour_start, user_id
-HAVING COUNT(*) <> 2 OR SUM(played) <> SUM(summarized)
+HAVING COUNT(*) <> 2 OR SUM(played) <> SUM(rolled_up)
 """),
 )
 

@@ -273,8 +273,8 @@ def analyze(table: Table, schema: str) -> sql.Composed:
 # A one-day change puts its values past the end of the planner's histograms, which PostgreSQL then
 # estimates at one row and answers with nested loops over thousands of rows. A tenth of the usual
 # sample moves the histograms' ends at a cost that barely grows with history. Every column, not
-# just the day: a new day's session ids lie past their histogram too (analyzing only the day
-# column made the songplays build of a day after a one-day history 1.08 s instead of 0.10 s).
+# just the day: a new day's session ids lie past their histogram too, and a plan joining on them
+# is as wrong as one filtering on the day.
 DAY_STATISTICS_TARGET = 10
 
 
@@ -324,7 +324,7 @@ def counts_by_day(table: Table, schema: str, window: Window) -> sql.Composed:
 
 
 def query(text: str, schema: str) -> sql.Composed:
-    """A SELECT written with ``{table}`` placeholders (a build or a summary), made runnable."""
+    """A SELECT written with ``{table}`` placeholders (a build, highlights), made runnable."""
     return sql.SQL(text.strip()).format(**_table_refs(schema))
 
 

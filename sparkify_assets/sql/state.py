@@ -1,6 +1,6 @@
 """The incremental state tables: kept in the warehouse, written in the data's own transactions.
 
-``user_latest_by_day`` is the per-day summary users are maintained from; ``pending_changes`` is
+``user_latest_by_day`` is the per-day state users are maintained from; ``pending_changes`` is
 how a table tells the tables built from it which keys changed (see ``sql.changes``).
 """
 
@@ -22,17 +22,6 @@ from sparkify_assets.sql.model import (
 )
 
 _EVENT_TYPES = {f.column: f.sql_type for f in EVENT_FIELDS}
-
-# A user's latest event: by time, then position, then the record's own content (copies of one
-# event tie on everything before it), the same order within a day and across days.
-_LATEST_FIRST = (
-    "{a}.ts DESC, {a}.session_id DESC, {a}.item_in_session DESC, {a}.level DESC, "
-    "{a}.first_name DESC, {a}.last_name DESC, {a}.gender DESC"
-)
-
-
-def latest_first(alias: str) -> str:
-    return _LATEST_FIRST.format(a=alias)
 
 
 def by_user(consumes: tuple[Consumes, ...], hook: str) -> Scope:
@@ -83,17 +72,20 @@ USER_LATEST_BY_DAY = Table(
     indexes=(Index(IndexKind.DAY_RANGE, "day"),),
     window_column="day",
     emits=(Emit(ChangeKind.USER, ("user_id",)),),
-    build=f"""
+    # A user's latest event: by time, then position, then the record's own content (copies of
+    # one event tie on everything before it), the same order within a day and across days.
+    build="""
 SELECT day, user_id, ts, session_id, item_in_session, first_name, last_name, gender, level
 FROM (
     SELECT e.event_date AS day, CAST(e.user_id AS INTEGER) AS user_id, e.ts, e.session_id,
            e.item_in_session, e.first_name, e.last_name, e.gender, e.level,
            ROW_NUMBER() OVER (
                PARTITION BY e.event_date, CAST(e.user_id AS INTEGER)
-               ORDER BY {latest_first("e")}
+               ORDER BY e.ts DESC, e.session_id DESC, e.item_in_session DESC, e.level DESC,
+                        e.first_name DESC, e.last_name DESC, e.gender DESC
            ) AS recency
-    FROM {{staging_events}} e
-    WHERE e.user_id <> '' AND e.event_date >= {{window_start}} AND e.event_date < {{window_end}}
+    FROM {staging_events} e
+    WHERE e.user_id <> '' AND e.event_date >= {window_start} AND e.event_date < {window_end}
 ) latest
 WHERE recency = 1
 """,

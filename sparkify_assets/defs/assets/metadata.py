@@ -146,7 +146,7 @@ def _select(cursor, statement) -> tuple[list[str], list[tuple]]:
 def materialization_metadata(
     warehouse: Warehouse, table: Table, window: tuple[date, date] | None = None
 ) -> dict:
-    """Size, shape, lineage, a preview and the summary of a table as it now is."""
+    """Size, shape, lineage, a preview and the highlights of a table as it now is."""
     schema = warehouse.schema_name
     run_days = _days(window) if window and table.window_column else 0  # 0: not partitioned
     with warehouse.transaction() as cursor:

@@ -57,7 +57,7 @@ class StagingConfig(Config):
     )
 
 
-def _summary(results: list[StagingResult], warehouse: Warehouse) -> dict:
+def _load_figures(results: list[StagingResult], warehouse: Warehouse) -> dict:
     return staging_figures(results, warehouse.max_reject_share)
 
 
@@ -107,19 +107,19 @@ def _load_days(
     # a day's run samples lightly, so it does not read the whole history.
     warehouse.refresh_statistics(STAGING_EVENTS, one_day=len(days) == 1)
     if failures:
-        raise Failure("\n".join(failures), metadata=_summary(results, warehouse))
+        raise Failure("\n".join(failures), metadata=_load_figures(results, warehouse))
     # Each day's own figures on its partition; the run's totals under run_* names only.
     record_partition_figures(
         context,
         warehouse,
         STAGING_EVENTS,
         {
-            r.partition: _summary([r], warehouse) | {"files": MetadataValue.int(len(r.files))}
+            r.partition: _load_figures([r], warehouse) | {"files": MetadataValue.int(len(r.files))}
             for r in results
         },
     )
     window = partition_window(context)
-    totals = {f"run_{key}": value for key, value in _summary(results, warehouse).items()}
+    totals = {f"run_{key}": value for key, value in _load_figures(results, warehouse).items()}
     metadata = totals | {"run_days": MetadataValue.text(f"{run_range(window)} ({len(days)} days)")}
     return MaterializeResult(
         metadata=metadata | materialization_metadata(warehouse, STAGING_EVENTS, window)
@@ -147,7 +147,7 @@ def _load_songs(warehouse: Warehouse, source: SparkifySource, full: bool) -> Mat
         raise Failure(str(err)) from None
     warehouse.refresh_statistics(STAGING_SONGS)
     return MaterializeResult(
-        metadata=_summary([result], warehouse)
+        metadata=_load_figures([result], warehouse)
         | {"files": MetadataValue.int(result.records)}
         | materialization_metadata(warehouse, STAGING_SONGS)
     )

@@ -1,4 +1,4 @@
-"""Summaries of songplays that the per-user analytics are built from, so their cost follows a
+"""Rollups of songplays that the per-user analytics are built from, so their cost follows a
 day's change rather than the whole history.
 
 ``user_plays_by_hour`` folds each user's plays of one UTC hour into one row: how many, and what
@@ -25,7 +25,7 @@ _HOUR = "DATE_TRUNC('hour', p.start_time)"
 USER_PLAYS_BY_HOUR = Table(
     name="user_plays_by_hour",
     description=(
-        "Summary: one row per (user_id, UTC hour) with plays: how many, the first play's time, "
+        "Rollup: one row per (user_id, UTC hour) with plays: how many, the first play's time, "
         "the level at the hour's first and last play (by start_time, then songplay_id), and the "
         "level changes between consecutive plays within the hour. The per-user analytics are "
         "built from it in hour order. Daily partitioned by hour_start's day."
@@ -126,4 +126,4 @@ GROUP BY user_id, hour_start
     figures=(("plays", "SUM(plays)"), ("listeners", "COUNT(DISTINCT user_id)")),
 )
 
-SUMMARY_TABLES = (USER_PLAYS_BY_HOUR,)
+ROLLUP_TABLES = (USER_PLAYS_BY_HOUR,)
