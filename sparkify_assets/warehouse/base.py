@@ -24,14 +24,15 @@ from pydantic import BaseModel, PrivateAttr, field_validator
 from sparkify_assets.contract.records import FileTally
 from sparkify_assets.core import faults
 from sparkify_assets.core.errors import UserError
-from sparkify_assets.core.redact import redact
 from sparkify_assets.ingest.base import Source, SourceFile
 from sparkify_assets.sql import catalog, changes, render
 from sparkify_assets.sql.catalog import TABLES
 from sparkify_assets.sql.dialect import POSTGRES, Dialect
 from sparkify_assets.sql.state import PENDING_CHANGES
 from sparkify_assets.sql.tables import Table
+from sparkify_assets.warehouse import versioned
 from sparkify_assets.warehouse.cancel import CancellableCursor
+from sparkify_assets.warehouse.messages import describe_error
 
 
 class RejectThresholdExceeded(UserError):
@@ -174,6 +175,8 @@ class Warehouse(BaseModel):
     max_reject_share: float = 0.05
 
     _tables_ready: bool = PrivateAttr(default=False)
+    # Set on the migration's own copy: its writes skip the version guard they are completing.
+    migrating: bool = False
 
     dialect: ClassVar[Dialect] = POSTGRES
 
@@ -224,10 +227,15 @@ class Warehouse(BaseModel):
         return None
 
     def _lock(self, cursor, key: str) -> None:
-        """Serialize writers of the same table/partition. No-op where the engine lacks it."""
-        statement = self.lock_statement(key)
-        if statement is not None:
-            cursor.execute(statement)
+        """Serialize writers of the same table/partition. No-op where the engine lacks it.
+
+        Every writer first waits for a migration under way (warehouse.versioned), before its
+        own lock, so the two never wait for each other.
+        """
+        wait = None if self.migrating else self.migration_wait_statement()
+        for statement in (wait, self.lock_statement(key)):
+            if statement is not None:
+                cursor.execute(statement)
 
     @contextmanager
     def transaction(self, lock: str | None = None) -> Iterator:
@@ -282,13 +290,16 @@ class Warehouse(BaseModel):
 
     @retry_transient("creating the tables")
     def ensure_tables(self) -> None:
+        """A new warehouse's tables, recorded as this release's; else only the ledger."""
         if self._tables_ready:
             return
         with self.transaction(lock=lock_key("ddl")) as cursor:
-            # One round trip for the whole script: with a COMMENT ON per column it is some two
-            # hundred statements, which would cost seconds of latency one by one on Redshift.
-            cursor.execute(sql.SQL(";\n").join(self.ddl()))
+            versioned.ensure(self, cursor, utc_now())
         self._tables_ready = True
+
+    def migration_wait_statement(self) -> sql.Composable | None:
+        """What makes a write wait for a migration under way (see warehouse.versioned)."""
+        return None
 
     # --- staging (target-specific) ----------------------------------------------------------
     def stage_events_day(self, source: Source, day: date, files: list[SourceFile]) -> StagingResult:
@@ -357,6 +368,7 @@ class Warehouse(BaseModel):
         self.ensure_tables()
         started = time.monotonic()
         with self.transaction(lock=rebuild_lock_key(table)) as cursor:
+            versioned.require_current(self, cursor, table)
             for statement in self.rebuild_statements(table, window):
                 cursor.execute(statement)
             (rows,) = cursor.fetchone()
@@ -380,6 +392,7 @@ class Warehouse(BaseModel):
         self.ensure_tables()
         started = time.monotonic()
         with self.transaction(lock=rebuild_lock_key(table)) as cursor:
+            versioned.require_current(self, cursor, table)
             pending, everything = self._snapshot_pending(cursor, table) if table.scope else (0, 0)
             statements, mode = self.build_statements(table, window, full or everything, pending)
             if self.dialect.day_index(table):  # new pages get a BRIN summary for the next day
@@ -432,18 +445,3 @@ class Warehouse(BaseModel):
         for name, table in TABLES.items():
             (counts[name],) = self.query(self.count_statement(table))[0]
         return counts
-
-
-def describe_error(err: psycopg2.Error) -> str:
-    """The server's message without the DSN, parameters or any other secret."""
-    text = (getattr(err, "pgerror", None) or str(err)).strip()
-    lines = [line.strip() for line in text.splitlines() if line.strip()] or [type(err).__name__]
-    # libpq puts the reason on the first line, except for a lost connection, where the server's
-    # last words ("terminating connection due to administrator command") come first and the
-    # loss itself second: keep both, they are short.
-    message = lines[0]
-    if len(lines) > 1 and "server closed the connection" in lines[1]:
-        message += f" ({lines[1]})"
-    elif len(lines) > 1 and message.removeprefix("ERROR:").strip().isdigit():
-        message += f" ({lines[1]})"  # Redshift's own codes ("ERROR: 1023") say why on the next
-    return redact(message)
