@@ -134,6 +134,7 @@ def plan_load(defs: Definitions, uri: str | None = None) -> LoadPlan:
 
 def migrate_first(warehouse, source) -> None:
     """On a laptop, a load after an upgrade just works: it migrates first, saying so."""
+    warehouse.ensure_tables()  # a new warehouse is created as this release's: nothing to do
     if not migration.plan(warehouse).needed:
         return
     print("this warehouse was built by other definitions: migrating it first", flush=True)

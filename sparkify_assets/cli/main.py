@@ -177,6 +177,11 @@ def _keys_by_day(args: argparse.Namespace, data_uri: str) -> dict[date, list[str
 def cmd_sql(args: argparse.Namespace) -> int:
     from sparkify_assets.warehouse.script import deployment_sql, render_script
 
+    if args.migration:
+        from sparkify_assets.cli.migrate import print_migration_sql
+
+        return print_migration_sql()
+
     target = args.target or ("redshift" if settings.deployment() == "redshift" else "postgres")
     if target == "redshift":
         from sparkify_assets.ingest.s3_uri import copy_source_uri
@@ -317,6 +322,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     show.add_argument(
         "--days", type=_day_range, metavar="FIRST..LAST", help="stage every day of this range"
+    )
+    show.add_argument(
+        "--migration",
+        action="store_true",
+        help="print what `sparkify migrate` would run on the configured warehouse (reads it)",
     )
     show.set_defaults(run=cmd_sql)
 

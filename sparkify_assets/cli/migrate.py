@@ -59,6 +59,17 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def print_migration_sql() -> int:
+    from sparkify_assets.warehouse import migration
+    from sparkify_assets.warehouse.script import render_script
+
+    warehouse, source = _warehouse_and_source()
+    plan = migration.plan(warehouse, source)
+    print(f"-- {plan.summary()}")
+    print(render_script(warehouse.dialect.name, migration.printed(warehouse, plan)), end="")
+    return 0
+
+
 def add_commands(commands) -> None:
     plan = commands.add_parser(
         "plan", help="what an upgrade changed and what `sparkify migrate` will do (reads only)"

@@ -21,6 +21,7 @@ from sparkify_assets.defs.automation import (  # noqa: E402
 from sparkify_assets.defs.checks import TABLE_CHECKS  # noqa: E402
 from sparkify_assets.defs.cluster_jobs import CLUSTER_JOBS, cluster_resource  # noqa: E402
 from sparkify_assets.defs.freshness import with_freshness  # noqa: E402
+from sparkify_assets.defs.migration_job import MIGRATION_JOBS  # noqa: E402
 from sparkify_assets.defs.resources import (  # noqa: E402
     alerts_resource,
     source_resource,
@@ -59,7 +60,14 @@ def build_definitions(resources: dict) -> Definitions:
     defs = Definitions(
         assets=all_assets(),
         asset_checks=TABLE_CHECKS,
-        jobs=[load_everything, full_refresh, full_audit, *CLUSTER_JOBS, *AUTOMATION_JOBS],
+        jobs=[
+            load_everything,
+            full_refresh,
+            full_audit,
+            *CLUSTER_JOBS,
+            *AUTOMATION_JOBS,
+            *MIGRATION_JOBS,
+        ],
         schedules=AUTOMATION_SCHEDULES,
         sensors=[*AUTOMATION_SENSORS, run_failure_alert],
         resources={"cluster": cluster_resource(), "alerts": FailureAlerts(), **resources},

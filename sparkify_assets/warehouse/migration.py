@@ -36,6 +36,7 @@ from sparkify_assets.warehouse.base import (
     utc_now,
 )
 from sparkify_assets.warehouse.migration_plan import Facts, Plan, Step, decide
+from sparkify_assets.warehouse.script import PRINTED_BATCH, Section, _transaction
 from sparkify_assets.warehouse.versioned import MIGRATION_LOCK, existing_tables
 
 
@@ -78,7 +79,9 @@ def _record(warehouse: Warehouse, name: str) -> list:
     return versions.record(warehouse.schema_name, name, fp, form, utc_now())
 
 
-def transactions(warehouse: Warehouse, step: Step) -> tuple[Transaction, Transaction | None]:
+def transactions(
+    warehouse: Warehouse, step: Step, batch: str | None = None
+) -> tuple[Transaction, Transaction | None]:
     """The step's transaction, and for a re-read the one that records it after the loads."""
     schema, dialect = warehouse.schema_name, warehouse.dialect
     if step.table is None:  # removed
@@ -105,7 +108,7 @@ def transactions(warehouse: Warehouse, step: Step) -> tuple[Transaction, Transac
     if step.rebuild:
         if step.create:
             statements += alter.recreate(table, schema, dialect)
-        batch = changes.new_batch()
+        batch = batch or changes.new_batch()
         statements += changes.replace_all(table, catalog.ALL_TABLES, schema, batch, dialect)
         lock = rebuild_lock_key(table)
     else:
@@ -181,3 +184,22 @@ def migrate(
                 _reread(mine, step, source, say)
                 _run(mine, after, f"recording {step.name}")
     return done, time.monotonic() - started
+
+
+def printed(warehouse: Warehouse, plan: Plan) -> list[Section]:
+    """The migration's transactions as ``sparkify sql --migration`` prints them, in order."""
+    sections = []
+    for step in plan.needed:
+        first, after = transactions(warehouse, step, PRINTED_BATCH)
+        title = f"migrate {step.name}: {step.action}"
+        sections.append(_transaction(warehouse, title, first.lock, first.statements))
+        if after is not None:
+            reread = (
+                f"-- then the staging load of each of these {len(step.reread_days)} days, as "
+                "printed for a load: " + ", ".join(map(str, step.reread_days))
+                if step.name == STAGING_EVENTS.name
+                else "-- then the staging load of every song file, as printed for a load"
+            )
+            recorded = _transaction(warehouse, title, after.lock, after.statements)
+            sections.append(Section(f"record {step.name}", (reread, *recorded.statements)))
+    return sections

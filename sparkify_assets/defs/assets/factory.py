@@ -7,8 +7,6 @@ and the description, schema and lineage come from ``metadata``. Each step is one
 with a scope replaces what its pending changes reach, and a full refresh replaces everything.
 """
 
-import string
-
 from dagster import (
     AssetExecutionContext,
     AssetKey,
@@ -24,7 +22,7 @@ from sparkify_assets.defs.assets.metadata import (
     record_partition_figures,
 )
 from sparkify_assets.defs.partitions import DAILY
-from sparkify_assets.sql import catalog
+from sparkify_assets.sql import catalog, fingerprint
 from sparkify_assets.sql.model import Table
 from sparkify_assets.warehouse.base import Warehouse
 
@@ -39,16 +37,7 @@ SONG_REFRESH_JOB = "refresh_songs"
 
 def upstream_tables(table: Table) -> list[str]:
     """The tables a table's SQL reads: the ``{placeholders}`` naming a registered table."""
-    texts = [table.build or ""]
-    if table.scope:
-        texts += [table.scope.select, table.scope.rows, *(hook for _, hook in table.scope.hooks)]
-    names = {
-        field
-        for text in texts
-        for _, field, _, _ in string.Formatter().parse(text)
-        if field in catalog.TABLES and field not in (table.name, "pending_changes")
-    }
-    return sorted(names)
+    return fingerprint.reads(table)
 
 
 def full_refresh(context: AssetExecutionContext, songs: bool = False) -> bool:
