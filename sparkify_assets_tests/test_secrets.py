@@ -14,8 +14,7 @@ from pathlib import Path
 
 import psycopg2
 import pytest
-from dagster import DagsterInstance
-from dagster._serdes import serialize_value
+from dagster import DagsterInstance, serialize_value
 
 from sparkify_assets.core.redact import MASK, environment_secrets, redact
 from sparkify_assets.warehouse.base import TransientWarehouseError, WarehouseError

@@ -167,7 +167,7 @@ def redshift(require_connection: bool = True) -> RedshiftSettings:
     missing = [name for name in needed if not environ.get(name)]
     if missing:
         raise SettingsError(
-            f"the Redshift deployment needs {', '.join(missing)} (see README, Deploy to Redshift)"
+            f"the Redshift deployment needs {', '.join(missing)} (see docs/redshift.md)"
         )
     role = environ["REDSHIFT_IAM_ROLE_ARN"]
     if not _ROLE_ARN.match(role):

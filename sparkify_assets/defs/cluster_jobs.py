@@ -6,18 +6,22 @@ shows it. The rest of the cluster's shape is read from the environment at that m
 loading the code location reads nothing.
 """
 
-from dagster import Config, InitResourceContext, OpExecutionContext, ResourceParam, job, op
-
-# Public in Dagster's docs (a resource that hands the run another object) but not re-exported
-# at the top level.
-from dagster._config.pythonic_config import ConfigurableResourceFactory
+from dagster import (
+    Config,
+    ConfigurableResource,
+    InitResourceContext,
+    OpExecutionContext,
+    ResourceParam,
+    job,
+    op,
+)
 from pydantic import Field
 
 from sparkify_assets.defs.resources import secret_from_env
 from sparkify_assets.ops.cluster import ClusterInfo, RedshiftCluster
 
 
-class RedshiftClusterResource(ConfigurableResourceFactory[RedshiftCluster]):
+class RedshiftClusterResource(ConfigurableResource):
     """The Sparkify cluster described by SPARKIFY_CLUSTER_*, REDSHIFT_* and AWS_REGION."""
 
     master_password: str = Field(

@@ -12,10 +12,6 @@ import os
 
 from dagster import ConfigurableResource, EnvVar, InitResourceContext
 
-# Public in Dagster's docs (a resource that hands the run another object) but not re-exported
-# at the top level.
-from dagster._config.pythonic_config import ConfigurableResourceFactory
-
 from sparkify_assets.core import settings
 from sparkify_assets.ingest.base import Source
 from sparkify_assets.ingest.open import open_source
@@ -41,7 +37,18 @@ def secret_from_env(variable: str) -> str | EnvVar:
     return EnvVar(variable) if os.environ.get(variable) else ""
 
 
-class PostgresWarehouseResource(ConfigurableResourceFactory[Warehouse]):
+class WarehouseResource(ConfigurableResource):
+    """Configuration that hands a run a ready ``Warehouse`` (Dagster's documented
+    ``create_resource`` override: assets ask for ``ResourceParam[Warehouse]``)."""
+
+    def warehouse(self) -> Warehouse:
+        raise NotImplementedError
+
+    def create_resource(self, context: InitResourceContext) -> Warehouse:
+        return self.warehouse()
+
+
+class PostgresWarehouseResource(WarehouseResource):
     """Any PostgreSQL: the embedded server kept in ``home``, or the one ``url`` names."""
 
     url: str = ""
@@ -55,12 +62,9 @@ class PostgresWarehouseResource(ConfigurableResourceFactory[Warehouse]):
             url=_value(self.url), home=self.home, max_reject_share=self.max_reject_share
         )
 
-    def create_resource(self, context: InitResourceContext) -> Warehouse:
-        return self.warehouse()
 
-
-class RedshiftWarehouseResource(ConfigurableResourceFactory[Warehouse]):
-    """Amazon Redshift, configured from REDSHIFT_* when a run starts (see README)."""
+class RedshiftWarehouseResource(WarehouseResource):
+    """Amazon Redshift, configured from REDSHIFT_* when a run starts (see docs/redshift.md)."""
 
     password: str = ""
 
@@ -69,11 +73,8 @@ class RedshiftWarehouseResource(ConfigurableResourceFactory[Warehouse]):
 
         return redshift_warehouse_from_env(password=_value(self.password))
 
-    def create_resource(self, context: InitResourceContext) -> Warehouse:
-        return self.warehouse()
 
-
-def warehouse_resource(deployment: str) -> ConfigurableResourceFactory[Warehouse]:
+def warehouse_resource(deployment: str) -> WarehouseResource:
     if deployment == "redshift":
         return RedshiftWarehouseResource(password=secret_from_env("REDSHIFT_PASSWORD"))
     return PostgresWarehouseResource(
@@ -103,4 +104,4 @@ def alerts_resource():
 
 def plain_warehouse(resource) -> Warehouse:
     """The ``Warehouse`` behind a resource, for use outside a run."""
-    return resource.warehouse() if isinstance(resource, ConfigurableResourceFactory) else resource
+    return resource.warehouse() if isinstance(resource, WarehouseResource) else resource
