@@ -21,7 +21,7 @@ from psycopg2 import sql
 
 from sparkify_assets.ingest.open import open_source
 from sparkify_assets.sql import alter, catalog, changes, fingerprint, render, versions
-from sparkify_assets.sql.model import Column, Table
+from sparkify_assets.sql.model import Column, Table, TableKind
 from sparkify_assets.sql.state import TABLE_VERSIONS
 from sparkify_assets.sql.tables import STAGING_EVENTS, TIME, USERS
 from sparkify_assets.warehouse import migration
@@ -57,7 +57,7 @@ def built_by(warehouse, old_tables) -> None:
                 or new.get(table.name, ("",))[0] == old[table.name][0]
             ):
                 continue
-            if table.build is not None:
+            if table.built:
                 statements = alter.recreate(table, schema, dialect) + changes.replace_all(
                     table, old_tables, schema, changes.new_batch(), dialect
                 )
@@ -173,6 +173,8 @@ def test_a_new_analytics_table(warehouse, server_home, tmp_path):
 EXTRA = Table(
     name="plays_per_user",
     description="An analytics table a later release dropped.",
+    kind=TableKind.WHOLE,
+    depends_on=("songplays",),
     columns=(Column("user_id", "INTEGER", nullable=False), Column("plays", "BIGINT")),
     primary_key=("user_id",),
     build="SELECT user_id, COUNT(*) AS plays FROM {songplays} GROUP BY user_id",

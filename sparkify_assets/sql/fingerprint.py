@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import string
 
 from sparkify_assets.contract import records
 from sparkify_assets.sql import catalog
@@ -48,17 +47,8 @@ def normal_sql(text: str | None) -> str | None:
 
 
 def reads(table: Table) -> list[str]:
-    """The tables a table's SQL reads: the ``{placeholders}`` naming a registered table."""
-    texts = [table.build or ""]
-    if table.scope:
-        texts += [table.scope.select, table.scope.rows, *(hook for _, hook in table.scope.hooks)]
-    names = {
-        field
-        for text in texts
-        for _, field, _, _ in string.Formatter().parse(text)
-        if field in catalog.TABLES and field not in (table.name, PENDING)
-    }
-    return sorted(names)
+    """The tables a table's SQL reads (its declared dependencies, checked against the SQL)."""
+    return sorted(name for name in table.depends_on if name != PENDING)
 
 
 def upstream(table: Table) -> list[str]:
@@ -76,32 +66,32 @@ def _contract(table: Table) -> dict | None:
     if fields is None:
         return None
     return {
-        "fields": [[f.key, f.column, f.kind, f.max_bytes, f.required] for f in fields],
+        "fields": [[f.key, f.column, str(f.kind), f.max_bytes, f.required] for f in fields],
         "rules": records.RULES_REVISION,
         "raw_record_limit": records.RAW_RECORD_LIMIT,
     }
 
 
 def _layout(table: Table, dialect: Dialect) -> dict:
-    index = dialect.day_index(table)
     return {
         "target": normal_sql(dialect.layout(table)),
-        "day_index": [index.name, index.column] if index else None,
+        "indexes": [[i.name, i.method, i.column] for i in dialect.indexes(table)],
     }
 
 
 def _scope(table: Table) -> dict:
     scope = table.scope
     return {
+        "kind": table.kind.value,
         "window_column": table.window_column,
-        "emits": [[kind, [normal_sql(e) for e in keys]] for kind, keys in table.emits],
-        "consumes": [list(pair) for pair in scope.consumes] if scope else None,
+        "emits": [[e.kind.value, [normal_sql(k) for k in e.keys]] for e in table.emits],
+        "consumes": [[c.producer, c.kind.value] for c in scope.consumes] if scope else None,
         "scope_columns": [[c.name, c.type.upper(), c.nullable] for c in scope.columns]
         if scope
         else None,
         "select": normal_sql(scope.select) if scope else None,
         "rows": normal_sql(scope.rows) if scope else None,
-        "hooks": [[name, normal_sql(hook)] for name, hook in scope.hooks] if scope else None,
+        "hooks": [[h.name, normal_sql(h.predicate)] for h in scope.hooks] if scope else None,
     }
 
 

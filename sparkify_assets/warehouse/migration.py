@@ -31,8 +31,8 @@ from sparkify_assets.sql.tables import STAGING_EVENTS, STAGING_SONGS
 from sparkify_assets.warehouse.base import (
     Transaction,
     Warehouse,
+    build_lock_key,
     lock_key,
-    rebuild_lock_key,
     utc_now,
 )
 from sparkify_assets.warehouse.migration_plan import Facts, Plan, Step, decide
@@ -110,7 +110,7 @@ def transactions(
             statements += alter.recreate(table, schema, dialect)
         batch = batch or changes.new_batch()
         statements += changes.replace_all(table, catalog.ALL_TABLES, schema, batch, dialect)
-        lock = rebuild_lock_key(table)
+        lock = build_lock_key(table)
     else:
         if step.create:
             statements += [

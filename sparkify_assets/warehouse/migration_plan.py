@@ -191,7 +191,7 @@ def decide(facts: Facts, dialect: Dialect, tables=None) -> Plan:
             continue
         if step.status == CURRENT:
             step.status, step.changed = CHANGED, [f"{n} rebuilt" for n in touched]
-        if table.build is not None:
+        if table.built:
             step.rebuild = True
             step.create = _reshaped(table, live, record, defined[name][1])
             step.action = "create and rebuild" if step.create else "rebuild"
@@ -222,7 +222,7 @@ def _reshaped(table: Table, live, record, form) -> bool:
 def _in_migration_order(tables) -> list[Table]:
     """Logs and pending_changes first (staging loads and rebuilds write them), then staging,
     then the built tables in run order."""
-    kept = [t for t in tables if t.build is None and t.name not in STAGING]
+    kept = [t for t in tables if not t.built and t.name not in STAGING]
     staging = [t for t in tables if t.name in STAGING]
-    built = [t for t in tables if t.build is not None]
+    built = [t for t in tables if t.built]
     return kept + staging + built

@@ -1,7 +1,7 @@
 """One asset per built table, made from its ``Table``: a new table is one definition.
 
-The factory reads everything from the definition: the asset's deps are the tables named by the
-``{placeholders}`` of its build and scope SQL, a ``window_column`` makes it daily partitioned,
+The factory reads everything from the definition: the asset's deps are the table's
+``depends_on``, a daily table is daily partitioned,
 and the description, schema and lineage come from ``metadata``. Each step is one
 ``Warehouse.build`` (see ``sql.changes``): a partitioned table replaces the run's days, a table
 with a scope replaces what its pending changes reach, and a full refresh replaces everything.
@@ -22,8 +22,8 @@ from sparkify_assets.defs.assets.metadata import (
     record_partition_figures,
 )
 from sparkify_assets.defs.partitions import DAILY
-from sparkify_assets.sql import catalog, fingerprint
-from sparkify_assets.sql.model import Table
+from sparkify_assets.sql import catalog
+from sparkify_assets.sql.model import Table, TableKind
 from sparkify_assets.warehouse.base import Warehouse
 
 # Run tag asking for a full rebuild: "derived" rebuilds every built table whole from staging
@@ -35,11 +35,6 @@ FULL_REFRESH_VALUES = ("derived", "all")
 SONG_REFRESH_JOB = "refresh_songs"
 
 
-def upstream_tables(table: Table) -> list[str]:
-    """The tables a table's SQL reads: the ``{placeholders}`` naming a registered table."""
-    return fingerprint.reads(table)
-
-
 def full_refresh(context: AssetExecutionContext, songs: bool = False) -> bool:
     """Whether this run rebuilds everything (``songs``: re-reading every song file too)."""
     value = context.run.tags.get(FULL_REFRESH_TAG, "")
@@ -47,10 +42,10 @@ def full_refresh(context: AssetExecutionContext, songs: bool = False) -> bool:
 
 
 def table_asset(table: Table, group: str) -> AssetsDefinition:
-    partitioned = table.window_column is not None
+    partitioned = table.kind is TableKind.DAILY
 
     @asset(
-        deps=[AssetKey(name) for name in upstream_tables(table)],
+        deps=[AssetKey(name) for name in table.depends_on],
         partitions_def=DAILY if partitioned else None,
         **asset_args(table, group, ("sql",)),
     )
