@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from psycopg2 import sql
 
 from sparkify_assets.ingest.open import open_source
@@ -29,6 +30,9 @@ from sparkify_assets.warehouse.base import utc_now
 
 from .histories import DAYS, day_content, day_key, song_content, song_key
 from .test_incremental import assert_same_as_full_load, started
+
+# Each case loads, migrates and compares two warehouses: with the fault injection, minutes.
+pytestmark = pytest.mark.slow
 
 NEW = catalog.ALL_TABLES
 
