@@ -59,23 +59,12 @@ class PostgresWarehouseResource(ConfigurableResourceFactory[Warehouse]):
         return self.warehouse()
 
 
-class RedshiftWarehouseResource(ConfigurableResourceFactory[Warehouse]):
-    """Amazon Redshift, configured from REDSHIFT_* when a run starts (see README)."""
-
-    password: str = ""
-
-    def warehouse(self) -> Warehouse:
-        from sparkify_assets.warehouse.redshift import redshift_warehouse_from_env
-
-        return redshift_warehouse_from_env(password=_value(self.password))
-
-    def create_resource(self, context: InitResourceContext) -> Warehouse:
-        return self.warehouse()
-
-
-def warehouse_resource(deployment: str) -> ConfigurableResourceFactory[Warehouse]:
+def warehouse_resource(deployment: str, redshift=None) -> ConfigurableResourceFactory[Warehouse]:
+    """The assets' warehouse; on Redshift, the connection of the ``redshift`` resource given."""
     if deployment == "redshift":
-        return RedshiftWarehouseResource(password=secret_from_env("REDSHIFT_PASSWORD"))
+        from sparkify_assets.defs.redshift import RedshiftWarehouseResource, redshift_resource
+
+        return RedshiftWarehouseResource(redshift=redshift or redshift_resource())
     return PostgresWarehouseResource(
         url=secret_from_env("SPARKIFY_WAREHOUSE_URL"),
         home=settings.home(),
