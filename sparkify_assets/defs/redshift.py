@@ -37,6 +37,7 @@ from pydantic import Field
 
 from sparkify_assets.core import settings
 from sparkify_assets.ops.aws_clients import AwsClients
+from sparkify_assets.ops.aws_errors import ClusterError
 from sparkify_assets.ops.cluster import DEFAULT_CLUSTER_ID, RedshiftCluster
 from sparkify_assets.ops.credentials import (
     RunLogin,
@@ -44,7 +45,7 @@ from sparkify_assets.ops.credentials import (
     cluster_credentials,
     serverless_credentials,
 )
-from sparkify_assets.ops.lifecycle import ClusterInfo, Progress
+from sparkify_assets.ops.lifecycle import AVAILABLE, ClusterInfo, Progress
 from sparkify_assets.ops.serverless import RedshiftServerless
 from sparkify_assets.ops.target import DEFAULT_ROLE_NAME, data_location
 from sparkify_assets.warehouse.base import Warehouse
@@ -135,7 +136,7 @@ class RedshiftResource(ConfigurableResource):
             "data_bucket": bucket,
             "data_prefix": prefix,
             "poll_seconds": POLL_SECONDS,
-            "max_wait_attempts": self.resume_wait_minutes * 60 // POLL_SECONDS,
+            "max_wait_attempts": self.resume_wait_minutes * 60 // max(POLL_SECONDS, 1),
         }
         if self.serverless:
             return RedshiftServerless(
@@ -222,7 +223,17 @@ class RedshiftResource(ConfigurableResource):
         if self.resume_on_demand or (self.auth == "iam" and self.serverless):
             available = target.ensure_available
         elif not self.host:
-            available = lambda progress: target.status()  # noqa: E731 (look the endpoint up)
+
+            def available(progress: Progress) -> ClusterInfo:  # only look the endpoint up
+                info = target.status()
+                if info.status != AVAILABLE:
+                    raise ClusterError(
+                        f"cannot connect to {info.subject}: it is {info.status} and "
+                        "resume_on_demand is off (SPARKIFY_REDSHIFT_RESUME); run "
+                        "`sparkify cluster resume`"
+                    )
+                return info
+
         else:
             available = None
         return RunLogin(
