@@ -8,6 +8,7 @@ login a run used, and answers every statement with no rows.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -16,7 +17,10 @@ from unittest.mock import patch
 
 import boto3
 import pytest
+from dagster import ResourceParam, job, op
 from moto import mock_aws
+
+from sparkify_assets.warehouse.base import Warehouse
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/sparkify-redshift-s3-read"
 JSONPATHS = "s3://sparkify-config/log_json_path.json"
@@ -125,3 +129,26 @@ def requests_recorded(*operations: str) -> Iterator[RequestLog]:
     finally:
         for operation in operations:
             events.unregister(f"provide-client-params.redshift.{operation}", record)
+
+
+class FakeClock:
+    """Real time plus an offset the test moves forward."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def advance(self, minutes: float) -> None:
+        self.offset += minutes * 60
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+
+@op
+def connect_step(warehouse: ResourceParam[Warehouse]) -> None:
+    warehouse.query("SELECT 1")
+
+
+@job
+def connecting_job() -> None:
+    connect_step()

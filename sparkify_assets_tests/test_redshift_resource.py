@@ -8,7 +8,6 @@ the login each connection used (there is no Redshift here).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -19,12 +18,9 @@ from dagster import (
     AssetKey,
     DagsterInstance,
     DagsterRunStatus,
-    ResourceParam,
     RunRequest,
     SkipReason,
     build_sensor_context,
-    job,
-    op,
 )
 from dagster._core.test_utils import create_run_for_test
 
@@ -33,13 +29,14 @@ from sparkify_assets.defs.cluster_jobs import idle_pause_sensor, redshift_cluste
 from sparkify_assets.defs.redshift import RedshiftResource, RedshiftWarehouseResource
 from sparkify_assets.ops.aws_clients import AwsClients
 from sparkify_assets.ops.aws_errors import ClusterError
-from sparkify_assets.warehouse.base import Warehouse
 
 from .aws_fakes import (
     DATA,
     JSONPATHS,
     ROLE_ARN,
+    FakeClock,
     FakeConnections,
+    connecting_job,
     moto_aws,
     requests_recorded,
     safe_aws_environment,
@@ -78,16 +75,6 @@ def make_resource(**overrides) -> RedshiftResource:
         pause_after_idle_minutes=30,
     )
     return RedshiftResource(**{**config, **overrides})
-
-
-@op
-def connect_step(warehouse: ResourceParam[Warehouse]) -> None:
-    warehouse.query("SELECT 1")
-
-
-@job
-def connecting_job() -> None:
-    connect_step()
 
 
 def run_connecting_job(resource: RedshiftResource, instance: DagsterInstance):
@@ -178,19 +165,6 @@ def test_a_run_resumes_the_paused_cluster_and_the_idle_sensor_pauses_it_again(
     assert pause["ran_hours"] >= 0
     metadata = paused.output_for_node("pause_redshift_cluster").as_metadata()
     assert metadata["status"] == "paused" and "ran_hours" in metadata
-
-
-class FakeClock:
-    """Real time plus an offset the test moves forward."""
-
-    def __init__(self) -> None:
-        self.offset = 0.0
-
-    def advance(self, minutes: float) -> None:
-        self.offset += minutes * 60
-
-    def __call__(self) -> float:
-        return time.time() + self.offset
 
 
 def test_credentials_are_renewed_before_they_expire(connections: FakeConnections) -> None:
