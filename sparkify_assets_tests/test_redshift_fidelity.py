@@ -2,7 +2,7 @@
 
 The Redshift-only statements (the required-field rule of the move from COPY's temp table, the
 byte-safe cut of a load error's reason) are plain SQL both engines run, so they are executed here
-against tables of the same shape; what only a cluster can settle is listed in README.
+against tables of the same shape; what only a cluster can settle is listed in docs/redshift.md.
 """
 
 from __future__ import annotations

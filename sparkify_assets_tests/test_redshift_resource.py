@@ -26,7 +26,8 @@ from dagster._core.test_utils import create_run_for_test
 
 from sparkify_assets.defs import redshift as redshift_defs
 from sparkify_assets.defs.cluster_jobs import idle_pause_sensor, redshift_cluster_pause
-from sparkify_assets.defs.redshift import RedshiftResource, RedshiftWarehouseResource
+from sparkify_assets.defs.redshift import RedshiftResource
+from sparkify_assets.defs.resources import RedshiftWarehouseResource
 from sparkify_assets.ops.aws_clients import AwsClients
 from sparkify_assets.ops.aws_errors import ClusterError
 

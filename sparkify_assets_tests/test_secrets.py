@@ -14,8 +14,7 @@ from pathlib import Path
 
 import psycopg2
 import pytest
-from dagster import DagsterInstance
-from dagster._serdes import serialize_value
+from dagster import DagsterInstance, serialize_value
 
 from sparkify_assets.core.redact import MASK, environment_secrets, redact
 from sparkify_assets.warehouse.base import TransientWarehouseError, WarehouseError
@@ -219,7 +218,8 @@ def test_temporary_redshift_credentials_show_nowhere(monkeypatch, tmp_path, capl
 
     from sparkify_assets.cli import main as cli
     from sparkify_assets.defs import redshift as redshift_defs
-    from sparkify_assets.defs.redshift import RedshiftResource, RedshiftWarehouseResource
+    from sparkify_assets.defs.redshift import RedshiftResource
+    from sparkify_assets.defs.resources import RedshiftWarehouseResource
 
     from .aws_fakes import (
         DATA,

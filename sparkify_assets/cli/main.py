@@ -25,7 +25,7 @@ USER_ERRORS = (UserError, ValueError)
 
 
 def cmd_load(args: argparse.Namespace) -> int:
-    from dagster._core.errors import DagsterExecutionInterruptedError
+    from dagster import DagsterExecutionInterruptedError
 
     from sparkify_assets.cli.progress import RunTracker
     from sparkify_assets.core.interrupts import Interrupted, exit_code, interrupts_raise

@@ -175,7 +175,7 @@ def redshift(require_connection: bool = True) -> RedshiftSettings:
     missing = [name for name in needed if not environ.get(name)]
     if missing:
         raise SettingsError(
-            f"the Redshift deployment needs {', '.join(missing)} (see README, Deploy to Redshift)"
+            f"the Redshift deployment needs {', '.join(missing)} (see docs/redshift.md)"
         )
     role, jsonpath = environ["REDSHIFT_IAM_ROLE_ARN"], environ["SPARKIFY_LOG_JSONPATH"]
     check_copy_settings(role, jsonpath)

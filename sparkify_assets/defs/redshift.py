@@ -17,7 +17,6 @@ The work is done below the Dagster layer: ``ops/`` (cluster, Serverless, credent
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any, Literal
 
@@ -26,16 +25,12 @@ from dagster import (
     AssetObservation,
     ConfigurableResource,
     DagsterInstance,
-    EnvVar,
-    InitResourceContext,
 )
-
-# Public in Dagster's docs (a resource that hands the run another object) but not re-exported
-# at the top level.
-from dagster._config.pythonic_config import ConfigurableResourceFactory
 from pydantic import Field
 
 from sparkify_assets.core import settings
+from sparkify_assets.defs.env import secret_from_env
+from sparkify_assets.defs.env import value_of as _value
 from sparkify_assets.ops.aws_clients import AwsClients
 from sparkify_assets.ops.aws_errors import ClusterError
 from sparkify_assets.ops.cluster import DEFAULT_CLUSTER_ID, RedshiftCluster
@@ -48,7 +43,6 @@ from sparkify_assets.ops.credentials import (
 from sparkify_assets.ops.lifecycle import AVAILABLE, ClusterInfo, Progress
 from sparkify_assets.ops.serverless import RedshiftServerless
 from sparkify_assets.ops.target import DEFAULT_ROLE_NAME, data_location
-from sparkify_assets.warehouse.base import Warehouse
 
 # Lifecycle changes (resumes, pauses) are observations of this asset key: one history per
 # deployment, in the asset catalog, whichever run or sensor caused them.
@@ -63,11 +57,6 @@ def record_lifecycle(instance: DagsterInstance | None, info: ClusterInfo) -> Non
             asset_key=CLUSTER_ASSET, description=info.summary(), metadata=info.as_metadata()
         )
         instance.report_runless_asset_event(observation)
-
-
-def _value(field: Any) -> str:
-    """A field's value in or outside a run (outside, an EnvVar field still holds the EnvVar)."""
-    return (field.get_value() or "") if isinstance(field, EnvVar) else field
 
 
 class RedshiftResource(ConfigurableResource):
@@ -274,10 +263,9 @@ class RedshiftResource(ConfigurableResource):
 
 def redshift_resource() -> RedshiftResource:
     """The resource the environment describes (read when the code location loads)."""
-    password = EnvVar("REDSHIFT_PASSWORD") if os.environ.get("REDSHIFT_PASSWORD") else ""
     return RedshiftResource(
         **settings.redshift_resource(),
-        password=password,
+        password=secret_from_env("REDSHIFT_PASSWORD"),
         max_reject_share=settings.max_reject_share(),
         data_uri=settings.data_uri(),
         **{
@@ -286,19 +274,3 @@ def redshift_resource() -> RedshiftResource:
             if field in ("role_name", "node_type", "node_count")
         },
     )
-
-
-class RedshiftWarehouseResource(ConfigurableResourceFactory[Warehouse]):
-    """The assets' ``warehouse`` on Redshift: the connection of the ``redshift`` resource.
-
-    It has no configuration of its own: everything is the ``redshift`` resource's, which the
-    cluster jobs, the idle sensor and ``sparkify cluster`` use too.
-    """
-
-    redshift: RedshiftResource
-
-    def warehouse(self) -> Warehouse:
-        return self.redshift.warehouse()
-
-    def create_resource(self, context: InitResourceContext) -> Warehouse:
-        return self.redshift.warehouse(progress=context.log, instance=context.instance)
