@@ -46,7 +46,6 @@ from sparkify_assets.ops.lifecycle import (
     timestamp,
 )
 from sparkify_assets.ops.network import (
-    REDSHIFT_PORT,
     open_cidrs,
     parse_ingress,
     security_group_of,
@@ -110,14 +109,7 @@ class RedshiftCluster(RedshiftTarget):
         role_arn = self._ensure_role(aws)
         with self._errors("bring up"):
             cluster = self._ensure_cluster_available(aws, role_arn)
-            if network is None:
-                logger.info(
-                    "No ingress CIDR given: opened nothing on tcp/%s of %s.",
-                    REDSHIFT_PORT,
-                    self._subject,
-                )
-            else:
-                self._group(aws).open_ingress(security_group_of(cluster), network, self._subject)
+            self._open_ingress(aws, security_group_of(cluster), network)
             info = self._info(aws, cluster, role_arn)
         logger.info("%s", info.summary())
         return info

@@ -81,6 +81,8 @@ class ClusterInfo:
             hours = f"; ran {self.ran_hours:.2f} h since it became available"
         if self.paused_hours is not None:
             hours = f"; was paused {self.paused_hours:.2f} h"
+        if self.available_since and not hours:
+            hours = f"; available since {self.available_since}"
         return (
             f"{self.subject} is {self.status} at {self.endpoint}; "
             f"role {self.role_arn}; {self.ingress_summary}{hours}"

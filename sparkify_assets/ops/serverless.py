@@ -65,14 +65,7 @@ class RedshiftServerless(RedshiftTarget):
             self._ensure_namespace(aws, role_arn)
             group_id = self._group(aws).ensure(self._subject)
             workgroup = self._ensure_workgroup(aws, group_id)
-            if network is None:
-                logger.info(
-                    "No ingress CIDR given: opened nothing on tcp/%s of %s.",
-                    REDSHIFT_PORT,
-                    self._subject,
-                )
-            else:
-                self._group(aws).open_ingress(group_id, network, self._subject)
+            self._open_ingress(aws, group_id, network)
             info = self._info(aws, workgroup, role_arn)
         logger.info("%s", info.summary())
         return info

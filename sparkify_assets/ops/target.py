@@ -15,7 +15,7 @@ from sparkify_assets.ops.aws_clients import AwsClients
 from sparkify_assets.ops.aws_errors import ClusterError, aws_errors
 from sparkify_assets.ops.iam import S3ReadRole
 from sparkify_assets.ops.lifecycle import Clock
-from sparkify_assets.ops.network import ClusterSecurityGroup
+from sparkify_assets.ops.network import REDSHIFT_PORT, ClusterSecurityGroup, IpNetwork
 
 logger = logging.getLogger(__name__)
 
@@ -112,6 +112,20 @@ class RedshiftTarget(BaseModel):
             f"cannot {what} {self._subject}: still not done after "
             f"{self.max_wait_attempts} checks {self.poll_seconds} s apart"
         )
+
+    def _open_ingress(
+        self, aws: AwsClients, group_id: str | None, network: IpNetwork | None
+    ) -> None:
+        """Open tcp/5439 of the group to ``network`` only; None opens nothing, and says so."""
+        if network is None:
+            # Under the subclass's module, where operators and tests look for lifecycle lines.
+            logging.getLogger(type(self).__module__).info(
+                "No ingress CIDR given: opened nothing on tcp/%s of %s.",
+                REDSHIFT_PORT,
+                self._subject,
+            )
+        else:
+            self._group(aws).open_ingress(group_id, network, self._subject)
 
     def _delete_security_group(self, aws: AwsClients) -> None:
         group = self._group(aws)
