@@ -19,9 +19,10 @@ from sparkify_assets.defs.automation import (  # noqa: E402
     load_day,
 )
 from sparkify_assets.defs.checks import TABLE_CHECKS  # noqa: E402
-from sparkify_assets.defs.cluster_jobs import CLUSTER_JOBS, cluster_resource  # noqa: E402
+from sparkify_assets.defs.cluster_jobs import CLUSTER_JOBS, redshift_idle_pause  # noqa: E402
 from sparkify_assets.defs.freshness import with_freshness  # noqa: E402
 from sparkify_assets.defs.migration_job import MIGRATION_JOBS  # noqa: E402
+from sparkify_assets.defs.redshift import redshift_resource  # noqa: E402
 from sparkify_assets.defs.resources import (  # noqa: E402
     alerts_resource,
     source_resource,
@@ -47,10 +48,13 @@ full_audit = define_asset_job(
 
 
 def resources_for(deployment: str) -> dict:
+    # One Redshift resource in every deployment (the cluster jobs, so a laptop can bring the
+    # production cluster up); on Redshift the assets' warehouse is its connection.
+    redshift = redshift_resource()
     return {
-        "warehouse": warehouse_resource(deployment),
+        "warehouse": warehouse_resource(deployment, redshift),
+        "redshift": redshift,
         "source": source_resource(deployment),
-        "cluster": cluster_resource(),
         "alerts": alerts_resource(),
     }
 
@@ -69,7 +73,7 @@ def build_definitions(resources: dict) -> Definitions:
             *MIGRATION_JOBS,
         ],
         schedules=AUTOMATION_SCHEDULES,
-        sensors=[*AUTOMATION_SENSORS, run_failure_alert],
-        resources={"cluster": cluster_resource(), "alerts": FailureAlerts(), **resources},
+        sensors=[*AUTOMATION_SENSORS, run_failure_alert, redshift_idle_pause],
+        resources={"redshift": redshift_resource(), "alerts": FailureAlerts(), **resources},
     )
     return with_freshness(defs, load_day.selection)
