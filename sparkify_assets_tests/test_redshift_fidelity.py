@@ -41,7 +41,7 @@ def _build_everything(warehouse, root) -> None:
         warehouse.stage_events_day(source, day, files)
     warehouse.stage_songs(source)
     for table in BUILT_TABLES:
-        warehouse.rebuild(table, WINDOW if table.window_column else None)
+        warehouse.build(table, full=True)
 
 
 def test_a_600_character_title_goes_through_every_analytics_table(warehouse, tmp_path) -> None:

@@ -34,9 +34,9 @@ from sparkify_assets.defs.dagster_internals import (
 )
 from sparkify_assets.sql import render
 from sparkify_assets.sql.catalog import TABLES
-from sparkify_assets.sql.changes import EVERY_DAY
 from sparkify_assets.sql.checks import RULES, WARN, Rule, count_and_sample
 from sparkify_assets.sql.dialect import REDSHIFT, Dialect
+from sparkify_assets.sql.model import EVERY_DAY
 from sparkify_assets.warehouse.base import Warehouse
 from sparkify_assets.warehouse.cancel import cancel_in_flight
 

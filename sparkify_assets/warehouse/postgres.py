@@ -183,9 +183,9 @@ class PostgresWarehouse(Warehouse):
         """The statements before the staging COPY, the COPY, and those right after it."""
         schema = self.schema_name
         return (
-            render.delete_staging_day_by_index(table, schema, partition),
+            render.delete_staging_day_by_index(table, schema, partition, self.dialect),
             _copy_sql(table, schema, table.column_names),
-            render.summarize_day_index(table, schema),
+            render.summarize_day_index(table, schema, self.dialect),
         )
 
     def staging_statements(self, table: Table, partition: str) -> list[sql.Composed]:
