@@ -14,9 +14,10 @@ from sparkify_assets.defs.automation import (
     load_day,
 )
 from sparkify_assets.defs.checks import TABLE_CHECKS
-from sparkify_assets.defs.cluster_jobs import CLUSTER_JOBS, cluster_resource
+from sparkify_assets.defs.cluster_jobs import CLUSTER_JOBS, redshift_idle_pause
 from sparkify_assets.defs.freshness import with_freshness
 from sparkify_assets.defs.partitions import daily_partitions
+from sparkify_assets.defs.redshift import redshift_resource
 from sparkify_assets.defs.resources import (
     alerts_resource,
     source_resource,
@@ -42,8 +43,15 @@ full_audit = define_asset_job(
 
 
 def resources_for(deployment: str) -> dict:
-    """The deployment's warehouse and source; ``build_definitions`` adds the rest."""
-    return {"warehouse": warehouse_resource(deployment), "source": source_resource(deployment)}
+    """The deployment's warehouse and source, and its Redshift resource: every deployment has one
+    (the cluster jobs, so a laptop can bring the production cluster up), and on Redshift the
+    warehouse is its connection, one object for both. ``build_definitions`` adds the rest."""
+    redshift = redshift_resource()
+    return {
+        "warehouse": warehouse_resource(deployment, redshift),
+        "redshift": redshift,
+        "source": source_resource(deployment),
+    }
 
 
 def build_definitions(resources: dict) -> Definitions:
@@ -57,7 +65,7 @@ def build_definitions(resources: dict) -> Definitions:
         asset_checks=TABLE_CHECKS,
         jobs=[load_everything, full_refresh, full_audit, *CLUSTER_JOBS, *AUTOMATION_JOBS],
         schedules=AUTOMATION_SCHEDULES,
-        sensors=[*AUTOMATION_SENSORS, run_failure_alert],
-        resources={"cluster": cluster_resource(), "alerts": alerts_resource(), **resources},
+        sensors=[*AUTOMATION_SENSORS, run_failure_alert, redshift_idle_pause],
+        resources={"redshift": redshift_resource(), "alerts": alerts_resource(), **resources},
     )
     return with_freshness(defs, load_day.selection)
