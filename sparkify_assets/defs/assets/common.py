@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -11,7 +10,6 @@ from datetime import date
 from dagster import (
     AssetExecutionContext,
     BackfillPolicy,
-    BetaWarning,
     DagsterInvariantViolationError,
     Failure,
     RetryRequested,
@@ -29,10 +27,6 @@ from sparkify_assets.defs.assets.metadata import (
 from sparkify_assets.sql import fingerprint
 from sparkify_assets.sql.dialect import POSTGRES, REDSHIFT
 from sparkify_assets.sql.tables import Table
-
-# backfill_policy is beta in Dagster; the one-run backfills rely on it knowingly. Set here,
-# where every asset gets it, so no import order can show the warning.
-warnings.filterwarnings("ignore", category=BetaWarning, message=".*backfill_policy.*")
 
 OWNERS = ["team:data-platform"]
 # The warehouse retries a dropped connection or a deadlock itself, within seconds. What is still
