@@ -17,7 +17,8 @@ import pytest
 
 from sparkify_assets.contract.layout import day_file_key
 from sparkify_assets.ingest.base import SourceError, SourceFile
-from sparkify_assets.sql import changes, render
+from sparkify_assets.sql import changes, fingerprint, render
+from sparkify_assets.sql.dialect import REDSHIFT
 from sparkify_assets.sql.model import Window
 from sparkify_assets.sql.tables import SONGPLAYS
 from sparkify_assets.warehouse import plans
@@ -79,6 +80,9 @@ class Script:
         return [statement for transaction in self.transactions for statement in transaction]
 
 
+VERSION_CHECK = 'SELECT table_name, fingerprint FROM "public"."table_versions"'
+
+
 class RecordingCursor:
     def __init__(self, connection: "RecordingConnection"):
         self.connection = connection
@@ -94,6 +98,10 @@ class RecordingCursor:
     def execute(self, statement, params=None):
         assert params is None, "Redshift statements carry their values as sql.Literal"
         text = render.to_text(statement) if not isinstance(statement, str) else statement
+        if text.startswith(VERSION_CHECK):
+            # The version guard's read (tested in test_fingerprint): every table is current.
+            self._rows = [(name, fp) for name, (fp, _) in fingerprint.current(REDSHIFT).items()]
+            return
         self.connection.record(text)
         script = self.connection.script
         if script.fail_on and re.search(script.fail_on, text) and script.failures_left != 0:

@@ -1,4 +1,4 @@
-"""The sparkify command: load, warehouse, generate, sql, cluster.
+"""The sparkify command: load, plan, migrate, warehouse, generate, sql, cluster.
 
 Errors the user can act on (bad configuration, unreachable source or warehouse) are printed as
 one line on stderr with exit code 2, never as a traceback.
@@ -14,12 +14,13 @@ import sys
 from datetime import date, timedelta
 from pathlib import Path
 
+from sparkify_assets.cli.migrate import add_commands as add_migration_commands
 from sparkify_assets.contract.layout import days_in
 from sparkify_assets.core import settings
 from sparkify_assets.core.errors import UserError
 from sparkify_assets.core.redact import redact
 
-DESCRIPTION = "The Sparkify warehouse: load, warehouse, generate, sql, cluster."
+DESCRIPTION = "The Sparkify warehouse: load, plan, migrate, warehouse, generate, sql, cluster."
 # A ValueError here is a refused argument value (a bad day, a bad share): its message is the news.
 USER_ERRORS = (UserError, ValueError)
 
@@ -176,6 +177,11 @@ def _keys_by_day(args: argparse.Namespace, data_uri: str) -> dict[date, list[str
 def cmd_sql(args: argparse.Namespace) -> int:
     from sparkify_assets.warehouse.script import deployment_sql, render_script
 
+    if args.migration:
+        from sparkify_assets.cli.migrate import print_migration_sql
+
+        return print_migration_sql()
+
     target = args.target or ("redshift" if settings.deployment() == "redshift" else "postgres")
     if target == "redshift":
         from sparkify_assets.ingest.s3_uri import copy_source_uri
@@ -220,24 +226,39 @@ def _cluster_progress_to_stderr() -> None:
 
 
 def cmd_cluster(args: argparse.Namespace) -> int:
-    from sparkify_assets.ops.cluster import RedshiftCluster
+    """The lifecycle through the same ``redshift`` resource the runs and the cluster jobs use."""
+    import json
+
+    from sparkify_assets.defs.redshift import redshift_resource
 
     _cluster_progress_to_stderr()
-    cluster = RedshiftCluster.from_env()
+    redshift = redshift_resource()
+    if args.serverless and not redshift.serverless:
+        redshift = redshift.model_copy(update={"workgroup": "sparkify", "namespace": "sparkify"})
     info = {
-        "up": lambda: cluster.up(args.ingress_cidr),
-        "status": cluster.status,
-        "pause": cluster.pause,
-        "resume": cluster.resume,
-        "down": lambda: cluster.down(args.final_snapshot),
+        "up": lambda: redshift.up(args.ingress_cidr),
+        "status": redshift.status,
+        "pause": redshift.pause,
+        "resume": redshift.resume,
+        "down": lambda: redshift.down(args.final_snapshot),
     }[args.action]()
     print(f"{info.status} {info.endpoint or '-'}")
     print(info.summary())
     if args.action == "up":
+        target = (
+            f"REDSHIFT_WORKGROUP={redshift.workgroup}"
+            if redshift.serverless
+            else f"SPARKIFY_CLUSTER_ID={redshift.cluster_identifier}"
+        )
         print(
             f"export REDSHIFT_HOST={info.endpoint_host} REDSHIFT_PORT={info.endpoint_port} "
-            f"REDSHIFT_IAM_ROLE_ARN={info.role_arn}"
+            f"REDSHIFT_IAM_ROLE_ARN={info.role_arn} {target}"
         )
+        print(
+            "# IAM auth: the least-privilege policy of the identity that runs the loads "
+            f"({redshift.auth} mode now; set REDSHIFT_AUTH=iam to use it):"
+        )
+        print(json.dumps(redshift.loading_policy(), indent=2))
     return 0
 
 
@@ -343,11 +364,32 @@ def build_parser() -> argparse.ArgumentParser:
         const="full-refresh",
         help="sparkify load --full-refresh: every song file re-read too",
     )
+    runs.add_argument(
+        "--migration",
+        action="store_true",
+        help="print what `sparkify migrate` would run on the configured warehouse (reads it)",
+    )
     show.set_defaults(run=cmd_sql, plan="load")
 
-    cluster = commands.add_parser("cluster", help="the Amazon Redshift cluster (boto3)")
+    add_migration_commands(commands)
+
+    cluster = commands.add_parser(
+        "cluster", help="the Amazon Redshift cluster or Serverless workgroup (boto3)"
+    )
     actions = cluster.add_subparsers(dest="action", required=True)
-    up = actions.add_parser("up", help="create or resume the cluster and its S3 read role")
+    target = argparse.ArgumentParser(add_help=False)
+    target.add_argument(
+        "--serverless",
+        action="store_true",
+        help="a Serverless namespace and workgroup (REDSHIFT_WORKGROUP, default sparkify) "
+        "instead of a provisioned cluster; implied when REDSHIFT_WORKGROUP is set",
+    )
+    up = actions.add_parser(
+        "up",
+        parents=[target],
+        help="create or resume the cluster (or workgroup) and its S3 read role; print the "
+        "IAM policy the loading identity needs",
+    )
     up.add_argument(
         "--ingress-cidr",
         metavar="CIDR",
@@ -355,11 +397,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for action, text in (
         ("status", "state and host:port"),
-        ("pause", "stop compute billing"),
+        ("pause", "stop compute billing (provisioned only)"),
         ("resume", "resume a paused cluster"),
     ):
-        actions.add_parser(action, help=text)
-    down = actions.add_parser("down", help="delete the cluster, its security group and role")
+        actions.add_parser(action, parents=[target], help=text)
+    down = actions.add_parser(
+        "down", parents=[target], help="delete the cluster, its security group and role"
+    )
     down.add_argument("--final-snapshot", metavar="ID", help="take a final snapshot first")
     cluster.set_defaults(run=cmd_cluster)
     return parser

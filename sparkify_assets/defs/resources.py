@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import os
 
-from dagster import ConfigurableResource, EnvVar, InitResourceContext
+from dagster import ConfigurableResource, InitResourceContext
 
 from sparkify_assets.core import settings
+from sparkify_assets.defs.env import secret_from_env
+from sparkify_assets.defs.env import value_of as _value
+from sparkify_assets.defs.redshift import RedshiftResource, redshift_resource
 from sparkify_assets.ingest.base import Source
 from sparkify_assets.ingest.open import open_source
 from sparkify_assets.ingest.s3_uri import copy_source_uri
@@ -26,15 +29,6 @@ class SparkifySource(ConfigurableResource):
 
     def open(self) -> Source:
         return open_source(self.uri)
-
-
-def _value(field: str) -> str:
-    """A field's value in or outside a run (outside, an EnvVar field still holds the EnvVar)."""
-    return (field.get_value() or "") if isinstance(field, EnvVar) else field
-
-
-def secret_from_env(variable: str) -> str | EnvVar:
-    return EnvVar(variable) if os.environ.get(variable) else ""
 
 
 class WarehouseResource(ConfigurableResource):
@@ -64,19 +58,28 @@ class PostgresWarehouseResource(WarehouseResource):
 
 
 class RedshiftWarehouseResource(WarehouseResource):
-    """Amazon Redshift, configured from REDSHIFT_* when a run starts (see docs/redshift.md)."""
+    """The assets' warehouse on Amazon Redshift: the connection of the ``redshift`` resource.
 
-    password: str = ""
+    It has no configuration of its own: everything is the ``redshift`` resource's (see
+    ``defs.redshift``), which the cluster jobs, the idle sensor and ``sparkify cluster`` use too.
+    """
+
+    redshift: RedshiftResource
 
     def warehouse(self) -> Warehouse:
-        from sparkify_assets.warehouse.redshift import redshift_warehouse_from_env
+        return self.redshift.warehouse()
 
-        return redshift_warehouse_from_env(password=_value(self.password))
+    def create_resource(self, context: InitResourceContext) -> Warehouse:
+        # The run's log hears of a resume; the instance records it (``redshift_cluster``).
+        return self.redshift.warehouse(progress=context.log, instance=context.instance)
 
 
-def warehouse_resource(deployment: str) -> WarehouseResource:
+def warehouse_resource(
+    deployment: str, redshift: RedshiftResource | None = None
+) -> WarehouseResource:
+    """The assets' warehouse; on Redshift, the connection of the ``redshift`` resource given."""
     if deployment == "redshift":
-        return RedshiftWarehouseResource(password=secret_from_env("REDSHIFT_PASSWORD"))
+        return RedshiftWarehouseResource(redshift=redshift or redshift_resource())
     return PostgresWarehouseResource(
         url=secret_from_env("SPARKIFY_WAREHOUSE_URL"),
         home=settings.home(),

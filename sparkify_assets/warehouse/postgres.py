@@ -33,7 +33,7 @@ from sparkify_assets.sql.tables import (
     STAGING_SONGS,
     Table,
 )
-from sparkify_assets.warehouse import embedded, plans
+from sparkify_assets.warehouse import embedded, plans, versioned
 from sparkify_assets.warehouse.base import (
     RejectThresholdExceeded,
     StagingResult,
@@ -183,6 +183,13 @@ class PostgresWarehouse(Warehouse):
         if not self.url:
             self._dsn = None
 
+    def migration_wait_statement(self) -> sql.Composed:
+        # Shared against the migration's exclusive session lock: writes run side by side, and
+        # all of them wait while a migration runs (warehouse.versioned).
+        return sql.SQL("SELECT pg_advisory_xact_lock_shared(hashtext({}))").format(
+            sql.Literal(versioned.MIGRATION_LOCK)
+        )
+
     def lock_statement(self, key: str) -> sql.Composed:
         # Transaction-scoped advisory lock: a second writer of the same partition waits, then
         # replaces the same rows again, so concurrent runs of one day never duplicate.
@@ -294,6 +301,7 @@ class PostgresWarehouse(Warehouse):
         streams = self._streams(rows, log)
         try:
             with self.transaction(lock=load.lock) as cursor:
+                versioned.require_current(self, cursor, table)
                 plans.execute(cursor, load.statements, streams, self._checks(result, started))
             return result
         except psycopg2.Error as err:
@@ -358,6 +366,7 @@ class PostgresWarehouse(Warehouse):
         }
         try:
             with self.transaction(lock=plan.lock) as cursor:
+                versioned.require_current(self, cursor, STAGING_SONGS)
                 checks = self._checks(result, time.monotonic())
                 plans.execute(cursor, plan.statements, streams, checks)
             return result
