@@ -118,10 +118,10 @@ def printed_transactions(sections) -> set[tuple[str, ...]]:
                 for branch in branches or [[]]:
                     found.add(writes([*common, *branch]))
                 common = None
-            elif branches:
-                branches[-1].append(statement)
+            elif branches:  # the DDL is printed, and sent, as one script: split like the log
+                branches[-1] += statement.split(";\n")
             else:
-                common.append(statement)
+                common += statement.split(";\n")
     return found
 
 

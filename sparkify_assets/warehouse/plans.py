@@ -5,8 +5,9 @@ what runs. A value only known while running (the batch id of pending rows, a COP
 rows) is a literal of the same type or a named stream in the plan, and printed as such.
 
 A statement of a plan is a ``psycopg2.sql.Composed``, a ``CopyIn`` (a ``COPY ... FROM STDIN``
-whose rows the run streams from a named source) or a ``Checkpoint`` (where the run checks what
-it has done so far and rolls the transaction back if the check fails); ``execute`` runs them.
+whose rows the run streams from a named source), a ``Script`` (statements sent in one round
+trip) or a ``Checkpoint`` (where the run checks what it has done so far and rolls the
+transaction back if the check fails); ``execute`` runs them.
 
 A build reads one value at run time: how many changes are pending (``Pending``), which decides
 between replacing a scope, rebuilding whole or doing nothing. Its transaction starts with the
@@ -78,6 +79,13 @@ class Checkpoint:
     says: str
 
 
+@dataclass(frozen=True)
+class Script:
+    """Statements sent in one round trip (joined by ";"), printed one by one."""
+
+    statements: tuple
+
+
 # What a run hands ``execute``: for each stream, what opens it (when its COPY starts), and for
 # each checkpoint, what checks it (raising rolls the transaction back).
 Streams = dict[str, Callable[[], AbstractContextManager[IO]]]
@@ -92,6 +100,8 @@ def execute(cursor, statements, streams: Streams | None = None, checks: Checks |
                 cursor.copy_expert(statement.statement, stream)
         elif isinstance(statement, Checkpoint):
             (checks or {})[statement.name]()
+        elif isinstance(statement, Script):
+            cursor.execute(sql.SQL(";\n").join(statement.statements))
         else:
             cursor.execute(statement)
 

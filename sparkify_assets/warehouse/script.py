@@ -21,15 +21,15 @@ from sparkify_assets.sql.checks import RULES, count_and_sample
 from sparkify_assets.sql.model import Window
 from sparkify_assets.sql.render import to_text
 from sparkify_assets.sql.tables import STAGING_EVENTS, STAGING_SONGS
-from sparkify_assets.warehouse import plans
-from sparkify_assets.warehouse.base import Warehouse
+from sparkify_assets.warehouse import plans, versioned
+from sparkify_assets.warehouse.base import Warehouse, utc_now
 from sparkify_assets.warehouse.plans import (
     PRINTED_BATCH,
     Branch,
     Checkpoint,
     CopyIn,
+    Script,
     Transaction,
-    lock_key,
 )
 
 
@@ -72,6 +72,10 @@ def _texts(statements, notes: dict[int, str]) -> list[str]:
     texts = []
     checkpoint = ""
     for index, statement in enumerate(statements):
+        if isinstance(statement, Script):  # one round trip, printed statement by statement
+            texts += [checkpoint + _text(part) for part in statement.statements]
+            checkpoint = ""
+            continue
         if isinstance(statement, Checkpoint):  # said before the statement that follows it
             checkpoint = f"-- {statement.says}\n"
             continue
@@ -201,7 +205,7 @@ def deployment_sql(
     plan = Plan(plan)
     if not keys_by_day and plan is not Plan.SONGS:
         raise ValueError("no days to show: pass --day/--days or put log files in the source")
-    ddl = _transaction(warehouse, "DDL", lock_key("ddl"), warehouse.ddl())
+    ddl = _load(warehouse, "DDL", [versioned.ensure_plan(warehouse, utc_now())])
     staging = [] if plan is Plan.SONGS else list(_staging_days(warehouse, data_uri, keys_by_day))
     if plan is not Plan.DAY:
         staging += _staging_songs(warehouse, data_uri, plan)

@@ -17,12 +17,12 @@ touches nothing else; ``sparkify plan`` says what the migration will do.
 
 from __future__ import annotations
 
-from psycopg2 import sql
-
 from sparkify_assets.core.errors import UserError
 from sparkify_assets.sql import catalog, fingerprint, render, versions
 from sparkify_assets.sql.model import Table
 from sparkify_assets.sql.state import TABLE_VERSIONS
+from sparkify_assets.warehouse import plans
+from sparkify_assets.warehouse.plans import Branch, Script, Transaction, lock_key
 
 MIGRATION_LOCK = "sparkify:migration"
 
@@ -54,22 +54,44 @@ def record_statements(schema: str, dialect, names, loaded_at: str) -> list:
     ]
 
 
+def ensure_plan(warehouse, loaded_at: str) -> Transaction:
+    """The transaction that readies the warehouse: on a new one every table, recorded as this
+    release's; on one with any of the tables, only the ledger (the branch the tables found
+    pick: ``existing`` or ``new``)."""
+    schema = warehouse.schema_name
+    head = [render.create_schema(schema)] if schema != "public" else []
+    ours = sorted({table.name for table in catalog.ALL_TABLES} - {TABLE_VERSIONS.name})
+    ledger = [
+        render.create_table(TABLE_VERSIONS, schema, warehouse.dialect),
+        *render.comments(TABLE_VERSIONS, schema),
+    ]
+    recorded = record_statements(schema, warehouse.dialect, ours, loaded_at)
+    # One round trip each: with a COMMENT ON per column the script is some two hundred statements.
+    return Transaction(
+        head,
+        lock_key("ddl"),
+        branches=(
+            Branch(
+                "existing",
+                "when any of its tables exists: only the ledger",
+                (Script(tuple(ledger)),),
+            ),
+            Branch(
+                "new",
+                "when none does: every table, recorded as this release's",
+                (Script((*warehouse.ddl(), *recorded)),),
+            ),
+        ),
+    )
+
+
 def ensure(warehouse, cursor, loaded_at: str) -> None:
     """Create a new warehouse whole and record it; on an existing one, only add the ledger."""
-    schema = warehouse.schema_name
-    if schema != "public":
-        cursor.execute(render.create_schema(schema))
+    plan = ensure_plan(warehouse, loaded_at)
+    plans.execute(cursor, plan.statements)
     ours = {table.name for table in catalog.ALL_TABLES} - {TABLE_VERSIONS.name}
-    if existing_tables(cursor, schema) & ours:
-        ledger = [
-            render.create_table(TABLE_VERSIONS, schema, warehouse.dialect),
-            *render.comments(TABLE_VERSIONS, schema),
-        ]
-        cursor.execute(sql.SQL(";\n").join(ledger))
-        return
-    recorded = record_statements(schema, warehouse.dialect, sorted(ours), loaded_at)
-    # One round trip: with a COMMENT ON per column the script is some two hundred statements.
-    cursor.execute(sql.SQL(";\n").join(warehouse.ddl() + recorded))
+    found = existing_tables(cursor, warehouse.schema_name) & ours
+    plans.execute(cursor, plan.branch("existing" if found else "new").statements)
 
 
 def stale_tables(warehouse, cursor, names: list[str]) -> list[str]:
