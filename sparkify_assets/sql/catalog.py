@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sparkify_assets.sql.analytics import ANALYTICS_TABLES
+from sparkify_assets.sql.drift import LOAD_DRIFT
 from sparkify_assets.sql.model import check_lineage
 from sparkify_assets.sql.state import PENDING_CHANGES, USER_LATEST_BY_DAY
 from sparkify_assets.sql.summaries import SUMMARY_TABLES
@@ -34,6 +35,7 @@ ALL_TABLES = (
     *BUILT_TABLES,
     LOAD_REJECTS,
     LOAD_AUDIT,
+    LOAD_DRIFT,
     PENDING_CHANGES,
 )
 TABLES = {table.name: table for table in ALL_TABLES}
