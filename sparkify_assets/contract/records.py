@@ -14,14 +14,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
+from enum import StrEnum
 from itertools import islice
 from typing import Protocol
 
 import orjson
 
 from sparkify_assets.contract.layout import day_bounds_ms
+from sparkify_assets.contract.meaning import EVENT_RULES, SONG_RULES, Meaning, broken_meaning
 from sparkify_assets.contract.row_compiler import compile_row
-from sparkify_assets.contract.shape import KeyChange, KeyDrift, Meaning, broken_meaning
+from sparkify_assets.contract.shape import KeyChange, KeyDrift
 
 NULL = "\\N"  # COPY text format's NULL marker
 INT32 = 2**31
@@ -31,13 +33,23 @@ _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\
 _BOM = b"\xef\xbb\xbf"
 
 
+class FieldKind(StrEnum):
+    """How a JSON value is checked and converted, and which SQL type holds it."""
+
+    TEXT = "text"
+    INT = "int"
+    BIGINT = "bigint"
+    FLOAT = "float"
+    USER_ID = "user_id"  # text that is '' or a whole number (logged-out events have '')
+
+
 @dataclass(frozen=True)
 class Field:
     """One JSON key of a source record and the staging column it lands in."""
 
     key: str
     column: str
-    kind: str  # text | int | bigint | float | user_id
+    kind: FieldKind
     max_bytes: int | None = None
     required: bool = False
     description: str = ""
@@ -45,11 +57,11 @@ class Field:
     @property
     def sql_type(self) -> str:
         return {
-            "text": f"VARCHAR({self.max_bytes})",
-            "user_id": f"VARCHAR({self.max_bytes})",
-            "int": "INTEGER",
-            "bigint": "BIGINT",
-            "float": "DOUBLE PRECISION",
+            FieldKind.TEXT: f"VARCHAR({self.max_bytes})",
+            FieldKind.USER_ID: f"VARCHAR({self.max_bytes})",
+            FieldKind.INT: "INTEGER",
+            FieldKind.BIGINT: "BIGINT",
+            FieldKind.FLOAT: "DOUBLE PRECISION",
         }[self.kind]
 
 
@@ -64,67 +76,75 @@ EVENT_FIELDS: tuple[Field, ...] = (
     Field(
         "artist",
         "artist",
-        "text",
+        FieldKind.TEXT,
         FREE_TEXT_BYTES,
         description="Artist name as logged (often mojibake)",
     ),
-    Field("auth", "auth", "text", 32, description="'Logged In' or 'Logged Out'"),
-    Field("firstName", "first_name", "text", 256),
-    Field("gender", "gender", "text", 16),
+    Field("auth", "auth", FieldKind.TEXT, 32, description="'Logged In' or 'Logged Out'"),
+    Field("firstName", "first_name", FieldKind.TEXT, 256),
+    Field("gender", "gender", FieldKind.TEXT, 16),
     Field(
         "itemInSession",
         "item_in_session",
-        "int",
+        FieldKind.INT,
         required=True,
         description="Position of the event in its session",
     ),
-    Field("lastName", "last_name", "text", 256),
-    Field("length", "length", "float", description="Song length in seconds"),
-    Field("level", "level", "text", 16, description="'free' or 'paid' at the time of the event"),
-    Field("location", "location", "text", FREE_TEXT_BYTES),
-    Field("method", "method", "text", 16),
-    Field("page", "page", "text", 64, description="App page; 'NextSong' is a song play"),
-    Field("registration", "registration", "float", description="Registration epoch ms (float)"),
-    Field("sessionId", "session_id", "int", required=True),
-    Field("song", "song", "text", FREE_TEXT_BYTES, description="Song title as logged"),
-    Field("status", "status", "int", description="HTTP status"),
-    Field("ts", "ts", "bigint", required=True, description="Event time, epoch milliseconds UTC"),
-    Field("userAgent", "user_agent", "text", 512, description="Often wrapped in literal quotes"),
+    Field("lastName", "last_name", FieldKind.TEXT, 256),
+    Field("length", "length", FieldKind.FLOAT, description="Song length in seconds"),
     Field(
-        "userId", "user_id", "user_id", 32, description="User id as text; '' for logged-out events"
+        "level",
+        "level",
+        FieldKind.TEXT,
+        16,
+        description="'free' or 'paid' at the time of the event",
+    ),
+    Field("location", "location", FieldKind.TEXT, FREE_TEXT_BYTES),
+    Field("method", "method", FieldKind.TEXT, 16),
+    Field("page", "page", FieldKind.TEXT, 64, description="App page; 'NextSong' is a song play"),
+    Field(
+        "registration", "registration", FieldKind.FLOAT, description="Registration epoch ms (float)"
+    ),
+    Field("sessionId", "session_id", FieldKind.INT, required=True),
+    Field("song", "song", FieldKind.TEXT, FREE_TEXT_BYTES, description="Song title as logged"),
+    Field("status", "status", FieldKind.INT, description="HTTP status"),
+    Field(
+        "ts",
+        "ts",
+        FieldKind.BIGINT,
+        required=True,
+        description="Event time, epoch milliseconds UTC",
+    ),
+    Field(
+        "userAgent",
+        "user_agent",
+        FieldKind.TEXT,
+        512,
+        description="Often wrapped in literal quotes",
+    ),
+    Field(
+        "userId",
+        "user_id",
+        FieldKind.USER_ID,
+        32,
+        description="User id as text; '' for logged-out events",
     ),
 )
 
 SONG_FIELDS: tuple[Field, ...] = (
-    Field("num_songs", "num_songs", "int"),
-    Field("artist_id", "artist_id", "text", 32, required=True),
-    Field("artist_latitude", "artist_latitude", "float"),
-    Field("artist_longitude", "artist_longitude", "float"),
-    Field("artist_location", "artist_location", "text", FREE_TEXT_BYTES),
-    Field("artist_name", "artist_name", "text", FREE_TEXT_BYTES),
-    Field("song_id", "song_id", "text", 32, required=True),
-    Field("title", "title", "text", FREE_TEXT_BYTES),
-    Field("duration", "duration", "float", description="Seconds"),
-    Field("year", "year", "int", description="0 when unknown"),
+    Field("num_songs", "num_songs", FieldKind.INT),
+    Field("artist_id", "artist_id", FieldKind.TEXT, 32, required=True),
+    Field("artist_latitude", "artist_latitude", FieldKind.FLOAT),
+    Field("artist_longitude", "artist_longitude", FieldKind.FLOAT),
+    Field("artist_location", "artist_location", FieldKind.TEXT, FREE_TEXT_BYTES),
+    Field("artist_name", "artist_name", FieldKind.TEXT, FREE_TEXT_BYTES),
+    Field("song_id", "song_id", FieldKind.TEXT, 32, required=True),
+    Field("title", "title", FieldKind.TEXT, FREE_TEXT_BYTES),
+    Field("duration", "duration", FieldKind.FLOAT, description="Seconds"),
+    Field("year", "year", FieldKind.INT, description="0 when unknown"),
 )
 
 
-# Rules of meaning (``shape.Meaning``), each true of every record of the public sample, of the
-# bundled sample and of the generator's data (sparkify_assets_tests/test_shape.py checks all
-# three). Logged-out events carry userId "" and no name, location or user agent; everything else
-# below always has a value.
-_PERSON = ("firstName", "lastName", "gender", "location", "registration", "userAgent")
-EVENT_RULES: tuple[Meaning, ...] = (
-    Meaning(("auth", "level", "method", "page", "status"), why="every event says what it was"),
-    Meaning(("userId",), empty_ok=True, why="'' is a logged-out event; absent is not"),
-    Meaning(("userId", *_PERSON), when=("auth", "Logged In"), why="a logged-in user is known"),
-    Meaning(("song", "artist", "length"), when=("page", "NextSong"), why="a play names a song"),
-)
-SONG_RULES: tuple[Meaning, ...] = (
-    Meaning(("num_songs", "artist_name", "title", "duration", "year"), why="a song is named"),
-    # '' when unknown, as published; never absent.
-    Meaning(("artist_location",), empty_ok=True, why="'' when unknown, never absent"),
-)
 EVENT_KEYS = frozenset(f.key for f in EVENT_FIELDS)
 SONG_KEYS = frozenset(f.key for f in SONG_FIELDS)
 
@@ -177,11 +197,6 @@ class FileTally:
             if self.keys is None:
                 self.keys = KeyDrift()
             self.keys.see(keys, expected, line_number)
-
-    def key_changes(self) -> list[KeyChangeRow]:
-        """This file's drifted keys as load_drift rows (none when its records kept the shape)."""
-        changes = self.keys.changes() if self.keys else []
-        return [KeyChangeRow(self.source, change) for change in changes]
 
     def copy_line(self) -> str:
         """source, records, loaded, rejected, fingerprint as COPY text (load_audit's columns)."""
@@ -266,11 +281,11 @@ def _user_id(value: object, spec: Field) -> str:
 
 def _converter(spec: Field) -> Callable[[object], str]:
     convert: Callable[[object, Field], str] = {
-        "text": _text,
-        "int": lambda value, f: _integer(value, f, INT32),
-        "bigint": lambda value, f: _integer(value, f, INT64),
-        "float": _float,
-        "user_id": _user_id,
+        FieldKind.TEXT: _text,
+        FieldKind.INT: lambda value, f: _integer(value, f, INT32),
+        FieldKind.BIGINT: lambda value, f: _integer(value, f, INT64),
+        FieldKind.FLOAT: _float,
+        FieldKind.USER_ID: _user_id,
     }[spec.kind]
 
     def convert_field(value: object) -> str:
@@ -327,13 +342,13 @@ def raw_text(raw: bytes) -> str:
     return text[:RAW_RECORD_LIMIT]
 
 
-def _exact_event_row(raw: bytes, drift: Callable[[dict], object] | None = None) -> tuple[str, int]:
+def _exact_event_row(raw: bytes, tally: FileTally | None = None, line: int = 0) -> tuple[str, int]:
     """COPY values and ts of an event line, decoded and converted field by field: slower than
-    the fast path, but it names the reason when the line is bad. ``drift`` sees the record's
+    the fast path, but it names the reason when the line is bad. ``tally`` counts the record's
     keys first, whether it is good or bad."""
     record = _decode_object(raw)
-    if drift is not None:
-        drift(record)
+    if tally is not None:
+        tally.see_keys(record.keys(), EVENT_KEYS, line)
     return "\t".join(_values(record, _EVENT_CONVERTERS, EVENT_RULES)), record["ts"]
 
 
@@ -405,12 +420,8 @@ def _checked_event(
     if fast is not None and day_start <= fast[1].ts < day_end:
         return fast[0]
     raw = raw.rstrip(b"\r\n")
-
-    def see_keys(record: dict) -> None:
-        tally.see_keys(record.keys(), EVENT_KEYS, line_number)
-
     try:
-        values, ts = _exact_event_row(raw, see_keys)
+        values, ts = _exact_event_row(raw, tally, line_number)
         if not day_start <= ts < day_end:
             raise BadRecord(f"ts is outside the file's day {day.isoformat()}")
     except BadRecord as bad:

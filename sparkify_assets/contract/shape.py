@@ -1,11 +1,4 @@
-"""A source record's shape: the rules of meaning its keys obey, and how a file's keys drifted.
-
-Type rules (``records``) say what a value may be; the rules of meaning here say which values a
-kind of record must have, as the data itself shows: in the public sample and in every generated
-data set, a ``Logged In`` event has a userId, a ``NextSong`` event has a song, an artist and a
-length. A record breaking one is quarantined with the rule's reason like any bad record, so a
-renamed key (every ``Logged In`` event without a userId) trips the reject share instead of
-loading a day of anonymous plays.
+"""A source file's shape: how its records' keys drifted from the record contract's.
 
 Key drift is what a file's records say about the contract's keys: keys no record was expected
 to have, and expected keys that records lack, each with how many records and the first line.
@@ -27,43 +20,6 @@ UNKNOWN = "unknown"
 MAX_UNKNOWN_KEYS = 50
 MORE_KEYS = "(more keys)"
 KEY_CHARACTERS = 60  # of an unknown key's name kept (the column is VARCHAR(256): 4 bytes each)
-
-
-@dataclass(frozen=True)
-class Meaning:
-    """A rule of meaning: in the records it applies to, each of ``keys`` holds a value.
-
-    ``when`` (key, value) limits the rule to the records whose key holds that value. A value is
-    anything but null and, unless ``empty_ok``, the empty string.
-    """
-
-    keys: tuple[str, ...]
-    when: tuple[str, str] | None = None
-    empty_ok: bool = False
-    why: str = ""
-
-    def reason(self, key: str) -> str:
-        if self.when is not None:
-            return f"{self.when[1]} event without {key}"
-        return f"{key} is missing" if self.empty_ok else f"{key} is missing or empty"
-
-    def broken_by(self, record: dict) -> str | None:
-        """The reason for the first of ``keys`` the record breaks the rule on, or None."""
-        if self.when is not None and record.get(self.when[0]) != self.when[1]:
-            return None
-        for key in self.keys:
-            value = record.get(key)
-            if value is None or (value == "" and not self.empty_ok):
-                return self.reason(key)
-        return None
-
-
-def broken_meaning(rules: Iterable[Meaning], record: dict) -> str | None:
-    for rule in rules:
-        reason = rule.broken_by(record)
-        if reason is not None:
-            return reason
-    return None
 
 
 @dataclass(frozen=True)

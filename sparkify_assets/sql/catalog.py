@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from sparkify_assets.sql.analytics import ANALYTICS_TABLES
-from sparkify_assets.sql.drift import LOAD_DRIFT
-from sparkify_assets.sql.model import check_lineage
+from sparkify_assets.sql.load_log import LOAD_DRIFT
+from sparkify_assets.sql.model import check_model
 from sparkify_assets.sql.state import PENDING_CHANGES, USER_LATEST_BY_DAY
 from sparkify_assets.sql.summaries import SUMMARY_TABLES
 from sparkify_assets.sql.tables import (
@@ -39,4 +39,4 @@ ALL_TABLES = (
     PENDING_CHANGES,
 )
 TABLES = {table.name: table for table in ALL_TABLES}
-check_lineage(ALL_TABLES)
+check_model(ALL_TABLES)

@@ -1,9 +1,10 @@
-"""load_drift: which source keys each file's records lacked or had beyond the record contract.
+"""load_drift's statements and checks: which source keys each file's records lacked or had
+beyond the record contract.
 
 Written in the staging load's transaction and replaced with its partition, like load_rejects and
-load_audit (``contract.shape`` counts the keys). ``report`` reads it back for ``sparkify load``:
-one row per drifted key, with its file's record count, to say ``no record has userId (533
-records)``.
+load_audit (``contract.shape`` counts the keys; the table is declared in ``load_log``).
+``report`` reads it back for ``sparkify load``: one row per drifted key, with its file's record
+count, to say ``no record has userId (533 records)``.
 """
 
 from __future__ import annotations
@@ -12,41 +13,15 @@ from typing import NamedTuple
 
 from psycopg2 import sql
 
-from sparkify_assets.sql.model import Column, Table
-from sparkify_assets.sql.tables import LOAD_AUDIT, _load_columns
-
-LOAD_DRIFT = Table(
-    name="load_drift",
-    description=(
-        "Source drift: for every file of the latest load of each staging partition, each key "
-        "its records lacked though the contract expects it (change 'missing') or had though the "
-        "contract does not know it (change 'unknown'), with how many records and the first "
-        "line. Replaced with the partition, like load_audit; a file that kept its shape has no "
-        "row. On Redshift, COPY cannot see keys it does not map: see docs/source-drift.md."
-    ),
-    columns=_load_columns(
-        "Staging asset that read the file",
-        Column("key", "VARCHAR(256)", "The JSON key as written in the file", False),
-        Column("change", "VARCHAR(16)", "'missing' or 'unknown'", False),
-        Column("records", "INTEGER", "Records that lacked (or had) the key", False),
-        Column("first_line", "INTEGER", "1-based line of the first such record"),
-    ),
-    diststyle="EVEN",
-    sortkey=("asset", "partition_key"),
-)
+from sparkify_assets.sql.load_log import LOAD_AUDIT, LOAD_DRIFT
+from sparkify_assets.sql.render import table_ref
 
 
 def delete_drift(schema: str, asset: str, partition: str) -> sql.Composed:
     """Forget a partition's drift before it is loaded again."""
     return sql.SQL("DELETE FROM {} WHERE asset = {} AND partition_key = {}").format(
-        _table(schema, LOAD_DRIFT), sql.Literal(asset), sql.Literal(partition)
+        table_ref(schema, LOAD_DRIFT.name), sql.Literal(asset), sql.Literal(partition)
     )
-
-
-def _table(schema: str, table: Table) -> sql.Identifier:
-    # Not render.table_ref: render reads the catalog, which lists this table. The schema name
-    # was checked when the warehouse was built.
-    return sql.Identifier(schema, table.name)
 
 
 def insert_drift(schema: str, asset: str, partition: str, rows: list, loaded_at: str):
@@ -75,7 +50,7 @@ def insert_drift(schema: str, asset: str, partition: str, rows: list, loaded_at:
         for row in rows
     ]
     return sql.SQL("INSERT INTO {} ({}) VALUES {}").format(
-        _table(schema, LOAD_DRIFT),
+        table_ref(schema, LOAD_DRIFT.name),
         sql.SQL(", ").join(map(sql.Identifier, LOAD_DRIFT.column_names)),
         sql.SQL(", ").join(values),
     )
@@ -90,7 +65,7 @@ def report(schema: str) -> sql.Composed:
         "LEFT JOIN {audit} a\n"
         "  ON a.asset = d.asset AND a.partition_key = d.partition_key AND a.source = d.source\n"
         "ORDER BY d.asset, d.partition_key, d.source, d.change, d.key"
-    ).format(drift=_table(schema, LOAD_DRIFT), audit=_table(schema, LOAD_AUDIT))
+    ).format(drift=table_ref(schema, LOAD_DRIFT.name), audit=table_ref(schema, LOAD_AUDIT.name))
 
 
 class DriftRule(NamedTuple):

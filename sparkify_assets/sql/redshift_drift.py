@@ -16,6 +16,7 @@ from typing import Protocol
 
 from psycopg2 import sql
 
+from sparkify_assets.contract.meaning import Meaning
 from sparkify_assets.contract.records import (
     EVENT_FIELDS,
     EVENT_RULES,
@@ -23,9 +24,10 @@ from sparkify_assets.contract.records import (
     SONG_RULES,
     Field,
 )
-from sparkify_assets.contract.shape import MISSING, Meaning
+from sparkify_assets.contract.shape import MISSING
 from sparkify_assets.sql import render
-from sparkify_assets.sql.drift import LOAD_DRIFT, delete_drift
+from sparkify_assets.sql.drift import delete_drift
+from sparkify_assets.sql.load_log import LOAD_DRIFT
 from sparkify_assets.sql.tables import STAGING_EVENTS, STAGING_SONGS
 
 

@@ -30,7 +30,8 @@ from sparkify_assets.contract.records import (
 )
 from sparkify_assets.ingest.base import Source, SourceFile
 from sparkify_assets.sql import catalog, changes, render
-from sparkify_assets.sql.drift import LOAD_DRIFT, delete_drift
+from sparkify_assets.sql.drift import delete_drift
+from sparkify_assets.sql.load_log import LOAD_DRIFT
 from sparkify_assets.sql.tables import (
     LOAD_AUDIT,
     LOAD_REJECTS,
@@ -130,8 +131,8 @@ class LoadLog:
     def log_file(self, tally: FileTally) -> None:
         """A file's audit row and its drifted keys."""
         self.audit.append(tally)
-        for change in tally.key_changes():
-            self.drift.append(change)
+        for change in tally.keys.changes() if tally.keys else ():
+            self.drift.append(KeyChangeRow(tally.source, change))
 
     def close(self) -> None:
         self.rejects.close()
@@ -204,9 +205,9 @@ class PostgresWarehouse(Warehouse):
         """The statements before the staging COPY, the COPY, and those right after it."""
         schema = self.schema_name
         return (
-            render.delete_staging_day_by_index(table, schema, partition),
+            render.delete_staging_day_by_index(table, schema, partition, self.dialect),
             _copy_sql(table, schema, table.column_names),
-            render.summarize_day_index(table, schema),
+            render.summarize_day_index(table, schema, self.dialect),
         )
 
     def staging_statements(self, table: Table, partition: str) -> list[sql.Composed]:

@@ -16,7 +16,7 @@ from psycopg2 import sql
 
 from sparkify_assets.ingest.base import SourceFile
 from sparkify_assets.sql import catalog, changes, render
-from sparkify_assets.sql.drift import LOAD_DRIFT
+from sparkify_assets.sql.load_log import LOAD_DRIFT
 from sparkify_assets.sql.tables import LOAD_AUDIT, LOAD_REJECTS, STAGING_SONGS
 
 TOUCHED = "sparkify_song_files"  # temp table: the keys of the files this load replaces
