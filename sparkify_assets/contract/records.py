@@ -330,8 +330,7 @@ def _decode_object(raw: bytes) -> dict:
 
 
 def _values(record: dict, converters: tuple, rules: tuple[Meaning, ...] = ()) -> list[str]:
-    """The record's COPY values; BadRecord for the first type rule, then rule of meaning, it
-    breaks."""
+    """The record's COPY values; BadRecord for the first rule it breaks (types, then meaning)."""
     get = record.get
     values = [convert(get(key)) for key, convert in converters]
     reason = broken_meaning(rules, record)
@@ -346,23 +345,21 @@ def raw_text(raw: bytes) -> str:
     return text[:RAW_RECORD_LIMIT]
 
 
-def _exact_event_row(raw: bytes, tally: FileTally | None = None, line: int = 0) -> tuple[str, int]:
+def _exact_event_row(raw: bytes, tally: FileTally, line: int) -> tuple[str, int]:
     """COPY values and ts of an event line, decoded and converted field by field: slower than
     the fast path, but it names the reason when the line is bad. ``tally`` counts the record's
     keys first, whether it is good or bad."""
     record = _decode_object(raw)
-    if tally is not None:
-        tally.see_keys(record.keys(), EVENT_KEYS, line)
+    tally.see_keys(record.keys(), EVENT_KEYS, line)
     return "\t".join(_values(record, _EVENT_CONVERTERS, EVENT_RULES)), record["ts"]
 
 
-def _song_row(raw: bytes, tally: FileTally | None = None) -> str:
+def _song_row(raw: bytes, tally: FileTally) -> str:
     fast = _SONG_ROW(raw)
     if fast is not None:
         return fast[0]
     record = _decode_object(raw)
-    if tally is not None:
-        tally.see_keys(record.keys(), SONG_KEYS, 1)
+    tally.see_keys(record.keys(), SONG_KEYS, 1)
     return "\t".join(_values(record, _SONG_CONVERTERS, SONG_RULES))
 
 
