@@ -143,9 +143,14 @@ RECENT_PLAYS = Table(
         copy_of(ARTISTS, "name", "artist_name"),
     ),
     primary_key=("user_id", "recency_rank"),
-    # A user's plays, or the details of a song or artist among them, changed.
+    # A user's plays or hours, or the details of a song or artist among them, changed.
     scope=Scope(
-        consumes=(("songplays", "user"), ("songs", "song"), ("artists", "artist")),
+        consumes=(
+            ("songplays", "user"),
+            ("user_plays_by_hour", "user"),
+            ("songs", "song"),
+            ("artists", "artist"),
+        ),
         columns=(Column("user_id", "INTEGER", nullable=False),),
         select="SELECT user_id FROM {changes} WHERE kind = 'user'\n"
         "UNION SELECT r.user_id FROM {recent_plays} r JOIN {changes} c ON c.song_id = r.song_id\n"

@@ -8,6 +8,7 @@ that implements it and a new table needs nothing but its definition.
 
 from __future__ import annotations
 
+import string
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -125,3 +126,22 @@ def check_lineage(tables: Iterable[Table]) -> None:
                         f"{table.name}.{column}: lineage names unknown column "
                         f"{source_table}.{source_column}"
                     )
+
+
+def check_told(tables: Iterable[Table]) -> None:
+    """Refuse a built table that reads a table which does not tell it when its rows change.
+
+    An incremental build is right only if every input it reads tells it what changed: a table
+    with a scope must consume each table its build reads (a daily table may read another daily
+    table instead, whose days it follows). Otherwise another run can use up the pending rows
+    while an input not yet caught up, and nothing would ever tell the table again (issue 23:
+    recent_plays read user_plays_by_hour without being told of it). Caught at import.
+    """
+    tables = list(tables)
+    by_name = {table.name: table for table in tables}
+    for table in tables:
+        fields = {field for _, field, _, _ in string.Formatter().parse(table.build or "")}
+        told = {producer for producer, _ in table.scope.consumes} if table.scope else set()
+        for name in sorted(fields & set(by_name) - {table.name, *told}):
+            if not (table.window_column and by_name[name].window_column):
+                raise ValueError(f"{table.name} reads {name} but is not told when it changes")
