@@ -40,6 +40,9 @@ class Dialect:
     indexes_after_full_rebuild: ClassVar[bool] = False
     # A primary key the engine enforces needs no scan to check (Redshift only plans with it).
     enforces_primary_keys: ClassVar[bool] = False
+    # What a read-only transaction runs first so that all its statements read one snapshot
+    # (the checks, see docs/concurrency.md). Redshift's transactions always do.
+    consistent_reads: ClassVar[tuple[str, ...]] = ()
 
     def layout(self, table: Table) -> str:
         """Text after a CREATE TABLE's column list ("" when the engine takes none)."""
@@ -54,6 +57,7 @@ class Postgres(Dialect):
     name = "postgres"
     indexes_after_full_rebuild = True
     enforces_primary_keys = True
+    consistent_reads = ("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ",)
 
     _DAY_INDEXES: ClassVar[dict[str, DayIndex]] = {
         STAGING_EVENTS.name: DayIndex("staging_events_event_date_brin", "event_date"),

@@ -380,7 +380,8 @@ class Warehouse(BaseModel):
         self.ensure_tables()
         started = time.monotonic()
         with self.transaction(lock=rebuild_lock_key(table)) as cursor:
-            pending, everything = self._snapshot_pending(cursor, table) if table.scope else (0, 0)
+            told = table.scope or changes.tells_days(table, catalog.ALL_TABLES)
+            pending, everything = self._snapshot_pending(cursor, table) if told else (0, 0)
             statements, mode = self.build_statements(table, window, full or everything, pending)
             if self.dialect.day_index(table):  # new pages get a BRIN summary for the next day
                 statements += render.summarize_day_index(table, self.schema_name)

@@ -118,8 +118,7 @@ class RedshiftWarehouse(Warehouse):
         # every write may tell its consumers in pending_changes (load.lock takes them in name
         # order, one global order, so two writers cannot deadlock).
         logs = [LOAD_REJECTS.name, LOAD_AUDIT.name] if table in _STAGING else []
-        told = [] if table == STAGING_EVENTS.name else [PENDING_CHANGES.name]  # it tells no one
-        return load.lock(self.schema_name, [table, *logs, *told])
+        return load.lock(self.schema_name, [table, *logs, PENDING_CHANGES.name])
 
     # --- staging ----------------------------------------------------------------------------
     def copy_config(self, data_uri: str) -> load.CopyConfig:
@@ -141,11 +140,18 @@ class RedshiftWarehouse(Warehouse):
     # move, locked; tidy, no lock; and after a failure a fourth that keeps COPY's rejects.
     def _events_load(self, config: load.CopyConfig, day: date, keys: list[str]) -> _Load:
         files = load.event_files(config, keys)
+        # The daily tables built from staging_events learn that the day was rewritten.
+        told = changes.mark_days(
+            STAGING_EVENTS, catalog.ALL_TABLES, self.schema_name, changes.new_batch(), [day]
+        )
         return _Load(
             STAGING_EVENTS,
             day.isoformat(),
             files,
-            lambda marker: load.events_move_steps(config, day, files, marker),
+            lambda marker: [
+                *load.events_move_steps(config, day, files, marker),
+                *map(load.Step, told),
+            ],
         )
 
     def _songs_load(self, config: load.CopyConfig) -> _Load:

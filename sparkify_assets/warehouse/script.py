@@ -13,10 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from psycopg2 import sql
+
 from sparkify_assets.core.redact import redact
 from sparkify_assets.sql import changes
-from sparkify_assets.sql.catalog import BUILT_TABLES
-from sparkify_assets.sql.checks import RULES, count_and_sample
+from sparkify_assets.sql.catalog import ALL_TABLES, BUILT_TABLES
+from sparkify_assets.sql.changes import EVERY_DAY
+from sparkify_assets.sql.checks import RULES, count_and_sample, in_flight
 from sparkify_assets.sql.render import to_text
 from sparkify_assets.sql.state import PENDING_CHANGES
 from sparkify_assets.sql.tables import STAGING_EVENTS, STAGING_SONGS
@@ -79,8 +82,15 @@ def _staging(warehouse: Warehouse, data_uri: str, keys_by_day: dict[date, list[s
     yield from _statistics(warehouse, STAGING_SONGS)
 
 
-# Each transaction names the pending rows it writes with a fresh id; printed, a placeholder.
-PRINTED_BATCH = "<batch id of the transaction>"
+PRINTED_BATCH = changes.PRINTED_BATCH
+
+
+def _snapshot(warehouse: Warehouse, table) -> list:
+    """What ``Warehouse.build`` reads first when the table is told of changes."""
+    if not (table.scope or changes.tells_days(table, ALL_TABLES)):
+        return []
+    snapshot = changes.snapshot(table, PENDING_CHANGES, warehouse.schema_name)
+    return [*snapshot, changes.snapshot_size()]
 
 
 def _transforms(warehouse: Warehouse, days: list[date]):
@@ -88,7 +98,10 @@ def _transforms(warehouse: Warehouse, days: list[date]):
     for table in BUILT_TABLES:
         statements, _ = warehouse.build_statements(table, None, True, 0, PRINTED_BATCH)
         yield _transaction(
-            warehouse, f"{table.name} (full rebuild)", rebuild_lock_key(table), statements
+            warehouse,
+            f"{table.name} (full rebuild)",
+            rebuild_lock_key(table),
+            [*_snapshot(warehouse, table), *statements],
         )
 
 
@@ -96,10 +109,7 @@ def _incremental(warehouse: Warehouse, day: date):
     # A day's run (and a song refresh) instead replaces the day, then what is pending.
     window = (day, day + timedelta(days=1))
     for table in BUILT_TABLES:
-        snapshot = []
-        if table.scope:
-            snapshot = [*changes.snapshot(table, PENDING_CHANGES, warehouse.schema_name)]
-            snapshot.append(changes.snapshot_size())
+        snapshot = _snapshot(warehouse, table)
         statements, _ = warehouse.build_statements(
             table, window if table.window_column else None, False, 1, PRINTED_BATCH
         )
@@ -112,15 +122,24 @@ def _incremental(warehouse: Warehouse, day: date):
 
 
 def _checks(warehouse: Warehouse):
+    schema, dialect = warehouse.schema_name, warehouse.dialect
     for rules in RULES.values():
         for rule in rules:
-            count, sample = count_and_sample(rule, warehouse.schema_name, dialect=warehouse.dialect)
+            # One snapshot for the whole transaction; then what another run is half-way through
+            # (defs.checks.judge), and the rule over the rest of the days.
+            first = [sql.SQL(statement) for statement in dialect.consistent_reads]
+            days, behind = in_flight(rule, schema, EVERY_DAY)
+            first += [behind] if rule.behind else []
+            first += [days] if rule.day_markers else []
+            count, sample = count_and_sample(rule, schema, dialect=dialect)
+            notes = {len(first) + 1: "only when the count above is not 0"}
+            if rule.behind or rule.day_markers:
+                notes[len(first)] = (
+                    "only when nothing is pending above; once for each range of days between "
+                    "those left out"
+                )
             yield _transaction(
-                warehouse,
-                f"check {rule.table}.{rule.name}",
-                None,
-                [count, sample],
-                notes={1: "only when the count above is not 0"},
+                warehouse, f"check {rule.table}.{rule.name}", None, [*first, count, sample], notes
             )
 
 
