@@ -216,14 +216,25 @@ def test_a_day_copies_first_then_replaces_the_partition_under_lock(script: Scrip
         "INSERT INTO",
         "INSERT INTO",
         "INSERT INTO",
+        "INSERT INTO",
+        "INSERT INTO",
         "DELETE FROM",
         "INSERT INTO",
         "COMMIT",
     ]
     assert kinds[2] == ["BEGIN", "ANALYZE", "DROP TABLE", "COMMIT"]
     copy = copying[4]
-    lock, delete_day, delete_rejects, move, rules, errors, delete_audit, audit = moving[1:-1]
-    assert lock == 'LOCK "public"."load_audit", "public"."load_rejects", "public"."staging_events"'
+    lock, delete_day, delete_rejects, move, rules, errors, *told, delete_audit, audit = moving[1:-1]
+    assert lock == (
+        'LOCK "public"."load_audit", "public"."load_rejects", "public"."pending_changes", '
+        '"public"."staging_events"'
+    )
+    # The daily tables built from the day learn, in the same transaction, that it was rewritten.
+    assert sorted(statement.split("VALUES (")[1].split(",")[0] for statement in told) == [
+        "'songplays'",
+        "'user_latest_by_day'",
+    ]
+    assert all("'window', '2018-11-15')" in statement for statement in told)
     assert delete_day == 'DELETE FROM "public"."staging_events" WHERE event_date = \'2018-11-15\''
     assert delete_rejects.endswith("asset = 'staging_events' AND partition_key = '2018-11-15'")
     assert copying[3].startswith('CREATE TEMP TABLE "staging_events_copy_0" (')

@@ -36,15 +36,9 @@ from sparkify_assets.defs.assets.factory import FULL_REFRESH_TAG
 from sparkify_assets.sql import render
 from sparkify_assets.sql.catalog import TABLES
 from sparkify_assets.sql.changes import EVERY_DAY
-from sparkify_assets.sql.checks import (
-    RULES,
-    WARN,
-    Rule,
-    count_and_sample,
-    in_flight,
-    settled_windows,
-)
+from sparkify_assets.sql.checks import RULES, WARN, Rule, count_and_sample
 from sparkify_assets.sql.dialect import REDSHIFT, Dialect
+from sparkify_assets.sql.in_flight import in_flight, settled_windows, watch
 from sparkify_assets.warehouse.base import Warehouse
 from sparkify_assets.warehouse.cancel import cancel_in_flight
 
@@ -89,14 +83,15 @@ def judge(
     and the rule see the same committed state.
     """
     days_query, behind_query = in_flight(rule, schema, window)
-    if rule.behind:
+    seen = watch(rule)
+    if seen.behind:
         cursor.execute(behind_query)
         (behind,) = cursor.fetchone()
         if behind:
-            tables = ", ".join(rule.behind)
+            tables = ", ".join(seen.behind)
             return 0, [], f"not judged: {tables} still have {behind} pending change(s) to apply"
     days: list[date] = []
-    if rule.day_markers:
+    if seen.days:
         cursor.execute(days_query)
         days = [row[0] for row in cursor.fetchall()]
     violations, sample = 0, []

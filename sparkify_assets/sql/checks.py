@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 from psycopg2 import sql
 
@@ -50,12 +50,6 @@ class Rule:
     # (schema) -> a query with a row when the engine itself enforces the rule, so that the
     # violations cannot exist and their query is not run (see ``count_and_sample``).
     enforced_by: Callable[[str], sql.Composed] | None = None
-    # A rule comparing tables written by different steps must not judge what another run is
-    # half-way through (see ``in_flight``): the days of these daily tables whose input was
-    # rewritten and that are not rebuilt yet are left out ...
-    day_markers: tuple[str, ...] = ()
-    # ... and while these tables have pending changes to apply, the rule is not judged at all.
-    behind: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.blocking and (self.severity != ERROR or self.after):
@@ -135,16 +129,6 @@ def _primary_key(table: Table) -> Rule:
     )
 
 
-# What makes each reference's two sides disagree while another run is half-way: the days of
-# songplays (and of what the parent is built from) not yet rebuilt, or the parent's own catching up.
-_REFERENCES_IN_FLIGHT = {
-    "users": {"day_markers": ("songplays", "user_latest_by_day"), "behind": ("users",)},
-    "time": {"day_markers": ("songplays", "time")},
-    "songs": {"behind": ("songs", "songplays")},
-    "artists": {"behind": ("artists", "songplays")},
-}
-
-
 def _references(column: str, parent: str, parent_key: str) -> Rule:
     """songplays.<column> (when not NULL) exists in <parent>.<parent_key>."""
     query = f"""
@@ -161,7 +145,6 @@ WHERE p.{column} IS NOT NULL AND d.{parent_key} IS NULL
         _template(query),
         blocking=False,
         after=(parent,),
-        **_REFERENCES_IN_FLIGHT[parent],
     )
 
 
@@ -282,7 +265,6 @@ FROM (
 GROUP BY day
 HAVING SUM(expected) <> SUM(built)
 """),
-    day_markers=("songplays",),
 )
 
 START_TIME_ON_EVENT_DAY = Rule(
@@ -302,7 +284,6 @@ LEFT JOIN {{staging_events}} e
 WHERE p.start_time >= {{window_start}} AND p.start_time < {{window_end}}
   AND e.event_date IS NULL
 """),
-    day_markers=("songplays",),
 )
 
 
@@ -314,7 +295,6 @@ def _holds_exactly(
     origin_filter: str,
     description: str,
     table_filter: str = "TRUE",
-    **in_flight: tuple[str, ...],
 ) -> Rule:
     """<table>.<key> is exactly the set of ``origin_key`` over ``origin`` rows that pass
     ``origin_filter``: none missing, none extra.
@@ -333,7 +313,7 @@ FROM {{{table}}} t
 WHERE {table_filter}
   AND NOT EXISTS (SELECT 1 FROM {{{origin}}} o WHERE {origin_filter} AND {origin_key} = t.{key})
 """
-    return Rule(table, f"match_{origin}_{key}s", description, _template(query), **in_flight)
+    return Rule(table, f"match_{origin}_{key}s", description, _template(query))
 
 
 # users against its per-day summary (a row per user and day, not per event), and the summary
@@ -345,7 +325,6 @@ USERS_MATCH_STAGING = _holds_exactly(
     "o.user_id",
     "TRUE",
     "users holds exactly the user ids of user_latest_by_day (one per user with events on any day).",
-    behind=("users",),
 )
 USER_DAYS_MATCH_STAGING = Rule(
     "user_latest_by_day",
@@ -368,7 +347,6 @@ FROM (
 GROUP BY day, user_id
 HAVING SUM(staged) <> 1 OR SUM(summarized) <> 1
 """),
-    day_markers=("user_latest_by_day",),
 )
 TIME_MATCHES_SONGPLAYS = _holds_exactly(
     "time",
@@ -378,7 +356,6 @@ TIME_MATCHES_SONGPLAYS = _holds_exactly(
     "o.start_time >= {window_start} AND o.start_time < {window_end}",
     "time holds exactly the distinct start_time values of songplays.",
     "t.start_time >= {window_start} AND t.start_time < {window_end}",
-    day_markers=("songplays", "time"),
 )
 
 HOURS_MATCH_SONGPLAYS = Rule(
@@ -402,7 +379,6 @@ FROM (
 GROUP BY hour_start, user_id
 HAVING COUNT(*) <> 2 OR SUM(played) <> SUM(summarized)
 """),
-    day_markers=("songplays", "user_plays_by_hour"),
 )
 
 _SPECIFIC_RULES = [
@@ -465,42 +441,3 @@ def count_and_sample(
     count = render.count(sql.SQL("({}) violations").format(violations))
     # Ordered so the same violations always show the same few keys.
     return count, violations + sql.SQL(" ORDER BY 1, 2 LIMIT {}").format(sql.Literal(sample))
-
-
-def in_flight(rule: Rule, schema: str, window: tuple[date, date]) -> tuple[sql.Composed, ...]:
-    """(the days of the window that another run is half-way through, the pending changes that
-    keep the rule from being judged at all), read in the rule's own snapshot.
-
-    Every write tells the tables built from it in ``pending_changes``, in its own transaction
-    (``sql.changes``): a ``window`` row names a day of a daily table whose input day was
-    rewritten and which is not rebuilt yet; other rows, changes a table has yet to apply. Those
-    are committed states that no one-at-a-time order of runs shows a check, so the rule judges
-    the rest; the run rebuilding a day checks that day after its build.
-    """
-    pending = table_ref(schema, "pending_changes")
-    start, end = window
-    days = sql.SQL(
-        "SELECT DISTINCT day FROM {} WHERE kind = 'window' AND consumer IN ({})"
-        " AND day >= {} AND day < {} ORDER BY day"
-    ).format(
-        pending,
-        sql.SQL(", ").join(map(sql.Literal, rule.day_markers or ("",))),
-        sql.Literal(start.isoformat()),
-        sql.Literal(end.isoformat()),
-    )
-    behind = sql.SQL("SELECT COUNT(*) FROM {} WHERE kind <> 'window' AND consumer IN ({})").format(
-        pending, sql.SQL(", ").join(map(sql.Literal, rule.behind or ("",)))
-    )
-    return days, behind
-
-
-def settled_windows(window: tuple[date, date], days: list[date]) -> list[tuple[date, date]]:
-    """The window without the given days, as the ranges between them."""
-    ranges, start = [], window[0]
-    for day in sorted(days):
-        if start < day:
-            ranges.append((start, day))
-        start = max(start, day + timedelta(days=1))
-    if start < window[1]:
-        ranges.append((start, window[1]))
-    return ranges

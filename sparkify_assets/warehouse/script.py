@@ -19,7 +19,8 @@ from sparkify_assets.core.redact import redact
 from sparkify_assets.sql import changes
 from sparkify_assets.sql.catalog import ALL_TABLES, BUILT_TABLES
 from sparkify_assets.sql.changes import EVERY_DAY
-from sparkify_assets.sql.checks import RULES, count_and_sample, in_flight
+from sparkify_assets.sql.checks import RULES, count_and_sample
+from sparkify_assets.sql.in_flight import in_flight, watch
 from sparkify_assets.sql.render import to_text
 from sparkify_assets.sql.state import PENDING_CHANGES
 from sparkify_assets.sql.tables import STAGING_EVENTS, STAGING_SONGS
@@ -129,11 +130,12 @@ def _checks(warehouse: Warehouse):
             # (defs.checks.judge), and the rule over the rest of the days.
             first = [sql.SQL(statement) for statement in dialect.consistent_reads]
             days, behind = in_flight(rule, schema, EVERY_DAY)
-            first += [behind] if rule.behind else []
-            first += [days] if rule.day_markers else []
+            seen = watch(rule)
+            first += [behind] if seen.behind else []
+            first += [days] if seen.days else []
             count, sample = count_and_sample(rule, schema, dialect=dialect)
             notes = {len(first) + 1: "only when the count above is not 0"}
-            if rule.behind or rule.day_markers:
+            if seen.behind or seen.days:
                 notes[len(first)] = (
                     "only when nothing is pending above; once for each range of days between "
                     "those left out"
