@@ -31,11 +31,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from dagster._core.storage.tags import (  # noqa: E402
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
-
 from benchmarks.bench import (  # noqa: E402
     add_data_arguments,
     add_tiny_arguments,
@@ -47,6 +42,10 @@ from benchmarks.bench import (  # noqa: E402
     sparkify_command,
 )
 from benchmarks.harness import Server, median  # noqa: E402
+from sparkify_assets.defs.dagster_internals import (  # noqa: E402
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
 
 MULTIPROCESS = {
     "execution": {

@@ -46,7 +46,7 @@ come from (https://docs.aws.amazon.com/redshift/latest/dg/...):
   features. c_unsupported-postgresql-features.html, c_collation_sequences.html.
 * ``statement_size`` (in ``lint`` itself): at most 16 MB per statement. r_INSERT_30.html.
 
-What only a cluster can settle is listed in README (Deploy to Redshift).
+What only a cluster can settle is listed in docs/redshift.md.
 """
 
 from __future__ import annotations

@@ -27,6 +27,8 @@ LAYERS = {
     "definitions": 5,
 }
 DAGSTER_FROM = LAYERS["defs"]
+# The one module that may import Dagster's private API (``dagster._…``).
+DAGSTER_INTERNALS = "sparkify_assets.defs.dagster_internals"
 
 
 def module_name(path: Path) -> str:
@@ -132,7 +134,9 @@ def test_the_cycle_finder_finds_a_circle():
 
 def test_every_subpackage_has_a_layer():
     unplaced = {name for name in modules() if name.count(".") and layer(name) is None}
-    assert not unplaced, "add these to LAYERS (and to README's Layout): " + ", ".join(unplaced)
+    assert not unplaced, "add these to LAYERS (and to docs/architecture.md's Layout): " + ", ".join(
+        unplaced
+    )
 
 
 @pytest.mark.parametrize("name", sorted(modules()))
@@ -148,3 +152,27 @@ def test_layers_only_import_downward(name):
         or (own < DAGSTER_FROM and target.split(".")[0].startswith("dagster"))
     ]
     assert not upward, f"{name} imports upward (or Dagster below defs): {upward}"
+
+
+def private_dagster_imports(source: str) -> list[str]:
+    """``line N: module`` for every import of ``dagster._…`` in the source, lazy ones too."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found += [(alias.name, node.lineno) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            found.append((node.module or "", node.lineno))
+    return [f"line {line}: {name}" for name, line in found if name.startswith("dagster._")]
+
+
+@pytest.mark.parametrize("name", sorted(set(modules()) - {DAGSTER_INTERNALS}))
+def test_private_dagster_api_is_imported_by_one_module_only(name):
+    private = private_dagster_imports(modules()[name].read_text())
+    assert not private, f"{name}: import these through {DAGSTER_INTERNALS}: {private}"
+
+
+def test_the_private_import_finder_finds_them():
+    probe = (
+        "import dagster\nfrom dagster._core import tags\n\ndef f():\n    import dagster._serdes\n"
+    )
+    assert private_dagster_imports(probe) == ["line 2: dagster._core", "line 5: dagster._serdes"]

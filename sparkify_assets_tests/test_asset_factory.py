@@ -6,10 +6,8 @@ from __future__ import annotations
 from dagster import AssetKey
 
 from sparkify_assets.cli.load import run_load
-from sparkify_assets.defs.assets.factory import upstream_tables
 from sparkify_assets.sql import catalog
-from sparkify_assets.sql.model import Column, Table, derived_from
-from sparkify_assets.sql.tables import SONGPLAYS, USERS
+from sparkify_assets.sql.model import Column, Table, TableKind, check_model, derived_from
 
 from .conftest import definitions_for
 
@@ -21,7 +19,9 @@ PLAYS_PER_USER = Table(
         Column("level", "VARCHAR(16)", lineage=derived_from("users", "level")),
         Column("plays", "INTEGER", "", False, lineage=derived_from("songplays", "songplay_id")),
     ),
+    kind=TableKind.WHOLE,
     primary_key=("user_id",),
+    depends_on=("songplays", "users"),
     build="""
 SELECT p.user_id, u.level, COUNT(*) AS plays
 FROM {songplays} p LEFT JOIN {users} u ON u.user_id = p.user_id
@@ -30,10 +30,12 @@ GROUP BY p.user_id, u.level
 )
 
 
-def test_the_deps_are_the_tables_its_sql_names():
-    assert upstream_tables(SONGPLAYS) == ["staging_events", "staging_songs"]
-    assert upstream_tables(USERS) == ["user_latest_by_day"]
-    assert upstream_tables(PLAYS_PER_USER) == ["songplays", "users"]
+def test_the_deps_are_the_declared_ones_and_match_its_sql(warehouse, small_data):
+    graph = definitions_for(warehouse, small_data).resolve_asset_graph()
+    for table in catalog.BUILT_TABLES:
+        parents = graph.get(AssetKey(table.name)).parent_keys
+        assert parents == {AssetKey(name) for name in table.depends_on}, table.name
+    check_model((*catalog.ALL_TABLES, PLAYS_PER_USER))
 
 
 def test_adding_a_table_is_one_definition(warehouse, small_data, monkeypatch):

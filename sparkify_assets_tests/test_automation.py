@@ -294,7 +294,8 @@ def test_sensor_runs_build_the_same_warehouse_as_a_full_load(
 ):
     """Executing exactly what the sensors request on a first tick, in either order, gives
     sparkify load's tables. (On an empty warehouse the first of them fails a not_empty check
-    of the other side's tables, which is why README says to load once before the sensors.)"""
+    of the other side's tables, which is why docs/operations.md says to load once before the
+    sensors.)"""
     landing = Landing(root=write_sample(tmp_path / "landing"))
     defs = definitions_for(warehouse, landing.uri)
     song_requests = [

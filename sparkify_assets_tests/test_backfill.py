@@ -5,13 +5,13 @@ import subprocess
 import sys
 
 from dagster import AssetKey, DagsterInstance, DagsterRunStatus
-from dagster._core.instance.ref import InstanceRef
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 
 from sparkify_assets.cli.load import run_load
+from sparkify_assets.defs.dagster_internals import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+    InstanceRef,
+)
 
 from .builders import DAYS, write_sample
 from .conftest import REPO, definitions_for

@@ -18,10 +18,6 @@ from dagster import (
     build_op_context,
     define_asset_job,
 )
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 from psycopg2 import sql
 from psycopg2.extras import LoggingConnection
 
@@ -29,6 +25,10 @@ from sparkify_assets.cli.load import LoadReport, check_outcomes, format_report, 
 from sparkify_assets.core.settings import SettingsError, check_workers
 from sparkify_assets.defs.assets import ALL_ASSETS
 from sparkify_assets.defs.checks import TABLE_CHECKS, table_checks
+from sparkify_assets.defs.dagster_internals import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
 from sparkify_assets.sql.analytics import ANALYTICS_TABLES
 from sparkify_assets.sql.catalog import TABLES
 from sparkify_assets.sql.checks import RULES, WARN, Rule, count_and_sample

@@ -16,6 +16,7 @@ from moto.server import ThreadedMotoServer
 
 from sparkify_assets.core.settings import SettingsError
 from sparkify_assets.defs.cluster_jobs import CLUSTER_JOBS, redshift_cluster_up
+from sparkify_assets.defs.redshift import RedshiftResource
 from sparkify_assets.ops.aws_errors import ClusterError
 from sparkify_assets.ops.cluster import ABSENT, RedshiftCluster
 from sparkify_assets.ops.iam import S3_READ_ONLY_MANAGED_POLICY, S3_READ_POLICY_NAME
@@ -373,8 +374,11 @@ def test_up_job_runs_in_process(aws: None, caplog: pytest.LogCaptureFixture) -> 
     caplog.set_level(logging.DEBUG)
 
     op_config = {"bring_up_redshift_cluster": {"config": {"ingress_cidr": "10.1.0.0/16"}}}
+    redshift = RedshiftResource(
+        auth="password", password=PASSWORD, data_uri=f"s3://{BUCKET}/{PREFIX}"
+    )
     result = redshift_cluster_up.execute_in_process(
-        resources={"cluster": make_cluster()}, run_config={"ops": op_config}
+        resources={"redshift": redshift}, run_config={"ops": op_config}
     )
 
     assert result.success

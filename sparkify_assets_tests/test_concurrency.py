@@ -3,7 +3,7 @@
 Three writers against one fresh database: day A, and day B twice. Each is a thread with its own
 warehouse object, so its own connections and advisory locks, doing what a
 ``staging_events,songplays`` run of one partition does: create the tables, stage the day,
-rebuild the day's songplays. The locks are PostgreSQL sessions' locks, so threads race for
+build the day's songplays. The locks are PostgreSQL sessions' locks, so threads race for
 them exactly as processes do; what a separate process adds (Dagster's run machinery) is the same
 code path every ``sparkify load`` test runs.
 
@@ -25,6 +25,7 @@ import psycopg2
 import pytest
 
 from sparkify_assets.ingest.local import LocalSource
+from sparkify_assets.sql.model import Window
 from sparkify_assets.sql.tables import SONGPLAYS
 from sparkify_assets.warehouse.base import lock_key
 from sparkify_assets.warehouse.postgres import PostgresWarehouse
@@ -37,7 +38,7 @@ def _load_day(database_url: str, sample, day: date) -> None:
     source = LocalSource(sample)
     warehouse.ensure_tables()
     warehouse.stage_events_day(source, day, source.event_files()[day])
-    warehouse.rebuild(SONGPLAYS, (day, day + timedelta(days=1)))
+    warehouse.build(SONGPLAYS, Window(day, day + timedelta(days=1)))
 
 
 def _advisory_waiters(cursor) -> int:

@@ -38,11 +38,12 @@ print(json.dumps({
     "host": warehouse.host,
     "port": warehouse.port,
     "database": warehouse.database,
-    "password_variable": resource.password.env_var_name,
+    "password_variable": defs.resources["redshift"].password.env_var_name,
     "source": defs.resources["source"].uri,
-    "cluster": type(defs.resources["cluster"]).__name__,
+    "redshift": type(defs.resources["redshift"]).__name__,
+    "same_redshift": resource.redshift is defs.resources["redshift"],
     "jobs": job_names,
-    "repr": repr(warehouse) + repr(resource) + repr(defs.resources["cluster"]),
+    "repr": repr(warehouse) + repr(resource) + repr(defs.resources["redshift"]),
 }))
 """
 
@@ -72,7 +73,8 @@ def test_redshift_deployment_loads_a_redshift_warehouse() -> None:
     # The password stays an EnvVar that Dagster resolves at run time.
     assert report["password_variable"] == "REDSHIFT_PASSWORD"
     assert report["source"] == "s3://sparkify-data/raw"
-    assert report["cluster"] == "RedshiftClusterResource"
+    # One Redshift resource: the assets' warehouse is its connection, the cluster jobs use it.
+    assert (report["redshift"], report["same_redshift"]) == ("RedshiftResource", True)
     assert {job.name for job in CLUSTER_JOBS} <= set(report["jobs"])
     assert PASSWORD not in loaded.stdout + loaded.stderr
 
@@ -108,7 +110,7 @@ def test_redshift_deployment_without_its_variables_names_them_when_a_run_needs_t
 def test_local_deployment_also_offers_the_cluster_jobs() -> None:
     defs = load_defs()
     assert type(defs.resources["warehouse"]).__name__ == "PostgresWarehouseResource"
-    assert type(defs.resources["cluster"]).__name__ == "RedshiftClusterResource"
+    assert type(defs.resources["redshift"]).__name__ == "RedshiftResource"
     for job in CLUSTER_JOBS:
         assert defs.resolve_job_def(job.name).name == job.name
 

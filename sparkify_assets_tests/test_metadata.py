@@ -29,7 +29,7 @@ from sparkify_assets.sql.catalog import (
     TABLES,
 )
 from sparkify_assets.sql.checks import RULES, count_and_sample, rules_for
-from sparkify_assets.sql.model import Column, Table, check_lineage, derived_from
+from sparkify_assets.sql.model import Column, Table, TableKind, check_lineage, derived_from
 from sparkify_assets.sql.tables import SONGPLAYS, STAGING_EVENTS
 from sparkify_assets.warehouse import embedded
 from sparkify_assets.warehouse.postgres import PostgresWarehouse
@@ -82,7 +82,8 @@ def test_asset_dependencies_are_the_tables_its_sql_reads_and_its_lineage_names()
 
 
 def test_lineage_naming_an_unknown_column_is_refused():
-    wrong = Table("wrong", "", (Column("x", "INTEGER", lineage=derived_from("songplays", "nope")),))
+    columns = (Column("x", "INTEGER", lineage=derived_from("songplays", "nope")),)
+    wrong = Table("wrong", "", columns, TableKind.LOG)
     check_lineage(TABLES.values())
     with pytest.raises(ValueError, match=r"wrong\.x: lineage names unknown column songplays\.nope"):
         check_lineage([*TABLES.values(), wrong])
@@ -101,7 +102,11 @@ def test_every_keyed_table_has_the_not_empty_and_primary_key_rules():
 def test_composite_key_rule_finds_duplicates_and_null_keys(warehouse):
     # Redshift does not enforce keys, so the table is created without a constraint here too.
     pairs = Table(
-        "pairs", "", (Column("a", "INTEGER"), Column("b", "INTEGER")), primary_key=("a", "b")
+        "pairs",
+        "",
+        (Column("a", "INTEGER"), Column("b", "INTEGER")),
+        TableKind.LOG,
+        primary_key=("a", "b"),
     )
     (_, rule) = rules_for(pairs)
     with warehouse.transaction() as cursor:
@@ -262,11 +267,13 @@ def test_staging_reports_load_timings_and_rejects(materialized):
 def test_every_analytics_asset_shows_its_answer_as_markdown(materialized):
     warehouse, metadata = materialized
     for table in ANALYTICS_TABLES:
-        summary = metadata[table.name]["summary"].value.splitlines()
-        assert summary[0].startswith("| ") and summary[1].startswith("|---")
-        assert len(summary) > 2
+        highlights = metadata[table.name]["highlights"].value.splitlines()
+        assert highlights[0].startswith("| ") and highlights[1].startswith("|---")
+        assert len(highlights) > 2
     (changed,) = warehouse.query("SELECT COUNT(*) FROM level_changes")[0]
-    assert metadata["level_changes"]["summary"].value.splitlines()[2].startswith(f"| {changed} |")
+    assert (
+        metadata["level_changes"]["highlights"].value.splitlines()[2].startswith(f"| {changed} |")
+    )
 
 
 def test_figures_are_numbers_dagster_can_plot(recorded, materialized):

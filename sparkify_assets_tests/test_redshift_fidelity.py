@@ -2,7 +2,7 @@
 
 The Redshift-only statements (the required-field rule of the move from COPY's temp table, the
 byte-safe cut of a load error's reason) are plain SQL both engines run, so they are executed here
-against tables of the same shape; what only a cluster can settle is listed in README.
+against tables of the same shape; what only a cluster can settle is listed in docs/redshift.md.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def _build_everything(warehouse, root) -> None:
         warehouse.stage_events_day(source, day, files)
     warehouse.stage_songs(source)
     for table in BUILT_TABLES:
-        warehouse.rebuild(table, WINDOW if table.window_column else None)
+        warehouse.build(table, full=True)
 
 
 def test_a_600_character_title_goes_through_every_analytics_table(warehouse, tmp_path) -> None:

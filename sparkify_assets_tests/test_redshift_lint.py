@@ -16,9 +16,10 @@ from datetime import date
 import pytest
 from sqlglot import exp
 
-from sparkify_assets.sql import render
+from sparkify_assets.sql import changes, render
 from sparkify_assets.sql.analytics import TOP_SONGS
 from sparkify_assets.sql.catalog import ALL_TABLES
+from sparkify_assets.sql.dialect import REDSHIFT
 
 from .redshift_lint import RULES, Widths, lint, parse
 from .test_redshift_sql import (
@@ -102,7 +103,7 @@ def test_the_audits_finding_fails_the_lint(script) -> None:
     widths["public"]["top_songs"] = {c.name: c.type for c in narrow.columns}
     (insert,) = [
         render.to_text(s)
-        for s in render.rebuild(narrow, "public")
+        for s in changes.replace_all(narrow, ALL_TABLES, "public", "batch", REDSHIFT)
         if render.to_text(s).startswith("INSERT")
     ]
 

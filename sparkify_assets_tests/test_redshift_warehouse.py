@@ -17,8 +17,10 @@ import pytest
 
 from sparkify_assets.contract.layout import day_file_key
 from sparkify_assets.ingest.base import SourceError, SourceFile
-from sparkify_assets.sql import render
+from sparkify_assets.sql import changes, render
+from sparkify_assets.sql.model import Window
 from sparkify_assets.sql.tables import SONGPLAYS
+from sparkify_assets.warehouse import plans
 from sparkify_assets.warehouse.base import RejectThresholdExceeded, WarehouseError
 from sparkify_assets.warehouse.redshift import RedshiftWarehouse
 
@@ -71,6 +73,7 @@ class Script:
     first_rejects: list[tuple] = field(default_factory=list)
     transactions: list[list[str]] = field(default_factory=list)
     connects: list[dict] = field(default_factory=list)
+    pending: tuple[int, int] = (0, 0)  # what a build's snapshot of pending_changes holds
 
     def statements(self) -> list[str]:
         return [statement for transaction in self.transactions for statement in transaction]
@@ -106,8 +109,8 @@ class RecordingCursor:
             self._rows = [(SESSION, SINCE)]
         elif text.startswith("SELECT source, line_number, reason FROM"):
             self._rows = list(script.first_rejects)
-        elif text.startswith('SELECT COUNT(*) FROM "public"."songplays"'):
-            self._rows = [(0,)]  # the count closing a rebuild, not a check
+        elif text.startswith("SELECT COALESCE(SUM(CASE WHEN kind <> 'window'"):
+            self._rows = [script.pending]  # a build's snapshot of its pending changes
         else:
             self._rows = []
 
@@ -225,17 +228,17 @@ def test_a_day_copies_first_then_replaces_the_partition_under_lock(script: Scrip
     assert kinds[2] == ["BEGIN", "ANALYZE", "DROP TABLE", "COMMIT"]
     copy = copying[4]
     lock, delete_day, delete_rejects, move, rules, errors, *told, delete_audit, audit = moving[1:-1]
-    assert lock == (
-        'LOCK "public"."load_audit", "public"."load_rejects", "public"."pending_changes", '
-        '"public"."staging_events"'
-    )
     # The daily tables built from the day learn, in the same transaction, that it was rewritten.
     assert sorted(statement.split("VALUES (")[1].split(",")[0] for statement in told) == [
         "'songplays'",
         "'user_latest_by_day'",
     ]
     assert all("'window', '2018-11-15')" in statement for statement in told)
-    assert delete_day == 'DELETE FROM "public"."staging_events" WHERE event_date = \'2018-11-15\''
+    assert lock == (
+        'LOCK "public"."load_audit", "public"."load_rejects", "public"."pending_changes", '
+        '"public"."staging_events"'
+    )
+    assert delete_day == 'DELETE FROM "public"."staging_events" WHERE "event_date" = \'2018-11-15\''
     assert delete_rejects.endswith("asset = 'staging_events' AND partition_key = '2018-11-15'")
     assert copying[3].startswith('CREATE TEMP TABLE "staging_events_copy_0" (')
     assert "NOT NULL" not in copying[3], "COPY's own NOT NULL handling is not relied on"
@@ -380,23 +383,29 @@ def test_songs_copy_the_song_data_prefix_with_json_auto(script: Script) -> None:
     assert (result.records, result.loaded) == (71, 71)
 
 
-def test_star_rebuild_locks_its_table_and_runs_the_shared_sql(script: Script) -> None:
-    window = (DAY, date(2018, 11, 16))
+@pytest.mark.parametrize("pending", [(0, 0), (3, 0), (2, 1)], ids=["none", "some", "all"])
+def test_a_build_locks_its_table_and_runs_its_printed_plan(script: Script, monkeypatch, pending):
+    window = Window(DAY, date(2018, 11, 16))
+    script.pending = pending
+    monkeypatch.setattr(changes, "new_batch", lambda: "the batch")
+    warehouse = make_warehouse()
 
-    make_warehouse().rebuild(SONGPLAYS, window)
+    outcome = warehouse.build(SONGPLAYS, window)
 
     (transaction,) = script.transactions
-    shared = [render.to_text(s) for s in render.rebuild(SONGPLAYS, "public", window)]
+    plan, mode = plans.build(
+        warehouse,
+        SONGPLAYS,
+        window,
+        False,
+        plans.Pending(pending[0], bool(pending[1])),
+        "the batch",
+    )
     assert transaction[1] == 'LOCK "public"."pending_changes", "public"."songplays"'
-    assert transaction[2:4] == shared
-    assert transaction[4:] == [
-        'ANALYZE "public"."songplays"',
-        (
-            'SELECT COUNT(*) FROM "public"."songplays" '
-            "WHERE \"start_time\" >= '2018-11-15' AND \"start_time\" < '2018-11-16'"
-        ),
-        "COMMIT",
-    ]
+    assert transaction[2:-1] == [render.to_text(s) for s in plan.statements]
+    assert transaction[-1] == "COMMIT"
+    expected = {(0, 0): "window", (3, 0): "window+scope", (2, 1): "full"}[pending]
+    assert outcome.mode == mode == expected
 
 
 def test_a_local_source_is_refused_with_a_clear_error(script: Script) -> None:

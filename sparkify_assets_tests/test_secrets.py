@@ -14,8 +14,7 @@ from pathlib import Path
 
 import psycopg2
 import pytest
-from dagster import DagsterInstance
-from dagster._serdes import serialize_value
+from dagster import DagsterInstance, serialize_value
 
 from sparkify_assets.core.redact import MASK, environment_secrets, redact
 from sparkify_assets.warehouse.base import TransientWarehouseError, WarehouseError
@@ -204,3 +203,89 @@ def test_sparkify_sql_prints_every_statement_and_no_secret(target, aws_keys, bun
     assert "COPY" in completed.stdout and "COMMIT;" in completed.stdout
     output = completed.stdout + completed.stderr
     assert [s for s in [*hidden.values(), dsn_password] if s in output] == []
+
+
+# --- Redshift with IAM auth: temporary passwords never show -------------------------------------
+
+
+def test_temporary_redshift_credentials_show_nowhere(monkeypatch, tmp_path, caplog, capsys):
+    """A run that resumes the cluster and logs in with GetClusterCredentials, against moto:
+    the temporary password reaches psycopg2 and nothing else (DEBUG logs, botocore's wire log
+    included; the event log; the lifecycle metadata; reprs; printed SQL; the CLI)."""
+    import logging
+
+    from dagster import AssetKey
+
+    from sparkify_assets.cli import main as cli
+    from sparkify_assets.defs import redshift as redshift_defs
+    from sparkify_assets.defs.redshift import RedshiftResource
+    from sparkify_assets.defs.resources import RedshiftWarehouseResource
+
+    from .aws_fakes import (
+        DATA,
+        JSONPATHS,
+        ROLE_ARN,
+        FakeConnections,
+        connecting_job,
+        moto_aws,
+        safe_aws_environment,
+    )
+
+    safe_aws_environment(monkeypatch, tmp_path)
+    monkeypatch.setattr(redshift_defs, "POLL_SECONDS", 0)
+    connections = FakeConnections()
+    monkeypatch.setattr(psycopg2, "connect", connections)
+    caplog.set_level(logging.DEBUG)
+    env = {
+        "SPARKIFY_DEPLOYMENT": "redshift",
+        "REDSHIFT_AUTH": "iam",
+        "REDSHIFT_USER": "sparkify_loader",
+        "AWS_REGION": "us-east-1",
+        "REDSHIFT_IAM_ROLE_ARN": ROLE_ARN,
+        "SPARKIFY_LOG_JSONPATH": JSONPATHS,
+        "SPARKIFY_DATA_URI": DATA,
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("REDSHIFT_PASSWORD", raising=False)
+    resource = RedshiftResource(
+        user="sparkify_loader",
+        region="us-east-1",
+        iam_role_arn=ROLE_ARN,
+        log_jsonpath=JSONPATHS,
+        data_uri=DATA,
+        auth="iam",
+    )
+    instance = DagsterInstance.ephemeral()
+    with moto_aws():
+        resource.up()
+        resource.pause()
+        result = connecting_job.execute_in_process(
+            instance=instance,
+            resources={"warehouse": RedshiftWarehouseResource(redshift=resource)},
+        )
+        warehouse = resource.warehouse()
+        warehouse.query("SELECT 1")
+        assert cli.main(["cluster", "status"]) == 0
+        assert cli.main(["sql", "--target", "redshift", "--day", "2018-11-01"]) == 0
+    printed = capsys.readouterr()
+
+    assert result.success
+    passwords = connections.passwords
+    assert len(passwords) == 2 and all(len(password) == 32 for password in passwords)
+    observations = instance.fetch_observations(AssetKey("redshift_cluster"), limit=10)
+    assert [r.asset_observation.metadata["event"].value for r in observations.records] == [
+        "resumed"
+    ]
+    event_log = serialize_value(result.dagster_run) + "".join(
+        serialize_value(entry) for entry in instance.all_logs(result.run_id)
+    )
+    assert "ResumeCluster" in caplog.text, "botocore's DEBUG wire log was captured"
+    assert "COPY" in printed.out
+    shown = [
+        caplog.text,
+        event_log,
+        printed.out + printed.err,
+        repr(warehouse) + repr(warehouse.login_source) + repr(resource),
+    ]
+    assert [(i, p) for i, text in enumerate(shown) for p in passwords if p in text] == []

@@ -6,12 +6,15 @@ from psycopg2 import sql
 
 from sparkify_assets.ingest.local import LocalSource
 from sparkify_assets.sql import render
+from sparkify_assets.sql.dialect import POSTGRES
 from sparkify_assets.sql.tables import STAGING_EVENTS
 
 
 def _explain_day_delete(warehouse, day: str) -> str:
     """The executed plan of the staging DELETE for ``day``, rolled back afterwards."""
-    set_hint, delete, reset = render.delete_staging_day_by_index(STAGING_EVENTS, "public", day)
+    set_hint, delete, reset = render.delete_staging_day_by_index(
+        STAGING_EVENTS, "public", day, POSTGRES
+    )
     connection = warehouse.connect()
     try:
         with connection.cursor() as cursor:

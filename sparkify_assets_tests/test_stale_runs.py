@@ -5,9 +5,9 @@ import os
 import shutil
 import subprocess
 import sys
+import uuid
 
 from dagster import DagsterInstance, DagsterRun, DagsterRunStatus
-from dagster._core.utils import make_new_run_id
 
 from sparkify_assets.cli.stale_runs import HOST_TAG, PID_TAG, fail_stale_runs, process_tags
 from sparkify_assets.defs.assets.common import WAREHOUSE_POOL
@@ -34,7 +34,7 @@ def _tags_of_a_finished_process() -> dict[str, str]:
 
 def _started_run(instance, tags: dict[str, str], job: str = JOB) -> str:
     run = DagsterRun(
-        job_name=job, run_id=make_new_run_id(), status=DagsterRunStatus.STARTED, tags=tags
+        job_name=job, run_id=str(uuid.uuid4()), status=DagsterRunStatus.STARTED, tags=tags
     )
     instance.add_run(run)
     return run.run_id

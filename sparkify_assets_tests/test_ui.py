@@ -74,6 +74,30 @@ LOCATION_QUERY = """{
 }"""
 
 
+RESOURCES_QUERY = """{
+  allTopLevelResourceDetailsOrError(
+    repositorySelector: {repositoryLocationName: "%s", repositoryName: "%s"}
+  ) {
+    __typename
+    ... on ResourceDetailsList {
+      results { name configFields { name } configuredValues { key value type } }
+    }
+  }
+}"""
+# What an operator exports for Redshift: the UI must show it (and not the password's value).
+REDSHIFT_PASSWORD = "Ui-Hidden-Pa55word-" + str(os.getpid())
+REDSHIFT_ENV = {
+    "SPARKIFY_CLUSTER_ID": "sparkify-prod",
+    "REDSHIFT_DATABASE": "warehouse",
+    "REDSHIFT_USER": "sparkify_loader",
+    "AWS_REGION": "eu-west-1",
+    "REDSHIFT_IAM_ROLE_ARN": "arn:aws:iam::123456789012:role/sparkify-redshift-s3-read",
+    "SPARKIFY_LOG_JSONPATH": "s3://sparkify-config/log_json_path.json",
+    "REDSHIFT_AUTH": "iam",
+    "REDSHIFT_PASSWORD": REDSHIFT_PASSWORD,
+}
+
+
 @dataclass
 class DagsterDev:
     url: str
@@ -159,6 +183,7 @@ def dagster_dev(tmp_path_factory):
     port = _free_port()
     env = dict(
         os.environ,
+        **REDSHIFT_ENV,
         DAGSTER_HOME=str(home),
         SPARKIFY_HOME=str(sparkify_home),
         PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
@@ -254,6 +279,35 @@ def test_ui_shows_the_daily_deadline_on_what_the_daily_run_builds(asset_nodes):
         "timezone": "UTC",
     }
     assert policies == {name: expected for name in policies}
+
+
+def test_ui_shows_the_redshift_resource_configuration(dagster_dev):
+    (location,) = dagster_dev.graphql(LOCATION_QUERY)["workspaceOrError"]["locationEntries"]
+    (repository,) = dagster_dev.graphql(REPOSITORY_QUERY)["repositoriesOrError"]["nodes"]
+    answer = dagster_dev.graphql(RESOURCES_QUERY % (location["name"], repository["name"]))
+    resources = {
+        resource["name"]: resource
+        for resource in answer["allTopLevelResourceDetailsOrError"]["results"]
+    }
+    redshift = resources["redshift"]
+    shown = {
+        value["key"]: (value["type"], value["value"]) for value in redshift["configuredValues"]
+    }
+    for key, value in (
+        ("cluster_identifier", "sparkify-prod"),
+        ("database", "warehouse"),
+        ("user", "sparkify_loader"),
+        ("region", "eu-west-1"),
+        ("iam_role_arn", REDSHIFT_ENV["REDSHIFT_IAM_ROLE_ARN"]),
+        ("log_jsonpath", REDSHIFT_ENV["SPARKIFY_LOG_JSONPATH"]),
+        ("auth", "iam"),
+    ):
+        assert shown[key] == ("VALUE", json.dumps(value)), key
+    # The secret is shown as the variable that holds it, never its value.
+    assert shown["password"] == ("ENV_VAR", "REDSHIFT_PASSWORD")
+    fields = {field["name"] for field in redshift["configFields"]}
+    assert {"workgroup", "namespace", "host", "port", "resume_on_demand"} <= fields
+    assert REDSHIFT_PASSWORD not in json.dumps(answer)
 
 
 def test_only_the_failure_alert_runs_by_default(dagster_dev):

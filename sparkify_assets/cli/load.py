@@ -11,16 +11,11 @@ source lacks). During the run, ``RunTracker`` follows its events (see ``cli.prog
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import date
 
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, Definitions
-from dagster._core.instance.ref import InstanceRef
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
-from dagster._core.utils import make_new_run_id
 
 from sparkify_assets.cli.progress import RunTracker
 from sparkify_assets.cli.stale_data import StaleData, stale_data
@@ -28,21 +23,18 @@ from sparkify_assets.cli.stale_runs import fail_stale_runs, process_tags
 from sparkify_assets.core import settings
 from sparkify_assets.core.redact import redact
 from sparkify_assets.defs.assets.factory import FULL_REFRESH_TAG
+from sparkify_assets.defs.dagster_internals import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+    NO_COMPUTE_LOGS,
+    InstanceRef,
+)
 from sparkify_assets.defs.resources import plain_warehouse
 from sparkify_assets.ingest.base import SourceError
 from sparkify_assets.ingest.open import open_source
 from sparkify_assets.sql.catalog import TABLES
 from sparkify_assets.warehouse.operations import connect_once
 
-# `sparkify load` runs in its own process and shows its own progress: no compute-log capture.
-# Dagster's local capture would start `tail` and an orphan-watcher process per run, which a
-# terminal's Ctrl-C (sent to the whole process group) makes print tracebacks.
-NO_COMPUTE_LOGS = {
-    "compute_logs": {
-        "module": "dagster._core.storage.noop_compute_log_manager",
-        "class": "NoOpComputeLogManager",
-    }
-}
 DEFAULT_INSTANCE_YAML = "telemetry:\n  enabled: false\nnux:\n  enabled: false\n"
 
 
@@ -97,6 +89,9 @@ def load_instance() -> DagsterInstance:
     if not home.exists():
         home.mkdir(parents=True)
         (home / "dagster.yaml").write_text(DEFAULT_INSTANCE_YAML)
+    # `sparkify load` runs in its own process and shows its own progress: no compute-log
+    # capture. Dagster's local capture would start `tail` and an orphan-watcher process per run,
+    # which a terminal's Ctrl-C (sent to the whole process group) makes print tracebacks.
     return DagsterInstance.from_ref(InstanceRef.from_dir(str(home), overrides=NO_COMPUTE_LOGS))
 
 
@@ -127,7 +122,7 @@ def plan_load(defs: Definitions, uri: str | None = None) -> LoadPlan:
     connect_once(warehouse)
     source = open_source(uri)
     stale = stale_data(warehouse, source, set(source.event_files()))
-    return LoadPlan(make_new_run_id(), uri, first, last, stale)
+    return LoadPlan(str(uuid.uuid4()), uri, first, last, stale)
 
 
 def _failures(result) -> list[str]:

@@ -25,7 +25,7 @@ USER_ERRORS = (UserError, ValueError)
 
 
 def cmd_load(args: argparse.Namespace) -> int:
-    from dagster._core.errors import DagsterExecutionInterruptedError
+    from dagster import DagsterExecutionInterruptedError
 
     from sparkify_assets.cli.progress import RunTracker
     from sparkify_assets.core.interrupts import Interrupted, exit_code, interrupts_raise
@@ -218,24 +218,39 @@ def _cluster_progress_to_stderr() -> None:
 
 
 def cmd_cluster(args: argparse.Namespace) -> int:
-    from sparkify_assets.ops.cluster import RedshiftCluster
+    """The lifecycle through the same ``redshift`` resource the runs and the cluster jobs use."""
+    import json
+
+    from sparkify_assets.defs.redshift import redshift_resource
 
     _cluster_progress_to_stderr()
-    cluster = RedshiftCluster.from_env()
+    redshift = redshift_resource()
+    if args.serverless and not redshift.serverless:
+        redshift = redshift.model_copy(update={"workgroup": "sparkify", "namespace": "sparkify"})
     info = {
-        "up": lambda: cluster.up(args.ingress_cidr),
-        "status": cluster.status,
-        "pause": cluster.pause,
-        "resume": cluster.resume,
-        "down": lambda: cluster.down(args.final_snapshot),
+        "up": lambda: redshift.up(args.ingress_cidr),
+        "status": redshift.status,
+        "pause": redshift.pause,
+        "resume": redshift.resume,
+        "down": lambda: redshift.down(args.final_snapshot),
     }[args.action]()
     print(f"{info.status} {info.endpoint or '-'}")
     print(info.summary())
     if args.action == "up":
+        target = (
+            f"REDSHIFT_WORKGROUP={redshift.workgroup}"
+            if redshift.serverless
+            else f"SPARKIFY_CLUSTER_ID={redshift.cluster_identifier}"
+        )
         print(
             f"export REDSHIFT_HOST={info.endpoint_host} REDSHIFT_PORT={info.endpoint_port} "
-            f"REDSHIFT_IAM_ROLE_ARN={info.role_arn}"
+            f"REDSHIFT_IAM_ROLE_ARN={info.role_arn} {target}"
         )
+        print(
+            "# IAM auth: the least-privilege policy of the identity that runs the loads "
+            f"({redshift.auth} mode now; set REDSHIFT_AUTH=iam to use it):"
+        )
+        print(json.dumps(redshift.loading_policy(), indent=2))
     return 0
 
 
@@ -319,9 +334,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     show.set_defaults(run=cmd_sql)
 
-    cluster = commands.add_parser("cluster", help="the Amazon Redshift cluster (boto3)")
+    cluster = commands.add_parser(
+        "cluster", help="the Amazon Redshift cluster or Serverless workgroup (boto3)"
+    )
     actions = cluster.add_subparsers(dest="action", required=True)
-    up = actions.add_parser("up", help="create or resume the cluster and its S3 read role")
+    target = argparse.ArgumentParser(add_help=False)
+    target.add_argument(
+        "--serverless",
+        action="store_true",
+        help="a Serverless namespace and workgroup (REDSHIFT_WORKGROUP, default sparkify) "
+        "instead of a provisioned cluster; implied when REDSHIFT_WORKGROUP is set",
+    )
+    up = actions.add_parser(
+        "up",
+        parents=[target],
+        help="create or resume the cluster (or workgroup) and its S3 read role; print the "
+        "IAM policy the loading identity needs",
+    )
     up.add_argument(
         "--ingress-cidr",
         metavar="CIDR",
@@ -329,11 +358,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for action, text in (
         ("status", "state and host:port"),
-        ("pause", "stop compute billing"),
+        ("pause", "stop compute billing (provisioned only)"),
         ("resume", "resume a paused cluster"),
     ):
-        actions.add_parser(action, help=text)
-    down = actions.add_parser("down", help="delete the cluster, its security group and role")
+        actions.add_parser(action, parents=[target], help=text)
+    down = actions.add_parser(
+        "down", parents=[target], help="delete the cluster, its security group and role"
+    )
     down.add_argument("--final-snapshot", metavar="ID", help="take a final snapshot first")
     cluster.set_defaults(run=cmd_cluster)
     return parser

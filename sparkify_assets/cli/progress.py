@@ -12,8 +12,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from dagster import DagsterEventType
-from dagster._core.events.log import EventLogEntry
+from dagster import DagsterEventType, EventLogEntry
 
 from sparkify_assets.core.interrupts import signal_name
 from sparkify_assets.defs.progress import parse_day_done

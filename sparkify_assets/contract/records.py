@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
+from enum import StrEnum
 from itertools import islice
 from typing import Protocol
 
@@ -30,13 +31,23 @@ _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\
 _BOM = b"\xef\xbb\xbf"
 
 
+class FieldKind(StrEnum):
+    """How a JSON value is checked and converted, and which SQL type holds it."""
+
+    TEXT = "text"
+    INT = "int"
+    BIGINT = "bigint"
+    FLOAT = "float"
+    USER_ID = "user_id"  # text that is '' or a whole number (logged-out events have '')
+
+
 @dataclass(frozen=True)
 class Field:
     """One JSON key of a source record and the staging column it lands in."""
 
     key: str
     column: str
-    kind: str  # text | int | bigint | float | user_id
+    kind: FieldKind
     max_bytes: int | None = None
     required: bool = False
     description: str = ""
@@ -44,11 +55,11 @@ class Field:
     @property
     def sql_type(self) -> str:
         return {
-            "text": f"VARCHAR({self.max_bytes})",
-            "user_id": f"VARCHAR({self.max_bytes})",
-            "int": "INTEGER",
-            "bigint": "BIGINT",
-            "float": "DOUBLE PRECISION",
+            FieldKind.TEXT: f"VARCHAR({self.max_bytes})",
+            FieldKind.USER_ID: f"VARCHAR({self.max_bytes})",
+            FieldKind.INT: "INTEGER",
+            FieldKind.BIGINT: "BIGINT",
+            FieldKind.FLOAT: "DOUBLE PRECISION",
         }[self.kind]
 
 
@@ -63,48 +74,72 @@ EVENT_FIELDS: tuple[Field, ...] = (
     Field(
         "artist",
         "artist",
-        "text",
+        FieldKind.TEXT,
         FREE_TEXT_BYTES,
         description="Artist name as logged (often mojibake)",
     ),
-    Field("auth", "auth", "text", 32, description="'Logged In' or 'Logged Out'"),
-    Field("firstName", "first_name", "text", 256),
-    Field("gender", "gender", "text", 16),
+    Field("auth", "auth", FieldKind.TEXT, 32, description="'Logged In' or 'Logged Out'"),
+    Field("firstName", "first_name", FieldKind.TEXT, 256),
+    Field("gender", "gender", FieldKind.TEXT, 16),
     Field(
         "itemInSession",
         "item_in_session",
-        "int",
+        FieldKind.INT,
         required=True,
         description="Position of the event in its session",
     ),
-    Field("lastName", "last_name", "text", 256),
-    Field("length", "length", "float", description="Song length in seconds"),
-    Field("level", "level", "text", 16, description="'free' or 'paid' at the time of the event"),
-    Field("location", "location", "text", FREE_TEXT_BYTES),
-    Field("method", "method", "text", 16),
-    Field("page", "page", "text", 64, description="App page; 'NextSong' is a song play"),
-    Field("registration", "registration", "float", description="Registration epoch ms (float)"),
-    Field("sessionId", "session_id", "int", required=True),
-    Field("song", "song", "text", FREE_TEXT_BYTES, description="Song title as logged"),
-    Field("status", "status", "int", description="HTTP status"),
-    Field("ts", "ts", "bigint", required=True, description="Event time, epoch milliseconds UTC"),
-    Field("userAgent", "user_agent", "text", 512, description="Often wrapped in literal quotes"),
+    Field("lastName", "last_name", FieldKind.TEXT, 256),
+    Field("length", "length", FieldKind.FLOAT, description="Song length in seconds"),
     Field(
-        "userId", "user_id", "user_id", 32, description="User id as text; '' for logged-out events"
+        "level",
+        "level",
+        FieldKind.TEXT,
+        16,
+        description="'free' or 'paid' at the time of the event",
+    ),
+    Field("location", "location", FieldKind.TEXT, FREE_TEXT_BYTES),
+    Field("method", "method", FieldKind.TEXT, 16),
+    Field("page", "page", FieldKind.TEXT, 64, description="App page; 'NextSong' is a song play"),
+    Field(
+        "registration", "registration", FieldKind.FLOAT, description="Registration epoch ms (float)"
+    ),
+    Field("sessionId", "session_id", FieldKind.INT, required=True),
+    Field("song", "song", FieldKind.TEXT, FREE_TEXT_BYTES, description="Song title as logged"),
+    Field("status", "status", FieldKind.INT, description="HTTP status"),
+    Field(
+        "ts",
+        "ts",
+        FieldKind.BIGINT,
+        required=True,
+        description="Event time, epoch milliseconds UTC",
+    ),
+    Field(
+        "userAgent",
+        "user_agent",
+        FieldKind.TEXT,
+        512,
+        description="Often wrapped in literal quotes",
+    ),
+    Field(
+        "userId",
+        "user_id",
+        FieldKind.USER_ID,
+        32,
+        description="User id as text; '' for logged-out events",
     ),
 )
 
 SONG_FIELDS: tuple[Field, ...] = (
-    Field("num_songs", "num_songs", "int"),
-    Field("artist_id", "artist_id", "text", 32, required=True),
-    Field("artist_latitude", "artist_latitude", "float"),
-    Field("artist_longitude", "artist_longitude", "float"),
-    Field("artist_location", "artist_location", "text", FREE_TEXT_BYTES),
-    Field("artist_name", "artist_name", "text", FREE_TEXT_BYTES),
-    Field("song_id", "song_id", "text", 32, required=True),
-    Field("title", "title", "text", FREE_TEXT_BYTES),
-    Field("duration", "duration", "float", description="Seconds"),
-    Field("year", "year", "int", description="0 when unknown"),
+    Field("num_songs", "num_songs", FieldKind.INT),
+    Field("artist_id", "artist_id", FieldKind.TEXT, 32, required=True),
+    Field("artist_latitude", "artist_latitude", FieldKind.FLOAT),
+    Field("artist_longitude", "artist_longitude", FieldKind.FLOAT),
+    Field("artist_location", "artist_location", FieldKind.TEXT, FREE_TEXT_BYTES),
+    Field("artist_name", "artist_name", FieldKind.TEXT, FREE_TEXT_BYTES),
+    Field("song_id", "song_id", FieldKind.TEXT, 32, required=True),
+    Field("title", "title", FieldKind.TEXT, FREE_TEXT_BYTES),
+    Field("duration", "duration", FieldKind.FLOAT, description="Seconds"),
+    Field("year", "year", FieldKind.INT, description="0 when unknown"),
 )
 
 
@@ -216,11 +251,11 @@ def _user_id(value: object, spec: Field) -> str:
 
 def _converter(spec: Field) -> Callable[[object], str]:
     convert: Callable[[object, Field], str] = {
-        "text": _text,
-        "int": lambda value, f: _integer(value, f, INT32),
-        "bigint": lambda value, f: _integer(value, f, INT64),
-        "float": _float,
-        "user_id": _user_id,
+        FieldKind.TEXT: _text,
+        FieldKind.INT: lambda value, f: _integer(value, f, INT32),
+        FieldKind.BIGINT: lambda value, f: _integer(value, f, INT64),
+        FieldKind.FLOAT: _float,
+        FieldKind.USER_ID: _user_id,
     }[spec.kind]
 
     def convert_field(value: object) -> str:

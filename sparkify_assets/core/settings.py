@@ -152,6 +152,14 @@ PRINTING_PLACEHOLDERS = {
 }
 
 
+def check_copy_settings(role: str, jsonpath: str) -> None:
+    """REDSHIFT_IAM_ROLE_ARN and SPARKIFY_LOG_JSONPATH become literals in COPY: refuse bad ones."""
+    if not _ROLE_ARN.match(role):
+        raise SettingsError(f"REDSHIFT_IAM_ROLE_ARN is not an IAM role ARN: {role!r}")
+    if not jsonpath.startswith("s3://"):
+        raise SettingsError(f"SPARKIFY_LOG_JSONPATH must be an s3:// URI, got {jsonpath!r}")
+
+
 def redshift(require_connection: bool = True) -> RedshiftSettings:
     """The REDSHIFT_*/AWS_REGION/SPARKIFY_LOG_JSONPATH variables, checked together.
 
@@ -167,14 +175,10 @@ def redshift(require_connection: bool = True) -> RedshiftSettings:
     missing = [name for name in needed if not environ.get(name)]
     if missing:
         raise SettingsError(
-            f"the Redshift deployment needs {', '.join(missing)} (see README, Deploy to Redshift)"
+            f"the Redshift deployment needs {', '.join(missing)} (see docs/redshift.md)"
         )
-    role = environ["REDSHIFT_IAM_ROLE_ARN"]
-    if not _ROLE_ARN.match(role):
-        raise SettingsError(f"REDSHIFT_IAM_ROLE_ARN is not an IAM role ARN: {role!r}")
-    jsonpath = environ["SPARKIFY_LOG_JSONPATH"]
-    if not jsonpath.startswith("s3://"):
-        raise SettingsError(f"SPARKIFY_LOG_JSONPATH must be an s3:// URI, got {jsonpath!r}")
+    role, jsonpath = environ["REDSHIFT_IAM_ROLE_ARN"], environ["SPARKIFY_LOG_JSONPATH"]
+    check_copy_settings(role, jsonpath)
     return RedshiftSettings(
         host=os.environ.get("REDSHIFT_HOST", ""),
         port=_redshift_port(),
@@ -186,6 +190,71 @@ def redshift(require_connection: bool = True) -> RedshiftSettings:
         # Checked against the views sql.redshift_load knows; empty means its default.
         load_errors_view=os.environ.get("REDSHIFT_LOAD_ERRORS_VIEW", ""),
     )
+
+
+REDSHIFT_AUTH_MODES = ("iam", "password")
+DEFAULT_IDLE_MINUTES = 30
+DEFAULT_RESUME_WAIT_MINUTES = 30
+
+
+def _flag(variable: str, default: bool) -> bool:
+    raw = os.environ.get(variable, "").strip().lower()
+    if not raw:
+        return default
+    if raw not in ("1", "true", "yes", "0", "false", "no"):
+        raise SettingsError(f"{variable} must be true or false, got {raw!r}")
+    return raw in ("1", "true", "yes")
+
+
+def redshift_auth() -> str:
+    """REDSHIFT_AUTH: ``iam`` (temporary credentials), or ``password`` (REDSHIFT_PASSWORD).
+
+    Unset, it is ``password`` while REDSHIFT_PASSWORD is set (as before IAM auth existed), else
+    ``iam``.
+    """
+    default = "password" if os.environ.get("REDSHIFT_PASSWORD") else "iam"
+    value = os.environ.get("REDSHIFT_AUTH") or default
+    if value not in REDSHIFT_AUTH_MODES:
+        raise SettingsError(f"REDSHIFT_AUTH must be 'iam' or 'password', got {value!r}")
+    return value
+
+
+def redshift_resource() -> dict[str, str | int | bool | list[str]]:
+    """The Redshift resource's configuration from the environment, read when the code location
+    loads so the UI shows it; nothing is required here (a run checks what it needs)."""
+    auth = redshift_auth()
+    workgroup = os.environ.get("REDSHIFT_WORKGROUP", "")
+    explicit_cluster = os.environ.get("SPARKIFY_CLUSTER_ID", "")
+    # A password-mode host that names no cluster may be anyone's: do not manage its lifecycle.
+    knows_target = bool(workgroup or explicit_cluster or auth == "iam")
+    groups = os.environ.get("REDSHIFT_DB_GROUPS", "")
+    return {
+        "cluster_identifier": explicit_cluster or "sparkify",
+        "workgroup": workgroup,
+        "namespace": os.environ.get("REDSHIFT_NAMESPACE") or workgroup,
+        "host": os.environ.get("REDSHIFT_HOST", ""),
+        "port": _redshift_port(),
+        "database": os.environ.get("REDSHIFT_DATABASE") or REDSHIFT_DEFAULT_DATABASE,
+        "user": os.environ.get("REDSHIFT_USER", ""),
+        "region": os.environ.get("AWS_REGION", ""),
+        "iam_role_arn": os.environ.get("REDSHIFT_IAM_ROLE_ARN", ""),
+        "log_jsonpath": os.environ.get("SPARKIFY_LOG_JSONPATH", ""),
+        "auth": auth,
+        "db_groups": [group.strip() for group in groups.split(",") if group.strip()],
+        "auto_create_user": _flag("REDSHIFT_AUTO_CREATE_USER", False),
+        "resume_on_demand": _flag("SPARKIFY_REDSHIFT_RESUME", knows_target),
+        "resume_wait_minutes": _number(
+            "SPARKIFY_REDSHIFT_RESUME_WAIT_MINUTES",
+            DEFAULT_RESUME_WAIT_MINUTES,
+            int,
+            "a whole number",
+            1,
+        ),
+        "pause_after_idle_minutes": _number(
+            "SPARKIFY_REDSHIFT_IDLE_MINUTES", DEFAULT_IDLE_MINUTES, int, "a whole number", 1
+        ),
+        "load_errors_view": os.environ.get("REDSHIFT_LOAD_ERRORS_VIEW", ""),
+    }
 
 
 # --- the Redshift cluster (sparkify cluster ...) ------------------------------------------------

@@ -19,8 +19,9 @@ from sparkify_assets.defs.automation import (  # noqa: E402
     load_day,
 )
 from sparkify_assets.defs.checks import TABLE_CHECKS  # noqa: E402
-from sparkify_assets.defs.cluster_jobs import CLUSTER_JOBS, cluster_resource  # noqa: E402
+from sparkify_assets.defs.cluster_jobs import CLUSTER_JOBS, redshift_idle_pause  # noqa: E402
 from sparkify_assets.defs.freshness import with_freshness  # noqa: E402
+from sparkify_assets.defs.redshift import redshift_resource  # noqa: E402
 from sparkify_assets.defs.resources import (  # noqa: E402
     alerts_resource,
     source_resource,
@@ -46,10 +47,13 @@ full_audit = define_asset_job(
 
 
 def resources_for(deployment: str) -> dict:
+    # One Redshift resource in every deployment (the cluster jobs, so a laptop can bring the
+    # production cluster up); on Redshift the assets' warehouse is its connection.
+    redshift = redshift_resource()
     return {
-        "warehouse": warehouse_resource(deployment),
+        "warehouse": warehouse_resource(deployment, redshift),
+        "redshift": redshift,
         "source": source_resource(deployment),
-        "cluster": cluster_resource(),
         "alerts": alerts_resource(),
     }
 
@@ -61,7 +65,7 @@ def build_definitions(resources: dict) -> Definitions:
         asset_checks=TABLE_CHECKS,
         jobs=[load_everything, full_refresh, full_audit, *CLUSTER_JOBS, *AUTOMATION_JOBS],
         schedules=AUTOMATION_SCHEDULES,
-        sensors=[*AUTOMATION_SENSORS, run_failure_alert],
-        resources={"cluster": cluster_resource(), "alerts": FailureAlerts(), **resources},
+        sensors=[*AUTOMATION_SENSORS, run_failure_alert, redshift_idle_pause],
+        resources={"redshift": redshift_resource(), "alerts": FailureAlerts(), **resources},
     )
     return with_freshness(defs, load_day.selection)

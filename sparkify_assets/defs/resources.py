@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import os
 
-from dagster import ConfigurableResource, EnvVar, InitResourceContext
-
-# Public in Dagster's docs (a resource that hands the run another object) but not re-exported
-# at the top level.
-from dagster._config.pythonic_config import ConfigurableResourceFactory
+from dagster import ConfigurableResource, InitResourceContext
 
 from sparkify_assets.core import settings
+from sparkify_assets.defs.env import secret_from_env
+from sparkify_assets.defs.env import value_of as _value
+from sparkify_assets.defs.redshift import RedshiftResource, redshift_resource
 from sparkify_assets.ingest.base import Source
 from sparkify_assets.ingest.open import open_source
 from sparkify_assets.ingest.s3_uri import copy_source_uri
@@ -32,16 +31,18 @@ class SparkifySource(ConfigurableResource):
         return open_source(self.uri)
 
 
-def _value(field: str) -> str:
-    """A field's value in or outside a run (outside, an EnvVar field still holds the EnvVar)."""
-    return (field.get_value() or "") if isinstance(field, EnvVar) else field
+class WarehouseResource(ConfigurableResource):
+    """Configuration that hands a run a ready ``Warehouse`` (Dagster's documented
+    ``create_resource`` override: assets ask for ``ResourceParam[Warehouse]``)."""
+
+    def warehouse(self) -> Warehouse:
+        raise NotImplementedError
+
+    def create_resource(self, context: InitResourceContext) -> Warehouse:
+        return self.warehouse()
 
 
-def secret_from_env(variable: str) -> str | EnvVar:
-    return EnvVar(variable) if os.environ.get(variable) else ""
-
-
-class PostgresWarehouseResource(ConfigurableResourceFactory[Warehouse]):
+class PostgresWarehouseResource(WarehouseResource):
     """Any PostgreSQL: the embedded server kept in ``home``, or the one ``url`` names."""
 
     url: str = ""
@@ -55,27 +56,30 @@ class PostgresWarehouseResource(ConfigurableResourceFactory[Warehouse]):
             url=_value(self.url), home=self.home, max_reject_share=self.max_reject_share
         )
 
-    def create_resource(self, context: InitResourceContext) -> Warehouse:
-        return self.warehouse()
 
+class RedshiftWarehouseResource(WarehouseResource):
+    """The assets' warehouse on Amazon Redshift: the connection of the ``redshift`` resource.
 
-class RedshiftWarehouseResource(ConfigurableResourceFactory[Warehouse]):
-    """Amazon Redshift, configured from REDSHIFT_* when a run starts (see README)."""
+    It has no configuration of its own: everything is the ``redshift`` resource's (see
+    ``defs.redshift``), which the cluster jobs, the idle sensor and ``sparkify cluster`` use too.
+    """
 
-    password: str = ""
+    redshift: RedshiftResource
 
     def warehouse(self) -> Warehouse:
-        from sparkify_assets.warehouse.redshift import redshift_warehouse_from_env
-
-        return redshift_warehouse_from_env(password=_value(self.password))
+        return self.redshift.warehouse()
 
     def create_resource(self, context: InitResourceContext) -> Warehouse:
-        return self.warehouse()
+        # The run's log hears of a resume; the instance records it (``redshift_cluster``).
+        return self.redshift.warehouse(progress=context.log, instance=context.instance)
 
 
-def warehouse_resource(deployment: str) -> ConfigurableResourceFactory[Warehouse]:
+def warehouse_resource(
+    deployment: str, redshift: RedshiftResource | None = None
+) -> WarehouseResource:
+    """The assets' warehouse; on Redshift, the connection of the ``redshift`` resource given."""
     if deployment == "redshift":
-        return RedshiftWarehouseResource(password=secret_from_env("REDSHIFT_PASSWORD"))
+        return RedshiftWarehouseResource(redshift=redshift or redshift_resource())
     return PostgresWarehouseResource(
         url=secret_from_env("SPARKIFY_WAREHOUSE_URL"),
         home=settings.home(),
@@ -103,4 +107,4 @@ def alerts_resource():
 
 def plain_warehouse(resource) -> Warehouse:
     """The ``Warehouse`` behind a resource, for use outside a run."""
-    return resource.warehouse() if isinstance(resource, ConfigurableResourceFactory) else resource
+    return resource.warehouse() if isinstance(resource, WarehouseResource) else resource

@@ -8,139 +8,75 @@ Security posture:
 * the cluster's IAM role can only *read* S3, and only the Sparkify data bucket/prefix when one
   is configured;
 * nothing is opened to the network unless the caller names a CIDR (see ``network``);
-* the master password is excluded from every repr, log line and error message.
+* the master password is excluded from every repr, log line and error message, and with IAM
+  auth there is none to handle (AWS keeps it: ``manage_master_password``).
 
-Plain boto3 clients honour ``AWS_ENDPOINT_URL``, so the same code runs against a local
-``moto_server`` for tests and demos.
+A run resumes a paused cluster before it connects (``ensure_available``); each resume and pause
+tags the cluster with its time, so the hours it ran or slept can be told (``lifecycle``).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import Any
 
-import boto3
-from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, Field
+from botocore.exceptions import ClientError, WaiterError
+from pydantic import Field
 
 from sparkify_assets.core import settings
-from sparkify_assets.ingest.s3_uri import validate_s3_uri
+from sparkify_assets.ops.aws_clients import AwsClients as _Clients
 from sparkify_assets.ops.aws_errors import (
     ClusterError,
-    aws_errors,
     error_code,
     secret_masked_in_wire_log,
 )
-from sparkify_assets.ops.iam import S3ReadRole
+from sparkify_assets.ops.iam import cluster_loading_policy
+from sparkify_assets.ops.lifecycle import (
+    ABSENT,
+    AVAILABLE,
+    AVAILABLE_SINCE_TAG,
+    PAUSED_SINCE_TAG,
+    ClusterInfo,
+    Progress,
+    hours_since,
+    progress_or_default,
+    tag_value,
+    timestamp,
+)
 from sparkify_assets.ops.network import (
-    REDSHIFT_PORT,
-    ClusterSecurityGroup,
     open_cidrs,
     parse_ingress,
     security_group_of,
 )
+from sparkify_assets.ops.target import RedshiftTarget, data_location
 
 logger = logging.getLogger(__name__)
 
-ABSENT = "absent"
 DEFAULT_CLUSTER_ID = "sparkify"
-DEFAULT_ROLE_NAME = "sparkify-redshift-s3-read"
 DEFAULT_NODE_TYPE = "ra3.large"
-DEFAULT_DATABASE = "sparkify"
 DEFAULT_MASTER_USER = "sparkify_admin"
 
 
-@dataclass(frozen=True)
-class ClusterInfo:
-    """What a caller needs to know about the cluster, never including credentials."""
-
-    identifier: str
-    status: str
-    endpoint_host: str | None
-    endpoint_port: int | None
-    role_arn: str | None
-    # CIDRs allowed to reach the cluster on TCP 5439; empty means nothing outside the VPC can.
-    ingress: tuple[str, ...]
-
-    @property
-    def endpoint(self) -> str | None:
-        if self.endpoint_host is None:
-            return None
-        return f"{self.endpoint_host}:{self.endpoint_port}"
-
-    @property
-    def ingress_summary(self) -> str:
-        if not self.ingress:
-            return f"tcp/{REDSHIFT_PORT} closed: no ingress CIDR opened"
-        return f"tcp/{REDSHIFT_PORT} open to {', '.join(self.ingress)}"
-
-    def summary(self) -> str:
-        if self.status == ABSENT:
-            return f"Redshift cluster {self.identifier!r} not found (status {ABSENT})"
-        return (
-            f"Redshift cluster {self.identifier!r} is {self.status} at {self.endpoint}; "
-            f"role {self.role_arn}; {self.ingress_summary}"
-        )
-
-    def as_metadata(self) -> dict[str, str]:
-        return {
-            "identifier": self.identifier,
-            "status": self.status,
-            "endpoint": self.endpoint or "",
-            "role_arn": self.role_arn or "",
-            "ingress": self.ingress_summary,
-        }
+# Waiter polls between two "still waiting" lines (10 x 30 s: one line every five minutes).
+PROGRESS_POLLS = 10
 
 
-@dataclass(frozen=True)
-class _Clients:
-    iam: Any
-    ec2: Any
-    redshift: Any
-
-
-def data_location(uri: str) -> tuple[str | None, str]:
-    """(bucket, prefix ending in "/") the role may read, or (None, "") for a local folder."""
-    if not uri.startswith("s3://"):
-        return None, ""
-    location = validate_s3_uri(uri)
-    return location.bucket, f"{location.prefix}/" if location.prefix else ""
-
-
-class RedshiftCluster(BaseModel):
+class RedshiftCluster(RedshiftTarget):
     """Creates, inspects, pauses, resumes and deletes the Sparkify Redshift cluster."""
 
-    model_config = ConfigDict(frozen=True)
-
     cluster_id: str = DEFAULT_CLUSTER_ID
-    role_name: str = DEFAULT_ROLE_NAME
     node_type: str = DEFAULT_NODE_TYPE
     node_count: int = Field(default=1, ge=1, description="1 means a single-node cluster.")
-    database: str = DEFAULT_DATABASE
     master_user: str = DEFAULT_MASTER_USER
     master_password: str = Field(
         default="", repr=False, description="Only needed to create the cluster."
     )
-    region: str | None = Field(
-        default=None, description="Falls back to AWS_REGION, AWS_DEFAULT_REGION, AWS config."
-    )
-    data_bucket: str | None = Field(
-        default=None,
-        description="S3 bucket the role may read; without it the role gets AmazonS3ReadOnlyAccess.",
-    )
-    data_prefix: str = ""
-    publicly_accessible: bool = Field(
-        default=True,
-        description="Lets clients outside the VPC connect; the security group still admits only "
-        "the ingress CIDR given to up().",
-    )
-    poll_seconds: int = Field(default=30, ge=0, description="Delay between waiter polls.")
-    max_wait_attempts: int = Field(
-        default=60, ge=1, description="Polls before giving up (60 x 30 s = 30 minutes)."
+    manage_master_password: bool = Field(
+        default=False,
+        description="Without a master password, create the cluster with one that AWS keeps in "
+        "Secrets Manager (ManageMasterPassword): nobody handles it; IAM auth logs in.",
     )
 
     @classmethod
@@ -162,10 +98,6 @@ class RedshiftCluster(BaseModel):
 
     # ----------------------------------------------------------------------- public lifecycle
 
-    def ensure_role(self) -> str:
-        """Create or update the read-only S3 role Redshift assumes for COPY; return its ARN."""
-        return self._ensure_role(self._clients())
-
     def up(self, ingress_cidr: str | None = None, *, allow_world: bool = False) -> ClusterInfo:
         """Make the cluster exist and be available; open TCP 5439 to `ingress_cidr` only.
 
@@ -177,14 +109,7 @@ class RedshiftCluster(BaseModel):
         role_arn = self._ensure_role(aws)
         with self._errors("bring up"):
             cluster = self._ensure_cluster_available(aws, role_arn)
-            if network is None:
-                logger.info(
-                    "No ingress CIDR given: opened nothing on tcp/%s of %s.",
-                    REDSHIFT_PORT,
-                    self._subject,
-                )
-            else:
-                self._group(aws).open_ingress(security_group_of(cluster), network, self._subject)
+            self._open_ingress(aws, security_group_of(cluster), network)
             info = self._info(aws, cluster, role_arn)
         logger.info("%s", info.summary())
         return info
@@ -195,25 +120,61 @@ class RedshiftCluster(BaseModel):
         with self._errors("describe"):
             return self._current_info(aws)
 
-    def pause(self) -> ClusterInfo:
-        """Pause an available cluster (stops compute billing); pausing a paused one is a no-op."""
+    def pause(self, progress: Progress | None = None) -> ClusterInfo:
+        """Pause an available cluster (stops compute billing); pausing a paused one is a no-op.
+
+        The result says how many hours the cluster ran since it last became available.
+        """
         aws = self._clients()
         with self._errors("pause"):
             cluster = self._require_cluster(aws, "pause")
-            if cluster["ClusterStatus"] not in ("pausing", "paused"):
+            status_before = cluster["ClusterStatus"]
+            ran = hours_since(cluster.get("Tags", []), AVAILABLE_SINCE_TAG, self.clock())
+            if status_before not in ("pausing", "paused"):
                 aws.redshift.pause_cluster(ClusterIdentifier=self.cluster_id)
-            self._wait_until_paused(aws)
-            return self._current_info(aws)
+                progress_or_default(progress).info("Pausing %s.", self._subject)
+                self._wait_until_paused(aws)
+                self._tag(aws, PAUSED_SINCE_TAG)
+            else:
+                self._wait_until_paused(aws)
+                ran = None  # it was not running: someone else paused it
+            event = None if status_before == "paused" else "paused"
+            return replace(self._current_info(aws), ran_hours=ran, event=event)
 
-    def resume(self) -> ClusterInfo:
+    def resume(self, progress: Progress | None = None) -> ClusterInfo:
         """Resume a paused cluster and wait until it is available again."""
+        return self.ensure_available(progress, action="resume")
+
+    def ensure_available(
+        self, progress: Progress | None = None, *, action: str = "connect to"
+    ) -> ClusterInfo:
+        """Resume the cluster if it is paused (or finish resuming it) and wait, within the bound.
+
+        What a run does before it connects; an available cluster costs one DescribeClusters.
+        The result says how many hours it had been paused when this resumed it.
+        """
+        log = progress_or_default(progress)
         aws = self._clients()
-        with self._errors("resume"):
-            cluster = self._require_cluster(aws, "resume")
-            if cluster["ClusterStatus"] in ("pausing", "paused"):
-                self._resume(aws, cluster["ClusterStatus"])
-            self._wait(aws.redshift, "cluster_available")
-            return self._current_info(aws)
+        with self._errors(action):
+            cluster = self._require_cluster(aws, action)
+            status = cluster["ClusterStatus"]
+            if status == AVAILABLE:
+                return self._info(aws, cluster, self._role_of(cluster), ingress=False)
+            if status == "deleting":
+                raise ClusterError(f"cannot {action} {self._subject}: it is being deleted")
+            paused = hours_since(cluster.get("Tags", []), PAUSED_SINCE_TAG, self.clock())
+            bound = self.poll_seconds * self.max_wait_attempts
+            if status in ("pausing", "paused"):
+                log.info("%s is %s: resuming it, waiting up to %s s.", self._subject, status, bound)
+                self._resume(aws, status)
+            else:  # resuming, creating, modifying, rebooting: it gets there on its own
+                log.info("%s is %s: waiting up to %s s for it.", self._subject, status, bound)
+                paused = None if status != "resuming" else paused
+            self._wait(aws.redshift, "cluster_available", log)
+            self._tag(aws, AVAILABLE_SINCE_TAG)
+            log.info("%s is available.", self._subject)
+            info = self._current_info(aws)
+            return replace(info, paused_hours=paused, event="resumed")
 
     def down(self, final_snapshot_id: str | None = None) -> ClusterInfo:
         """Delete the cluster, its security group and its role; nothing to delete is fine."""
@@ -221,63 +182,62 @@ class RedshiftCluster(BaseModel):
         with self._errors("tear down"):
             self._delete_cluster(aws, final_snapshot_id)
             self._delete_security_group(aws)
-        role = self._role(aws)
-        with aws_errors("delete", role.subject, self.master_password):
-            role.delete()
-        logger.info("Deleted %s and %s.", self._subject, role.subject)
+        logger.info("Deleted %s and %s.", self._subject, self._delete_role(aws))
         return self._absent_info()
 
+    def loading_policy(
+        self, db_user: str = "", *, db_groups: tuple[str, ...] = (), auto_create: bool = False
+    ) -> dict[str, Any]:
+        """The IAM policy the identity that runs the loads needs (see ``iam``)."""
+        aws = self._clients()
+        with self._errors("write the loading policy of"):
+            arn = aws.arn("redshift", f"cluster:{self.cluster_id}")
+        return cluster_loading_policy(
+            arn, self.database, db_user, db_groups=db_groups, auto_create=auto_create
+        )
+
     # ------------------------------------------------------------------------------ plumbing
+
+    @property
+    def _owner(self) -> str:
+        return self.cluster_id
 
     @property
     def _subject(self) -> str:
         return f"Redshift cluster {self.cluster_id!r}"
 
-    def _errors(self, action: str):
-        return aws_errors(action, self._subject, self.master_password)
+    @property
+    def _secret(self) -> str:
+        return self.master_password
 
-    def _clients(self) -> _Clients:
-        # Explicit config wins; AWS_REGION is checked because botocore only reads
-        # AWS_DEFAULT_REGION. None lets boto3 fall back to AWS_DEFAULT_REGION or ~/.aws/config.
-        # boto3.client reuses the default session, whose parsed service models make each call
-        # cheap, and still reads AWS_ENDPOINT_URL afresh for every client.
-        region = self.region or os.environ.get("AWS_REGION") or None
-        with self._errors("connect for"):
-            return _Clients(
-                iam=boto3.client("iam", region_name=region),
-                ec2=boto3.client("ec2", region_name=region),
-                redshift=boto3.client("redshift", region_name=region),
-            )
-
-    def _role(self, aws: _Clients) -> S3ReadRole:
-        return S3ReadRole(aws.iam, self.role_name, self.cluster_id)
-
-    def _group(self, aws: _Clients) -> ClusterSecurityGroup:
-        return ClusterSecurityGroup(aws.ec2, self.cluster_id)
-
-    def _waiter_config(self) -> dict[str, int]:
-        return {"Delay": self.poll_seconds, "MaxAttempts": self.max_wait_attempts}
-
-    def _wait(self, redshift: Any, waiter_name: str) -> None:
-        redshift.get_waiter(waiter_name).wait(
-            ClusterIdentifier=self.cluster_id, WaiterConfig=self._waiter_config()
-        )
-
-    def _poll_until(self, done: Callable[[], bool], what: str) -> None:
-        """Bounded hand-written polling, only for states boto3 offers no waiter for."""
-        for _ in range(self.max_wait_attempts):
-            if done():
+    def _wait(self, redshift: Any, waiter_name: str, progress: Progress | None = None) -> None:
+        """boto3's waiter, in rounds of ``PROGRESS_POLLS`` so that a long wait says it goes on."""
+        waiter = redshift.get_waiter(waiter_name)
+        left = self.max_wait_attempts
+        while True:
+            polls = min(left, PROGRESS_POLLS)
+            try:
+                waiter.wait(
+                    ClusterIdentifier=self.cluster_id,
+                    WaiterConfig={"Delay": self.poll_seconds, "MaxAttempts": polls},
+                )
                 return
-            time.sleep(self.poll_seconds)
-        raise ClusterError(
-            f"cannot {what} {self._subject}: still not done after "
-            f"{self.max_wait_attempts} checks {self.poll_seconds} s apart"
-        )
+            except WaiterError as error:
+                left -= polls
+                # A failure state (e.g. the cluster went away) or the last round: give up.
+                if left <= 0 or "Max attempts exceeded" not in str(error):
+                    raise
+                waited = (self.max_wait_attempts - left) * self.poll_seconds
+                progress_or_default(progress).info(
+                    "Still waiting for %s (%s s so far).", self._subject, waited
+                )
 
-    def _ensure_role(self, aws: _Clients) -> str:
-        role = self._role(aws)
-        with aws_errors("set up", role.subject, self.master_password):
-            return role.ensure(self.data_bucket, self.data_prefix, self._waiter_config())
+    def _tag(self, aws: _Clients, key: str) -> None:
+        """Record on the cluster when it became available or paused (see ``lifecycle``)."""
+        aws.redshift.create_tags(
+            ResourceName=aws.arn("redshift", f"cluster:{self.cluster_id}"),
+            Tags=[{"Key": key, "Value": timestamp(self.clock())}],
+        )
 
     # ------------------------------------------------------------------------------- cluster
 
@@ -315,6 +275,8 @@ class RedshiftCluster(BaseModel):
             logger.info("Reusing existing %s.", self._subject)
             self._warn_if_role_missing(cluster, role_arn)
         self._wait(aws.redshift, "cluster_available")
+        if cluster is None or cluster["ClusterStatus"] != AVAILABLE:
+            self._tag(aws, AVAILABLE_SINCE_TAG)
         return self._require_cluster(aws, "bring up")
 
     def _resume(self, aws: _Clients, status: str) -> None:
@@ -340,9 +302,14 @@ class RedshiftCluster(BaseModel):
             )
 
     def _create_cluster(self, aws: _Clients, role_arn: str) -> None:
-        if not self.master_password:
+        if self.master_password:
+            password: dict[str, Any] = {"MasterUserPassword": self.master_password}
+        elif self.manage_master_password:
+            password = {"ManageMasterPassword": True}
+        else:
             raise ClusterError(
-                f"cannot create {self._subject}: no master password (set REDSHIFT_PASSWORD)"
+                f"cannot create {self._subject}: no master password (set REDSHIFT_PASSWORD, "
+                "or use IAM auth, which lets AWS keep it)"
             )
         size = (
             {"ClusterType": "single-node"}
@@ -356,7 +323,7 @@ class RedshiftCluster(BaseModel):
                 NodeType=self.node_type,
                 DBName=self.database,
                 MasterUsername=self.master_user,
-                MasterUserPassword=self.master_password,
+                **password,
                 IamRoles=[role_arn],
                 VpcSecurityGroupIds=[group_id],
                 PubliclyAccessible=self.publicly_accessible,
@@ -383,33 +350,34 @@ class RedshiftCluster(BaseModel):
             aws.redshift.delete_cluster(ClusterIdentifier=self.cluster_id, **snapshot)
         self._wait(aws.redshift, "cluster_deleted")
 
-    def _delete_security_group(self, aws: _Clients) -> None:
-        group = self._group(aws)
-        group_id = group.existing_id()
-        if group_id is not None:
-            # The cluster's network interfaces can linger briefly after deletion; no waiter
-            # covers that, so retry DependencyViolation within the usual bounds.
-            self._poll_until(lambda: group.try_delete(group_id), "delete the security group of")
-            logger.info("Deleted security group %s (%s).", group.name, group_id)
-
-    def _info(self, aws: _Clients, cluster: dict[str, Any], role_arn: str | None) -> ClusterInfo:
+    def _info(
+        self, aws: _Clients, cluster: dict[str, Any], role_arn: str | None, ingress: bool = True
+    ) -> ClusterInfo:
         endpoint = cluster.get("Endpoint") or {}
         group_id = security_group_of(cluster)
+        running = cluster["ClusterStatus"] == AVAILABLE
         return ClusterInfo(
             identifier=self.cluster_id,
             status=cluster["ClusterStatus"],
             endpoint_host=endpoint.get("Address"),
             endpoint_port=endpoint.get("Port"),
             role_arn=role_arn,
-            ingress=open_cidrs(aws.ec2, group_id) if group_id else (),
+            ingress=open_cidrs(aws.ec2, group_id) if group_id and ingress else (),
+            available_since=tag_value(cluster.get("Tags", []), AVAILABLE_SINCE_TAG)
+            if running
+            else None,
         )
+
+    @staticmethod
+    def _role_of(cluster: dict[str, Any]) -> str | None:
+        roles = cluster.get("IamRoles") or []
+        return roles[0]["IamRoleArn"] if roles else None
 
     def _current_info(self, aws: _Clients) -> ClusterInfo:
         cluster = self._describe_cluster(aws)
         if cluster is None:
             return self._absent_info()
-        roles = cluster.get("IamRoles") or []
-        return self._info(aws, cluster, roles[0]["IamRoleArn"] if roles else None)
+        return self._info(aws, cluster, self._role_of(cluster))
 
     def _absent_info(self) -> ClusterInfo:
         return ClusterInfo(self.cluster_id, ABSENT, None, None, None, ())

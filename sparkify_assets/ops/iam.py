@@ -131,3 +131,72 @@ class S3ReadRole:
     def _inline_policy_names(self) -> list[str]:
         pages = self.iam.get_paginator("list_role_policies").paginate(RoleName=self.name)
         return [name for page in pages for name in page["PolicyNames"]]
+
+
+def _statement(sid: str, actions: list[str], resources: list[str]) -> dict[str, Any]:
+    return {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources}
+
+
+def cluster_loading_policy(
+    cluster_arn: str,
+    database: str,
+    db_user: str = "",
+    *,
+    db_groups: tuple[str, ...] = (),
+    auto_create: bool = False,
+) -> dict[str, Any]:
+    """Least privilege for whoever runs the loads on a provisioned cluster with IAM auth.
+
+    It may look the cluster up, resume it (and tag when), pause it when idle, and get temporary
+    credentials for the one database: as ``db_user`` (created on first login with
+    ``auto_create``, joining ``db_groups``), or, without one, as its own IAM identity.
+    """
+    prefix, cluster_id = cluster_arn.rsplit(":cluster:", 1)
+    dbname = f"{prefix}:dbname:{cluster_id}/{database}"
+    statements = [
+        _statement(
+            "LookUpResumeAndPauseTheCluster",
+            [
+                "redshift:DescribeClusters",
+                "redshift:ResumeCluster",
+                "redshift:PauseCluster",
+                "redshift:CreateTags",
+            ],
+            [cluster_arn],
+        )
+    ]
+    if db_user:
+        dbuser = f"{prefix}:dbuser:{cluster_id}/{db_user}"
+        statements.append(
+            _statement(
+                "TemporaryDatabaseCredentials", ["redshift:GetClusterCredentials"], [dbuser, dbname]
+            )
+        )
+        if auto_create:
+            statements.append(
+                _statement("CreateTheDatabaseUser", ["redshift:CreateClusterUser"], [dbuser])
+            )
+        if db_groups:
+            groups = [f"{prefix}:dbgroup:{cluster_id}/{group}" for group in db_groups]
+            statements.append(_statement("JoinTheDatabaseGroups", ["redshift:JoinGroup"], groups))
+    else:
+        statements.append(
+            _statement(
+                "TemporaryDatabaseCredentials", ["redshift:GetClusterCredentialsWithIAM"], [dbname]
+            )
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def serverless_loading_policy(workgroup_arn: str) -> dict[str, Any]:
+    """Least privilege for whoever runs the loads on Redshift Serverless (IAM auth)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            _statement(
+                "LookUpTheWorkgroupAndGetTemporaryCredentials",
+                ["redshift-serverless:GetWorkgroup", "redshift-serverless:GetCredentials"],
+                [workgroup_arn],
+            )
+        ],
+    }

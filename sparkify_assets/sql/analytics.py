@@ -4,7 +4,7 @@ Same model and placeholders as ``tables``: ``{songplays}`` etc. are the star tab
 PostgreSQL/Redshift intersection: DATE_TRUNC, EXTRACT, CASE, window functions with explicit
 ORDER BY (no DISTINCT ON, no FILTER, no frame-less FIRST_VALUE). Each table has a ``Scope``: a
 run replaces only the periods, weekdays, days or users its changes reach (``sql.changes``), with
-the same SQL a full rebuild runs; ``summary`` is what the Dagster UI shows for each
+the same SQL a full rebuild runs; ``highlights`` is what the Dagster UI shows for each
 materialization.
 
 Plays not matched to a song (songplays.song_id NULL) count as listening, but not towards a song's
@@ -20,7 +20,17 @@ from sparkify_assets.sql.analytics_scopes import (
     by_period,
     listing,
 )
-from sparkify_assets.sql.model import Column, Scope, Table, copy_of, derived_from
+from sparkify_assets.sql.model import (
+    ChangeKind,
+    Column,
+    Consumes,
+    Hook,
+    Scope,
+    Table,
+    TableKind,
+    copy_of,
+    derived_from,
+)
 from sparkify_assets.sql.tables import ARTISTS, PLAY_LEVEL, SONGPLAYS, SONGS, from_songplays
 
 _PERIOD_COLUMNS = (
@@ -102,12 +112,18 @@ TOP_SONGS = Table(
         copy_of(ARTISTS, "name", "artist_name"),
         *_COUNT_COLUMNS,
     ),
+    kind=TableKind.SCOPED,
     primary_key=("period", "period_start", "song_id"),
+    depends_on=("songplays", "songs", "artists"),
     diststyle="ALL",
     sortkey=("period", "period_start", "play_rank"),
     scope=by_period(
         "top_songs",
-        (("songplays", "day"), ("songs", "song"), ("artists", "artist")),
+        (
+            Consumes("songplays", ChangeKind.DAY),
+            Consumes("songs", ChangeKind.SONG),
+            Consumes("artists", ChangeKind.ARTIST),
+        ),
         listing("top_songs", "song_id"),
         SONG_ARTIST_CHANGED,
     ),
@@ -119,7 +135,7 @@ LEFT JOIN {{songs}} s ON s.song_id = r.song_id
 LEFT JOIN {{artists}} a ON a.artist_id = s.artist_id
 WHERE r.play_rank <= {TOP_N}
 """,
-    summary="""
+    highlights="""
 SELECT period_start AS week_of, title, artist_name, plays, listeners
 FROM {top_songs}
 WHERE period = 'week' AND play_rank = 1
@@ -141,12 +157,14 @@ TOP_ARTISTS = Table(
         copy_of(ARTISTS, "name", "artist_name"),
         *_COUNT_COLUMNS,
     ),
+    kind=TableKind.SCOPED,
     primary_key=("period", "period_start", "artist_id"),
+    depends_on=("songplays", "artists"),
     diststyle="ALL",
     sortkey=("period", "period_start", "play_rank"),
     scope=by_period(
         "top_artists",
-        (("songplays", "day"), ("artists", "artist")),
+        (Consumes("songplays", ChangeKind.DAY), Consumes("artists", ChangeKind.ARTIST)),
         listing("top_artists", "artist_id"),
     ),
     build=_ranked_per_period("artist_id")
@@ -156,7 +174,7 @@ FROM ranked r
 LEFT JOIN {{artists}} a ON a.artist_id = r.artist_id
 WHERE r.play_rank <= {TOP_N}
 """,
-    summary="""
+    highlights="""
 SELECT period_start AS week_of, artist_name, plays, listeners
 FROM {top_artists}
 WHERE period = 'week' AND play_rank = 1
@@ -193,18 +211,20 @@ PLAYS_BY_WEEKDAY_HOUR = Table(
             lineage=derived_from("user_plays_by_hour", "user_id", "hour_start"),
         ),
     ),
+    kind=TableKind.SCOPED,
     primary_key=("weekday", "hour"),
+    depends_on=("user_plays_by_hour",),
     diststyle="ALL",
     sortkey=("weekday", "hour"),
     # Plays of a day count towards its weekday only: a changed day replaces that weekday's rows,
     # counted from a row per user and hour rather than from every play.
     scope=Scope(
-        consumes=(("user_plays_by_hour", "day"),),
+        consumes=(Consumes("user_plays_by_hour", ChangeKind.DAY),),
         columns=(Column("weekday", "INTEGER", nullable=False),),
         select="SELECT DISTINCT CAST(EXTRACT(dow FROM day) AS INTEGER) FROM {changes} "
         "WHERE kind = 'day'",
         rows="weekday IN (SELECT weekday FROM {scope})",
-        hooks=(("in_scope", f"{_WEEKDAY} IN (SELECT weekday FROM {{scope}})"),),
+        hooks=(Hook("in_scope", f"{_WEEKDAY} IN (SELECT weekday FROM {{scope}})"),),
     ),
     build=f"""
 SELECT weekday, hour,
@@ -220,7 +240,7 @@ FROM (
 ) slots
 GROUP BY weekday, hour
 """,
-    summary="""
+    highlights="""
 SELECT weekday_name, hour, plays, listeners
 FROM {plays_by_weekday_hour}
 ORDER BY plays DESC, weekday, hour
@@ -250,14 +270,16 @@ PLAYS_BY_LEVEL = Table(
             "sessions", "INTEGER", "Distinct sessions", False, lineage=from_songplays("session_id")
         ),
     ),
+    kind=TableKind.SCOPED,
     primary_key=("day", "level"),
+    depends_on=("songplays",),
     scope=Scope(
-        consumes=(("songplays", "day"),),
+        consumes=(Consumes("songplays", ChangeKind.DAY),),
         columns=(Column("day", "DATE", nullable=False),),
         select="SELECT DISTINCT day FROM {changes} WHERE kind = 'day'",
         rows="day IN (SELECT day FROM {scope})",
         hooks=(
-            (
+            Hook(
                 "in_scope",
                 PLAYS_NEAR_SCOPE.format(column="day")
                 + " AND CAST(DATE_TRUNC('day', p.start_time) AS DATE) IN (SELECT day FROM {scope})",
@@ -275,7 +297,7 @@ FROM {songplays} p
 WHERE {in_scope}
 GROUP BY CAST(DATE_TRUNC('day', p.start_time) AS DATE), COALESCE(p.level, 'unknown')
 """,
-    summary="""
+    highlights="""
 SELECT level, SUM(plays) AS plays,
        ROUND(100.0 * SUM(plays) / SUM(SUM(plays)) OVER (), 1) AS share_of_plays_pct,
        SUM(sessions) AS sessions, COUNT(*) AS days

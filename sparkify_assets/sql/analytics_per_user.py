@@ -7,7 +7,17 @@ made. Same conventions as ``analytics``: PostgreSQL/Redshift SQL, replaced per u
 
 from __future__ import annotations
 
-from sparkify_assets.sql.model import Column, Scope, Table, copy_of, derived_from
+from sparkify_assets.sql.model import (
+    ChangeKind,
+    Column,
+    Consumes,
+    Hook,
+    Scope,
+    Table,
+    TableKind,
+    copy_of,
+    derived_from,
+)
 from sparkify_assets.sql.state import by_user
 from sparkify_assets.sql.tables import ARTISTS, PLAY_LEVEL, SONGPLAYS, SONGS, USERS, from_songplays
 
@@ -69,8 +79,13 @@ LEVEL_CHANGES = Table(
             lineage=_hours("last_change_at", "first_play_at"),
         ),
     ),
+    kind=TableKind.SCOPED,
     primary_key=("user_id",),
-    scope=by_user((("user_plays_by_hour", "user"), ("users", "user")), "h.user_id"),
+    depends_on=("user_plays_by_hour", "users"),
+    scope=by_user(
+        (Consumes("user_plays_by_hour", ChangeKind.USER), Consumes("users", ChangeKind.USER)),
+        "h.user_id",
+    ),
     # A change between two consecutive plays lies inside an hour (counted in its row) or between
     # two of the user's consecutive hours: the earlier hour's last_level against the later
     # hour's first_level, at the later hour's first play.
@@ -110,7 +125,7 @@ FROM changes c
 LEFT JOIN {users} u ON u.user_id = c.user_id
 WHERE c.level_changes > 0
 """,
-    summary="""
+    highlights="""
 SELECT COUNT(*) AS users_who_changed, SUM(upgrades) AS upgrades,
        SUM(downgrades) AS downgrades,
        SUM(CASE WHEN last_level = 'paid' THEN 1 ELSE 0 END) AS paid_at_latest_play
@@ -142,14 +157,16 @@ RECENT_PLAYS = Table(
         copy_of(SONGPLAYS, "artist_id"),
         copy_of(ARTISTS, "name", "artist_name"),
     ),
+    kind=TableKind.SCOPED,
     primary_key=("user_id", "recency_rank"),
+    depends_on=("user_plays_by_hour", "songplays", "songs", "artists"),
     # A user's plays or hours, or the details of a song or artist among them, changed.
     scope=Scope(
         consumes=(
-            ("songplays", "user"),
-            ("user_plays_by_hour", "user"),
-            ("songs", "song"),
-            ("artists", "artist"),
+            Consumes("songplays", ChangeKind.USER),
+            Consumes("user_plays_by_hour", ChangeKind.USER),
+            Consumes("songs", ChangeKind.SONG),
+            Consumes("artists", ChangeKind.ARTIST),
         ),
         columns=(Column("user_id", "INTEGER", nullable=False),),
         select="SELECT user_id FROM {changes} WHERE kind = 'user'\n"
@@ -157,7 +174,7 @@ RECENT_PLAYS = Table(
         "UNION SELECT r.user_id FROM {recent_plays} r "
         "JOIN {changes} c ON c.artist_id = r.artist_id",
         rows="user_id IN (SELECT user_id FROM {scope})",
-        hooks=(("in_scope", "h.user_id IN (SELECT user_id FROM {scope})"),),
+        hooks=(Hook("in_scope", "h.user_id IN (SELECT user_id FROM {scope})"),),
     ),
     # Read per user: co-locate and sort each user's rows.
     diststyle="KEY",
@@ -195,7 +212,7 @@ FROM (
 ) ranked
 WHERE recency_rank <= {TOP_N}
 """,
-    summary="""
+    highlights="""
 SELECT COUNT(DISTINCT user_id) AS users, COUNT(*) AS plays,
        SUM(CASE WHEN song_id IS NOT NULL THEN 1 ELSE 0 END) AS plays_with_a_song,
        MAX(start_time) AS latest_play

@@ -3,7 +3,7 @@ by (period, period_start), day-keyed tables by a range of plays first."""
 
 from __future__ import annotations
 
-from sparkify_assets.sql.model import Column, Scope
+from sparkify_assets.sql.model import Column, Consumes, Hook, Scope
 
 # The scope's first and last day bound the plays read by a range on start_time, which the
 # daily tables' sort key (Redshift) and BRIN index (PostgreSQL) can use; the exact test follows.
@@ -21,7 +21,7 @@ def period_hook(period: str) -> str:
     )
 
 
-def by_period(table: str, consumes: tuple[tuple[str, str], ...], *touched: str) -> Scope:
+def by_period(table: str, consumes: tuple[Consumes, ...], *touched: str) -> Scope:
     """A ranking replaced per (period, period_start): the day and the ISO week of every changed
     day, and the periods that list a song or artist whose details changed (``touched``: SELECTs
     of (period, period_start) over ``t``, this table, joined to the snapshot ``c``)."""
@@ -46,7 +46,10 @@ def by_period(table: str, consumes: tuple[tuple[str, str], ...], *touched: str) 
         ),
         select=select,
         rows=rows,
-        hooks=(("in_day_scope", period_hook("day")), ("in_week_scope", period_hook("week"))),
+        hooks=(
+            Hook("in_day_scope", period_hook("day")),
+            Hook("in_week_scope", period_hook("week")),
+        ),
     )
 
 

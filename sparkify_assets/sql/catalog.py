@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sparkify_assets.sql.analytics import ANALYTICS_TABLES
-from sparkify_assets.sql.model import check_lineage, check_told
+from sparkify_assets.sql.model import check_model, check_told
 from sparkify_assets.sql.state import PENDING_CHANGES, USER_LATEST_BY_DAY
 from sparkify_assets.sql.summaries import SUMMARY_TABLES
 from sparkify_assets.sql.tables import (
@@ -37,5 +37,5 @@ ALL_TABLES = (
     PENDING_CHANGES,
 )
 TABLES = {table.name: table for table in ALL_TABLES}
-check_lineage(ALL_TABLES)
+check_model(ALL_TABLES)
 check_told(ALL_TABLES)

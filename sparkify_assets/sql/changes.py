@@ -19,13 +19,12 @@ too, with ``window`` rows: a write of a day of ``staging_events`` or ``songplays
 for each daily table built from it (``window_consumers``), and the daily table's own rebuild of
 the day deletes the row. So the warehouse itself says which days of which daily table another run
 has rewritten the input of but not yet the table: what a check must not judge yet (see
-``docs/concurrency.md``). Scope rebuilds neither read nor delete ``window`` rows.
+``docs/concurrency.md``). Scope rebuilds neither count nor delete ``window`` rows.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import string
 import uuid
 from datetime import date
 
@@ -33,27 +32,11 @@ from psycopg2 import sql
 
 from sparkify_assets.contract.layout import days_in
 from sparkify_assets.sql import render
-from sparkify_assets.sql.dialect import POSTGRES, Dialect
-from sparkify_assets.sql.model import Table
+from sparkify_assets.sql.dialect import Dialect
+from sparkify_assets.sql.model import EVERY_DAY, ChangeKind, Table, TableKind, Window
 
 CHANGES = "sparkify_changes"  # this transaction's snapshot of its pending rows (a temp table)
-SCOPE = "{}_scope"  # the keys to replace, derived from the snapshot (a temp table per table)
-ALL = "all"
-WINDOW = "window"  # a day of a daily table whose input day was rewritten
-# Each transaction names the pending rows it writes with a fresh id; printed, a placeholder.
-PRINTED_BATCH = "<batch id of the transaction>"
-# What a change names, and the pending_changes columns that hold it.
-KIND_COLUMNS = {
-    "day": ("day",),
-    "user": ("user_id",),
-    "song": ("song_id",),
-    "artist": ("artist_id",),
-    "pair": ("title", "artist_name"),
-    ALL: (),
-    WINDOW: ("day",),
-}
-# A window that holds every day: a full rebuild of a partitioned table.
-EVERY_DAY = (date(1, 1, 1), date(9999, 12, 31))
+WINDOW = ChangeKind.WINDOW.value
 
 
 def new_batch() -> str:
@@ -61,35 +44,35 @@ def new_batch() -> str:
     return uuid.uuid4().hex
 
 
+def scope_table_name(table: Table) -> str:
+    """The temp table of the keys to replace, derived from the snapshot."""
+    return render.check_identifier(table.name + "_scope", "table")
+
+
 def _temp_refs(table: Table) -> dict[str, sql.Identifier]:
-    return {"changes": sql.Identifier(CHANGES), "scope": sql.Identifier(SCOPE.format(table.name))}
+    return {"changes": sql.Identifier(CHANGES), "scope": sql.Identifier(scope_table_name(table))}
 
 
 def _format(template: str, schema: str, table: Table, **values: sql.Composable) -> sql.Composed:
     return render.statement(template, schema, **_temp_refs(table), **values)
 
 
-def consumers_of(table: Table, tables) -> list[tuple[Table, str]]:
+def consumers_of(table: Table, tables) -> list[tuple[Table, ChangeKind]]:
     """(consumer, kind) for every table that is told when ``table``'s rows change."""
     return [
-        (consumer, kind)
+        (consumer, consumed.kind)
         for consumer in tables
         if consumer.scope
-        for producer, kind in consumer.scope.consumes
-        if producer == table.name
+        for consumed in consumer.scope.consumes
+        if consumed.producer == table.name
     ]
-
-
-def reads(table: Table) -> set[str]:
-    """The names a table's build SQL formats in: the tables it reads, and its hooks."""
-    return {field for _, field, _, _ in string.Formatter().parse(table.build or "") if field}
 
 
 def window_consumers(table: Table, tables) -> list[Table]:
     """The daily tables built from a daily table's days (staging_events -> songplays, ...)."""
     if not table.window_column:
         return []
-    return [t for t in tables if t.window_column and t is not table and table.name in reads(t)]
+    return [t for t in tables if t.window_column and t is not table and table.name in t.depends_on]
 
 
 def tells_days(table: Table, tables) -> bool:
@@ -103,21 +86,19 @@ def _pending(schema: str) -> sql.Identifier:
 
 def announce(table: Table, tables, schema: str, batch: str, where: sql.Composable) -> list:
     """Tell each consumer the keys of ``table``'s rows that ``where`` selects (``" WHERE ..."``)."""
-    emits = dict(table.emits)
     statements = []
     for consumer, kind in consumers_of(table, tables):
-        columns = KIND_COLUMNS[kind]
-        expressions = sql.SQL(", ").join(sql.SQL(text) for text in emits[kind])
+        expressions = sql.SQL(", ").join(sql.SQL(text) for text in table.emit(kind).keys)
         statements.append(
             sql.SQL(
                 "INSERT INTO {pending} (consumer, batch, kind, {columns})\n"
                 "SELECT DISTINCT {consumer}, {batch}, {kind}, {expressions} FROM {table}"
             ).format(
                 pending=_pending(schema),
-                columns=sql.SQL(", ").join(map(sql.Identifier, columns)),
+                columns=sql.SQL(", ").join(map(sql.Identifier, kind.columns)),
                 consumer=sql.Literal(consumer.name),
                 batch=sql.Literal(batch),
-                kind=sql.Literal(kind),
+                kind=sql.Literal(kind.value),
                 expressions=expressions,
                 table=render.table_ref(schema, table.name),
             )
@@ -131,7 +112,10 @@ def announce_all(table: Table, tables, schema: str, batch: str) -> list:
     names = sorted({consumer.name for consumer, _ in consumers_of(table, tables)})
     return [
         sql.SQL("INSERT INTO {} (consumer, batch, kind) VALUES ({}, {}, {})").format(
-            _pending(schema), sql.Literal(name), sql.Literal(batch), sql.Literal(ALL)
+            _pending(schema),
+            sql.Literal(name),
+            sql.Literal(batch),
+            sql.Literal(ChangeKind.ALL.value),
         )
         for name in names
     ]
@@ -177,7 +161,7 @@ def pass_days_on(table: Table, tables, schema: str, batch: str) -> list:
     ]
 
 
-def days_caught_up(table: Table, schema: str, window: tuple[date, date]) -> sql.Composed:
+def days_caught_up(table: Table, schema: str, window: Window) -> sql.Composed:
     """Delete the snapshot's ``window`` rows of the days a window rebuild read again (and no
     row committed after the snapshot, whose input this transaction may not have seen)."""
     start, end = window
@@ -198,7 +182,9 @@ def days_caught_up(table: Table, schema: str, window: tuple[date, date]) -> sql.
 def snapshot(table: Table, pending: Table, schema: str) -> list:
     """Copy the table's pending rows into the transaction's own temp table."""
     return [
-        render.create_temp_table(dataclasses.replace(pending, name=CHANGES), POSTGRES),
+        render.create_temp_table(
+            dataclasses.replace(pending, name=CHANGES, kind=TableKind.TEMPORARY)
+        ),
         sql.SQL("INSERT INTO {} SELECT * FROM {} WHERE consumer = {}").format(
             sql.Identifier(CHANGES), _pending(schema), sql.Literal(table.name)
         ),
@@ -210,7 +196,7 @@ def snapshot_size() -> sql.Composed:
     return sql.SQL(
         "SELECT COALESCE(SUM(CASE WHEN kind <> {} THEN 1 ELSE 0 END), 0),"
         " COALESCE(SUM(CASE WHEN kind = {} THEN 1 ELSE 0 END), 0) FROM {}"
-    ).format(sql.Literal(WINDOW), sql.Literal(ALL), sql.Identifier(CHANGES))
+    ).format(sql.Literal(WINDOW), sql.Literal(ChangeKind.ALL.value), sql.Identifier(CHANGES))
 
 
 def consumed(table: Table, schema: str) -> sql.Composed:
@@ -237,14 +223,14 @@ def forget(table: Table, schema: str, snapshotted: bool) -> sql.Composed:
 
 
 def _hooks(table: Table, schema: str, scoped: bool) -> dict[str, sql.Composable]:
-    hooks = dict(table.scope.hooks) if table.scope else {}
+    hooks = table.scope.hooks if table.scope else ()
     return {
-        name: _format(predicate, schema, table) if scoped else sql.SQL("TRUE")
-        for name, predicate in hooks.items()
+        hook.name: _format(hook.predicate, schema, table) if scoped else sql.SQL("TRUE")
+        for hook in hooks
     }
 
 
-def insert(table: Table, schema: str, window: tuple[date, date] | None, scoped: bool):
+def insert(table: Table, schema: str, window: Window | None, scoped: bool):
     """INSERT ... SELECT of the table's build: whole, one window, or the scope's rows."""
     values: dict[str, sql.Composable] = _hooks(table, schema, scoped)
     if table.window_column:
@@ -264,9 +250,9 @@ def scope_rows(table: Table, schema: str) -> sql.Composed:
 
 def fill_scope(table: Table, schema: str) -> list:
     scope = table.scope
-    definition = Table(SCOPE.format(table.name), "", scope.columns)
+    definition = Table(scope_table_name(table), "", scope.columns, TableKind.TEMPORARY)
     return [
-        render.create_temp_table(definition, POSTGRES),
+        render.create_temp_table(definition),
         sql.SQL("INSERT INTO {} ").format(sql.Identifier(definition.name))
         + _format(scope.select, schema, table),
     ]
@@ -300,13 +286,13 @@ def replace_window(table: Table, tables, schema: str, batch: str, window) -> lis
     ]
 
 
-def replace_all(table: Table, tables, schema: str, batch: str, dialect: Dialect = POSTGRES) -> list:
+def replace_all(table: Table, tables, schema: str, batch: str, dialect: Dialect) -> list:
     """The full rebuild: every row from the build SQL; consumers are told ``all``.
 
     Where the dialect has indexes, they are dropped first and built again after the insert, in
-    the same transaction: one sort per index instead of a B-tree insert per row (on 1M events,
-    ``time`` 3.8 s -> 1.9 s). Dropping takes the table's exclusive lock until the commit, so
-    readers wait for a full rebuild instead of reading the old rows meanwhile.
+    the same transaction: one sort per index instead of a B-tree insert per row. Dropping takes
+    the table's exclusive lock until the commit, so readers wait for a full rebuild instead of
+    reading the old rows meanwhile.
     """
     delete = sql.SQL("DELETE FROM {}").format(render.table_ref(schema, table.name))
     told_days = tells_days(table, tables)

@@ -27,8 +27,8 @@ from psycopg2 import sql
 from sparkify_assets.sql import render
 from sparkify_assets.sql.analytics import ANALYTICS_TABLES
 from sparkify_assets.sql.catalog import ALL_TABLES, STAGING_TABLES
-from sparkify_assets.sql.changes import EVERY_DAY
 from sparkify_assets.sql.dialect import REDSHIFT, Dialect
+from sparkify_assets.sql.model import EVERY_DAY
 from sparkify_assets.sql.render import statement, table_ref
 from sparkify_assets.sql.tables import STAGING_EVENTS, STAGING_SONGS, Table, songplay_id
 

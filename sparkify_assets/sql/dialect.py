@@ -1,13 +1,14 @@
 """What differs between the two targets' SQL, as one object per target instead of string ifs.
 
 The star-schema SQL, the checks and the staging statements are shared. A dialect carries only
-what the engines do differently with the same table definition:
+what the engines do differently with the same table definition; the rest of the code asks it
+(never a table's name):
 
 * **Redshift** places rows: ``DISTSTYLE``/``DISTKEY``/``SORTKEY`` after the column list (from the
   ``Table``'s diststyle, distkey and sortkey), and has no secondary indexes.
-* **PostgreSQL** has no sort keys. staging_events is appended day by day, so its pages are in
-  event_date order, and a BRIN index on it (a few kB, next to free to maintain during COPY) lets
-  the per-day DELETE read that day's pages only, not the whole table.
+* **PostgreSQL** has no sort keys. It builds the indexes a table declares: a ``DAY_RANGE``
+  index is BRIN (a few kB, next to free to maintain during COPY), which lets a day's DELETE of a
+  table appended in day order read that day's pages only.
 
 ``name`` is also the name sqlglot gives the dialect, so tests parse each target's statements
 with its own grammar.
@@ -18,16 +19,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from sparkify_assets.sql.state import USER_LATEST_BY_DAY
-from sparkify_assets.sql.summaries import USER_PLAYS_BY_HOUR
-from sparkify_assets.sql.tables import SONGPLAYS, STAGING_EVENTS, TIME, Table
+from sparkify_assets.sql.model import Index, IndexKind, Table
 
 
 @dataclass(frozen=True)
-class DayIndex:
-    """A BRIN index on the column that holds a staging row's day."""
+class BuiltIndex:
+    """An index as a target builds it: its name and access method."""
 
     name: str
+    method: str
     column: str
 
 
@@ -35,6 +35,8 @@ class Dialect:
     """A target's DDL differences; the base is what both engines accept."""
 
     name: ClassVar[str]
+    # Index kinds the engine has, and the access method and name suffix each is built with.
+    index_methods: ClassVar[dict[IndexKind, str]] = {}
     # A full rebuild drops the table's indexes, inserts, then builds them in one pass each,
     # instead of updating them row by row (where the engine has indexes: PostgreSQL).
     indexes_after_full_rebuild: ClassVar[bool] = False
@@ -48,28 +50,34 @@ class Dialect:
         """Text after a CREATE TABLE's column list ("" when the engine takes none)."""
         return ""
 
-    def day_index(self, table: Table) -> DayIndex | None:
-        """The index the per-day staging DELETE reads through, where the engine has one."""
-        return None
+    def indexes(self, table: Table) -> tuple[BuiltIndex, ...]:
+        """The table's declared indexes that this engine builds."""
+        return tuple(
+            self._built(table, index) for index in table.indexes if index.kind in self.index_methods
+        )
+
+    def _built(self, table: Table, index: Index) -> BuiltIndex:
+        method = self.index_methods[index.kind]
+        return BuiltIndex(f"{table.name}_{index.column}_{method}", method, index.column)
+
+    def day_index(self, table: Table) -> BuiltIndex | None:
+        """The index a day's DELETE reads through, where the engine built one."""
+        return next(
+            (
+                self._built(table, index)
+                for index in table.indexes
+                if index.kind == IndexKind.DAY_RANGE and index.kind in self.index_methods
+            ),
+            None,
+        )
 
 
 class Postgres(Dialect):
     name = "postgres"
+    index_methods = {IndexKind.DAY_RANGE: "brin"}
     indexes_after_full_rebuild = True
     enforces_primary_keys = True
     consistent_reads = ("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ",)
-
-    _DAY_INDEXES: ClassVar[dict[str, DayIndex]] = {
-        STAGING_EVENTS.name: DayIndex("staging_events_event_date_brin", "event_date"),
-        # The daily built tables: a day's run replaces (and announces) one day of them.
-        SONGPLAYS.name: DayIndex("songplays_start_time_brin", "start_time"),
-        TIME.name: DayIndex("time_start_time_brin", "start_time"),
-        USER_LATEST_BY_DAY.name: DayIndex("user_latest_by_day_day_brin", "day"),
-        USER_PLAYS_BY_HOUR.name: DayIndex("user_plays_by_hour_hour_start_brin", "hour_start"),
-    }
-
-    def day_index(self, table: Table) -> DayIndex | None:
-        return self._DAY_INDEXES.get(table.name)
 
 
 class Redshift(Dialect):

@@ -59,9 +59,10 @@ from datetime import date
 from psycopg2 import sql
 
 from sparkify_assets.contract.layout import day_bounds_ms
-from sparkify_assets.contract.records import EVENT_FIELDS, SONG_FIELDS, Field
+from sparkify_assets.contract.records import EVENT_FIELDS, SONG_FIELDS, Field, FieldKind
 from sparkify_assets.sql import render
 from sparkify_assets.sql.dialect import REDSHIFT
+from sparkify_assets.sql.model import TableKind
 from sparkify_assets.sql.redshift_errors import (
     LOAD_ERROR_VIEWS,
     LoadErrorView,
@@ -141,6 +142,7 @@ def _copy_table(target: Table, fields: tuple[Field, ...], name: str) -> Table:
         columns=tuple(
             replace(column, nullable=True) for column in target.columns if column.name in names
         ),
+        kind=TableKind.TEMPORARY,
         diststyle=target.diststyle,
         distkey=target.distkey,
     )
@@ -229,7 +231,7 @@ def _identity(fields: tuple[Field, ...], keys: tuple[str, ...]) -> sql.Composed:
     for f in (f for f in fields if f.key in keys):
         value = (
             sql.SQL("COALESCE('\"' || {} || '\"', 'null')")
-            if f.kind in ("text", "user_id")
+            if f.kind in (FieldKind.TEXT, FieldKind.USER_ID)
             else sql.SQL("COALESCE(CAST({} AS VARCHAR(20)), 'null')")
         ).format(sql.Identifier(f.column))
         parts.append(sql.SQL("{} || {}").format(sql.Literal(f'"{f.key}": '), value))

@@ -5,20 +5,19 @@ Statements are ``psycopg2.sql.Composed`` objects: table names are ``sql.Identifi
 statement without a connection, for ``sparkify sql`` and for SQL parsers in tests.
 
 What differs between the targets is asked of a ``sql.dialect.Dialect`` (Redshift's DISTSTYLE,
-DISTKEY and SORTKEY; PostgreSQL's BRIN day index). Both declare primary keys, which PostgreSQL
-enforces and Redshift only uses for planning; the asset checks verify uniqueness on both.
+DISTKEY and SORTKEY; PostgreSQL's indexes). Both declare primary keys, which PostgreSQL enforces
+and Redshift only uses for planning; the asset checks verify uniqueness on both.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import date
 
 from psycopg2 import sql
 
 from sparkify_assets.sql.catalog import TABLES
-from sparkify_assets.sql.dialect import POSTGRES, Dialect
-from sparkify_assets.sql.tables import Table
+from sparkify_assets.sql.dialect import Dialect
+from sparkify_assets.sql.model import Table, Window
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -60,10 +59,14 @@ def _column_definitions(table: Table) -> list[sql.Composed]:
     ]
 
 
-def create_temp_table(table: Table, dialect: Dialect) -> sql.Composed:
-    """A session-private table (Redshift stages COPY output in one); dropped with the session."""
+def create_temp_table(table: Table, dialect: Dialect | None = None) -> sql.Composed:
+    """A session-private table (Redshift stages COPY output in one); dropped with the session.
+
+    With a dialect it takes the table's layout (a COPY landing table keeps its target's
+    distribution); without one, the engine's default.
+    """
     check_identifier(table.name, "table")
-    layout = dialect.layout(table)
+    layout = dialect.layout(table) if dialect else ""
     return sql.SQL("CREATE TEMP TABLE {} (\n    {}\n){}").format(
         sql.Identifier(table.name),
         sql.SQL(",\n    ").join(_column_definitions(table)),
@@ -100,14 +103,15 @@ def comments(table: Table, schema: str) -> list[sql.Composed]:
 
 
 def create_indexes(table: Table, schema: str, dialect: Dialect) -> list[sql.Composed]:
-    """Indexes beyond the primary key: the dialect's day index (BRIN on PostgreSQL)."""
-    index = dialect.day_index(table)
-    if index is None:
-        return []
+    """Indexes beyond the primary key: those the table declares that the dialect builds."""
     return [
-        sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING brin ({})").format(
-            sql.Identifier(index.name), table_ref(schema, table.name), sql.Identifier(index.column)
+        sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING {} ({})").format(
+            sql.Identifier(index.name),
+            table_ref(schema, table.name),
+            sql.SQL(index.method),
+            sql.Identifier(index.column),
         )
+        for index in dialect.indexes(table)
     ]
 
 
@@ -140,7 +144,8 @@ def primary_key_constraint(table: Table, schema: str) -> sql.Composed:
 
 
 def drop_indexes(table: Table, schema: str, dialect: Dialect) -> list[sql.Composed]:
-    """Drop the primary key's index and the day index, which ``create_indexes_after`` restores."""
+    """Drop the primary key's index and the other indexes, which ``create_indexes_after``
+    restores."""
     ref = table_ref(schema, table.name)
     statements = []
     if table.primary_key:
@@ -149,14 +154,15 @@ def drop_indexes(table: Table, schema: str, dialect: Dialect) -> list[sql.Compos
                 ref, sql.Identifier(primary_key_name(table))
             )
         )
-    index = dialect.day_index(table)
-    if index is not None:
-        statements.append(sql.SQL("DROP INDEX {}").format(sql.Identifier(schema, index.name)))
+    statements += [
+        sql.SQL("DROP INDEX {}").format(sql.Identifier(schema, index.name))
+        for index in dialect.indexes(table)
+    ]
     return statements
 
 
 def create_indexes_after(table: Table, schema: str, dialect: Dialect) -> list[sql.Composed]:
-    """The primary key and the day index again, built from the rows in one pass each."""
+    """The primary key and the other indexes again, built from the rows in one pass each."""
     statements = []
     if table.primary_key:
         statements.append(
@@ -169,33 +175,38 @@ def create_indexes_after(table: Table, schema: str, dialect: Dialect) -> list[sq
     return statements + create_indexes(table, schema, dialect)
 
 
-def delete_staging_day_by_index(table: Table, schema: str, partition: str) -> list[sql.Composed]:
-    """PostgreSQL: ``delete_staging`` through the BRIN day index where the table has one.
+def delete_staging_day_by_index(
+    table: Table, schema: str, partition: str, dialect: Dialect
+) -> list[sql.Composed]:
+    """``delete_staging`` through the day index where the dialect built one.
 
     A first load has no statistics yet, so the planner would scan the whole table for every day;
     the index is always the right path for one day, so the scan is ruled out for this statement.
     """
     delete = delete_staging(table, schema, partition)
-    if POSTGRES.day_index(table) is None:
+    if dialect.day_index(table) is None:
         return [delete]
     return [sql.SQL("SET LOCAL enable_seqscan = off"), delete, sql.SQL("RESET enable_seqscan")]
 
 
-def summarize_day_index(table: Table, schema: str) -> list[sql.Composed]:
-    """PostgreSQL: summarize the pages just appended, so the next day's DELETE can skip them."""
-    day_index = POSTGRES.day_index(table)
-    if day_index is None:
+def summarize_day_index(table: Table, schema: str, dialect: Dialect) -> list[sql.Composed]:
+    """Summarize the pages just appended to a BRIN day index, so the next day's DELETE can skip
+    them (none where the dialect built no such index)."""
+    day_index = dialect.day_index(table)
+    if day_index is None or day_index.method != "brin":
         return []
     index = ".".join(map(quote_identifier, (check_identifier(schema, "schema"), day_index.name)))
     return [sql.SQL("SELECT brin_summarize_new_values({}::regclass)").format(sql.Literal(index))]
 
 
 def delete_staging(table: Table, schema: str, partition: str) -> sql.Composed:
-    """Empty one staging partition: a day of staging_events (``partition`` is the day), or all
-    of an unpartitioned staging table."""
-    if table.name == "staging_events":
-        return sql.SQL("DELETE FROM {} WHERE event_date = {}").format(
-            table_ref(schema, table.name), sql.Literal(partition)
+    """Empty one staging partition: a day of a daily staging table (``partition`` is the day),
+    or all of one loaded whole."""
+    if table.window_column:
+        return sql.SQL("DELETE FROM {} WHERE {} = {}").format(
+            table_ref(schema, table.name),
+            sql.Identifier(table.window_column),
+            sql.Literal(partition),
         )
     return sql.SQL("DELETE FROM {}").format(table_ref(schema, table.name))
 
@@ -282,12 +293,12 @@ def count(relation: sql.Composable) -> sql.Composed:
     return sql.SQL("SELECT COUNT(*) FROM {}").format(relation)
 
 
-def count_rows(table: Table, schema: str, window: tuple[date, date] | None = None):
+def count_rows(table: Table, schema: str, window: Window | None = None):
     """Rows in the table, or in the window of a partitioned table."""
     return count(table_ref(schema, table.name)) + in_window(table, window)
 
 
-def in_window(table: Table, window: tuple[date, date] | None) -> sql.Composable:
+def in_window(table: Table, window: Window | None) -> sql.Composable:
     """`` WHERE`` clause keeping a partitioned table's rows in [start, end); empty otherwise."""
     if window is None or not table.window_column:
         return sql.SQL("")
@@ -298,7 +309,7 @@ def in_window(table: Table, window: tuple[date, date] | None) -> sql.Composable:
     )
 
 
-def counts_by_day(table: Table, schema: str, window: tuple[date, date]) -> sql.Composed:
+def counts_by_day(table: Table, schema: str, window: Window) -> sql.Composed:
     """(day, rows, *figures) of a partitioned table for every day of ``window`` with rows."""
     day = sql.SQL("CAST({} AS DATE)").format(sql.Identifier(table.window_column))
     figures = [
@@ -312,20 +323,12 @@ def counts_by_day(table: Table, schema: str, window: tuple[date, date]) -> sql.C
     )
 
 
-def delete_window(table: Table, schema: str, start: date, end: date) -> sql.Composed:
-    return sql.SQL("DELETE FROM {}").format(table_ref(schema, table.name)) + in_window(
-        table, (start, end)
-    )
-
-
 def query(text: str, schema: str) -> sql.Composed:
     """A SELECT written with ``{table}`` placeholders (a build or a summary), made runnable."""
     return sql.SQL(text.strip()).format(**_table_refs(schema))
 
 
-def preview(
-    table: Table, schema: str, limit: int, window: tuple[date, date] | None = None
-) -> sql.Composed:
+def preview(table: Table, schema: str, limit: int, window: Window | None = None) -> sql.Composed:
     """A few rows in sort key order, then key order (or every column): the same ones each time."""
     order = tuple(dict.fromkeys((*table.sortkey, *(table.primary_key or table.column_names))))
     return sql.SQL("SELECT {} FROM {}{} ORDER BY {} LIMIT {}").format(
@@ -337,7 +340,7 @@ def preview(
     )
 
 
-def figures(table: Table, schema: str, window: tuple[date, date] | None = None) -> sql.Composed:
+def figures(table: Table, schema: str, window: Window | None = None) -> sql.Composed:
     """One row of the table's figures (its declared aggregates), over ``window`` if partitioned."""
     return sql.SQL("SELECT {} FROM {}{}").format(
         sql.SQL(", ").join(
@@ -347,30 +350,6 @@ def figures(table: Table, schema: str, window: tuple[date, date] | None = None) 
         table_ref(schema, table.name),
         in_window(table, window),
     )
-
-
-def rebuild(table: Table, schema: str, window: tuple[date, date] | None = None) -> list:
-    """The statements that replace a star table's rows (all of them, or one window's)."""
-    if table.build is None:
-        raise ValueError(f"{table.name} is loaded by COPY, not built")
-    values = dict(_table_refs(schema))
-    if table.window_column:
-        if window is None:
-            raise ValueError(f"{table.name} is partitioned: a window is required")
-        start, end = window
-        values.update(
-            window_start=sql.Literal(start.isoformat()), window_end=sql.Literal(end.isoformat())
-        )
-        delete = delete_window(table, schema, start, end)
-    else:
-        delete = sql.SQL("DELETE FROM {}").format(table_ref(schema, table.name))
-    # A whole build: the scope hooks that narrow an incremental one (sql.changes) hold for all.
-    values.update({name: sql.SQL("TRUE") for name, _ in (table.scope.hooks if table.scope else ())})
-    insert = sql.SQL("INSERT INTO {} ({})\n").format(
-        table_ref(schema, table.name),
-        sql.SQL(", ").join(map(sql.Identifier, table.column_names)),
-    ) + sql.SQL(table.build.strip()).format(**values)
-    return [delete, insert]
 
 
 def quote_identifier(name: str) -> str:

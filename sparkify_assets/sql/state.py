@@ -7,7 +7,19 @@ how a table tells the tables built from it which keys changed (see ``sql.changes
 from __future__ import annotations
 
 from sparkify_assets.contract.records import EVENT_FIELDS, FREE_TEXT_BYTES
-from sparkify_assets.sql.model import Column, Scope, Table, derived_from
+from sparkify_assets.sql.model import (
+    ChangeKind,
+    Column,
+    Consumes,
+    Emit,
+    Hook,
+    Index,
+    IndexKind,
+    Scope,
+    Table,
+    TableKind,
+    derived_from,
+)
 
 _EVENT_TYPES = {f.column: f.sql_type for f in EVENT_FIELDS}
 
@@ -23,7 +35,7 @@ def latest_first(alias: str) -> str:
     return _LATEST_FIRST.format(a=alias)
 
 
-def by_user(consumes: tuple[tuple[str, str], ...], hook: str) -> Scope:
+def by_user(consumes: tuple[Consumes, ...], hook: str) -> Scope:
     """A table keyed by user_id, replaced for the users its producers name.
 
     ``hook`` is the build's user column (e.g. ``l.user_id``) that the scope limits.
@@ -33,7 +45,7 @@ def by_user(consumes: tuple[tuple[str, str], ...], hook: str) -> Scope:
         columns=(Column("user_id", "INTEGER", nullable=False),),
         select="SELECT DISTINCT user_id FROM {changes} WHERE user_id IS NOT NULL",
         rows="user_id IN (SELECT user_id FROM {scope})",
-        hooks=(("in_scope", f"{hook} IN (SELECT user_id FROM {{scope}})"),),
+        hooks=(Hook("in_scope", f"{hook} IN (SELECT user_id FROM {{scope}})"),),
     )
 
 
@@ -63,11 +75,14 @@ USER_LATEST_BY_DAY = Table(
         Column("gender", _EVENT_TYPES["gender"], lineage=_events("gender")),
         Column("level", _EVENT_TYPES["level"], lineage=_events("level")),
     ),
+    kind=TableKind.DAILY,
     primary_key=("user_id", "day"),
+    depends_on=("staging_events",),
     diststyle="ALL",
     sortkey=("day",),
+    indexes=(Index(IndexKind.DAY_RANGE, "day"),),
     window_column="day",
-    emits=(("user", ("user_id",)),),
+    emits=(Emit(ChangeKind.USER, ("user_id",)),),
     build=f"""
 SELECT day, user_id, ts, session_id, item_in_session, first_name, last_name, gender, level
 FROM (
@@ -102,6 +117,7 @@ PENDING_CHANGES = Table(
         Column("title", f"VARCHAR({FREE_TEXT_BYTES})", "With artist_name: plays to re-match"),
         Column("artist_name", f"VARCHAR({FREE_TEXT_BYTES})", "With title: plays to re-match"),
     ),
+    kind=TableKind.LOG,
     diststyle="EVEN",
     sortkey=("consumer",),
 )

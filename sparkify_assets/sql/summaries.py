@@ -16,7 +16,7 @@ rows, and the rows' users are what the per-user tables rebuild.
 
 from __future__ import annotations
 
-from sparkify_assets.sql.model import Column, Table
+from sparkify_assets.sql.model import ChangeKind, Column, Emit, Index, IndexKind, Table, TableKind
 from sparkify_assets.sql.tables import PLAY_LEVEL, from_songplays
 
 _IN_ORDER = "ORDER BY p.start_time, p.songplay_id"
@@ -87,13 +87,19 @@ USER_PLAYS_BY_HOUR = Table(
             lineage=from_songplays("start_time"),
         ),
     ),
+    kind=TableKind.DAILY,
     primary_key=("user_id", "hour_start"),
+    depends_on=("songplays",),
     # Read per user, in hour order; a day's run replaces a range of hours.
     diststyle="KEY",
     distkey="user_id",
     sortkey=("hour_start",),
+    indexes=(Index(IndexKind.DAY_RANGE, "hour_start"),),
     window_column="hour_start",
-    emits=(("user", ("user_id",)), ("day", ("CAST(hour_start AS DATE)",))),
+    emits=(
+        Emit(ChangeKind.USER, ("user_id",)),
+        Emit(ChangeKind.DAY, ("CAST(hour_start AS DATE)",)),
+    ),
     # All three windows share one partition and order, and the GROUP BY follows that order, so
     # PostgreSQL sorts once and aggregates the sorted rows; a per-hour COUNT(*) window and a
     # GROUP BY in another order would cost a second window pass and a hash that spills.

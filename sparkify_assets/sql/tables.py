@@ -10,7 +10,20 @@ PostgreSQL and Redshift: window functions instead of DISTINCT ON, CTEs in INSERT
 from __future__ import annotations
 
 from sparkify_assets.contract.records import EVENT_FIELDS, SONG_FIELDS, Field
-from sparkify_assets.sql.model import Column, Scope, Table, derived_from
+from sparkify_assets.sql.load_log import LOAD_AUDIT, LOAD_REJECTS  # noqa: F401 (the registry's)
+from sparkify_assets.sql.model import (
+    ChangeKind,
+    Column,
+    Consumes,
+    Emit,
+    Hook,
+    Index,
+    IndexKind,
+    Scope,
+    Table,
+    TableKind,
+    derived_from,
+)
 from sparkify_assets.sql.state import by_user
 
 
@@ -41,10 +54,14 @@ STAGING_EVENTS = Table(
         Column("source", "VARCHAR(1024)", "File path or S3 key the row came from"),
         Column("line_number", "INTEGER", "1-based line in the source file"),
     ),
+    kind=TableKind.STAGING,
     # Events are joined and windowed by session; distributing on it keeps those steps local.
     diststyle="KEY",
     distkey="session_id",
     sortkey=("event_date",),
+    # Appended a day at a time, so its pages are in event_date order: a day's DELETE can read
+    # that day's pages only.
+    indexes=(Index(IndexKind.DAY_RANGE, "event_date"),),
     window_column="event_date",
 )
 
@@ -56,14 +73,15 @@ STAGING_SONGS = Table(
     ),
     columns=_from_fields(SONG_FIELDS)
     + (Column("source", "VARCHAR(1024)", "File path or S3 key the row came from"),),
+    kind=TableKind.STAGING,
     # Replicated so the play-to-song match never redistributes the (large) event side.
     diststyle="ALL",
     # A song file loaded, changed or removed names its old and new records' keys: the plays of
     # that title and artist name are re-matched, those songs and artists rebuilt.
     emits=(
-        ("pair", ("title", "artist_name")),
-        ("song", ("song_id",)),
-        ("artist", ("artist_id",)),
+        Emit(ChangeKind.PAIR, ("title", "artist_name")),
+        Emit(ChangeKind.SONG, ("song_id",)),
+        Emit(ChangeKind.ARTIST, ("artist_id",)),
     ),
 )
 
@@ -155,16 +173,22 @@ SONGPLAYS = Table(
             lineage=_events("user_agent"),
         ),
     ),
+    kind=TableKind.DAILY,
     primary_key=("songplay_id",),
+    depends_on=("staging_events", "staging_songs"),
     # start_time has high cardinality (even spread) and is the join key to `time`, which shares
     # it; it is also the range every partition rebuild and most analyses filter on.
     diststyle="KEY",
     distkey="start_time",
     sortkey=("start_time",),
+    indexes=(Index(IndexKind.DAY_RANGE, "start_time"),),
     window_column="start_time",
-    emits=(("day", ("CAST(start_time AS DATE)",)), ("user", ("user_id",))),
+    emits=(
+        Emit(ChangeKind.DAY, ("CAST(start_time AS DATE)",)),
+        Emit(ChangeKind.USER, ("user_id",)),
+    ),
     scope=Scope(
-        consumes=(("staging_songs", "pair"),),
+        consumes=(Consumes("staging_songs", ChangeKind.PAIR),),
         columns=(Column("songplay_id", "BIGINT", nullable=False),),
         select=f"""
 SELECT DISTINCT {songplay_id("e")} AS songplay_id
@@ -173,7 +197,7 @@ JOIN {{changes}} c ON c.title = e.song AND c.artist_name = e.artist
 WHERE c.kind = 'pair' AND e.page = 'NextSong' AND e.user_id <> ''
 """,
         rows="songplay_id IN (SELECT songplay_id FROM {scope})",
-        hooks=(("in_scope", f"{songplay_id('e')} IN (SELECT songplay_id FROM {{scope}})"),),
+        hooks=(Hook("in_scope", f"{songplay_id('e')} IN (SELECT songplay_id FROM {{scope}})"),),
     ),
     figures=(
         ("plays", "COUNT(*)"),
@@ -237,11 +261,13 @@ USERS = Table(
             lineage=_latest("level", "ts"),
         ),
     ),
+    kind=TableKind.SCOPED,
     primary_key=("user_id",),
+    depends_on=("user_latest_by_day",),
     diststyle="ALL",
     sortkey=("user_id",),
-    emits=(("user", ("user_id",)),),
-    scope=by_user((("user_latest_by_day", "user"),), "l.user_id"),
+    emits=(Emit(ChangeKind.USER, ("user_id",)),),
+    scope=by_user((Consumes("user_latest_by_day", ChangeKind.USER),), "l.user_id"),
     # An event's ts lies on its file's day (records outside it are quarantined), so a user's
     # latest event is their latest day's row: a MAX per user, not a sort of all their days.
     build="""
@@ -257,14 +283,14 @@ JOIN (
 )
 
 
-def _by_key(column: str, sql_type: str, kind: str, hook: str) -> Scope:
+def _by_key(column: str, sql_type: str, kind: ChangeKind, hook: str) -> Scope:
     """A dimension keyed by ``column``, replaced for the keys staging_songs names."""
     return Scope(
-        consumes=(("staging_songs", kind),),
+        consumes=(Consumes("staging_songs", kind),),
         columns=(Column(column, sql_type, nullable=False),),
         select=f"SELECT DISTINCT {column} FROM {{changes}} WHERE {column} IS NOT NULL",
         rows=f"{column} IN (SELECT {column} FROM {{scope}})",
-        hooks=(("in_scope", f"{hook} IN (SELECT {column} FROM {{scope}})"),),
+        hooks=(Hook("in_scope", f"{hook} IN (SELECT {column} FROM {{scope}})"),),
     )
 
 
@@ -282,11 +308,13 @@ SONGS = Table(
         Column("year", "INTEGER", "0 when unknown", lineage=_songs("year")),
         Column("duration", "DOUBLE PRECISION", "Seconds", lineage=_songs("duration")),
     ),
+    kind=TableKind.SCOPED,
     primary_key=("song_id",),
+    depends_on=("staging_songs",),
     diststyle="ALL",
     sortkey=("song_id",),
-    emits=(("song", ("song_id",)),),
-    scope=_by_key("song_id", SONG_TYPES["song_id"], "song", "s.song_id"),
+    emits=(Emit(ChangeKind.SONG, ("song_id",)),),
+    scope=_by_key("song_id", SONG_TYPES["song_id"], ChangeKind.SONG, "s.song_id"),
     build="""
 SELECT song_id, title, artist_id, year, duration
 FROM (
@@ -320,11 +348,13 @@ ARTISTS = Table(
         Column("latitude", "DOUBLE PRECISION", lineage=_songs("artist_latitude")),
         Column("longitude", "DOUBLE PRECISION", lineage=_songs("artist_longitude")),
     ),
+    kind=TableKind.SCOPED,
     primary_key=("artist_id",),
+    depends_on=("staging_songs",),
     diststyle="ALL",
     sortkey=("artist_id",),
-    emits=(("artist", ("artist_id",)),),
-    scope=_by_key("artist_id", SONG_TYPES["artist_id"], "artist", "s.artist_id"),
+    emits=(Emit(ChangeKind.ARTIST, ("artist_id",)),),
+    scope=_by_key("artist_id", SONG_TYPES["artist_id"], ChangeKind.ARTIST, "s.artist_id"),
     build="""
 SELECT artist_id, artist_name AS name, artist_location AS location,
        artist_latitude AS latitude, artist_longitude AS longitude
@@ -367,13 +397,16 @@ TIME = Table(
         ),
         Column("weekday", "INTEGER", "0 = Sunday ... 6 = Saturday", lineage=_PLAY_TIME),
     ),
+    kind=TableKind.DAILY,
     primary_key=("start_time",),
+    depends_on=("songplays",),
     # Same key as songplays so the fact-to-time join is node-local.
     diststyle="KEY",
     distkey="start_time",
     sortkey=("start_time",),
+    indexes=(Index(IndexKind.DAY_RANGE, "start_time"),),
     window_column="start_time",
-    emits=(("day", ("CAST(start_time AS DATE)",)),),
+    emits=(Emit(ChangeKind.DAY, ("CAST(start_time AS DATE)",)),),
     # DATE_PART gives a double on both engines; PostgreSQL's EXTRACT a numeric, which costs a
     # fifth more CPU over a million timestamps.
     build="""
@@ -392,56 +425,4 @@ FROM (
     WHERE start_time >= {window_start} AND start_time < {window_end}
 ) played
 """,
-)
-
-
-def _load_columns(asset: str, *facts: Column) -> tuple[Column, ...]:
-    """The load log tables: which load and file a row is about, its facts, and when it ran."""
-    return (
-        Column("asset", "VARCHAR(64)", asset, False),
-        Column("partition_key", "VARCHAR(32)", "Day for staging_events, '' otherwise", False),
-        Column("source", "VARCHAR(1024)", "File path or S3 key"),
-        *facts,
-        Column("loaded_at", "TIMESTAMP", "When the load ran (UTC)"),
-    )
-
-
-LOAD_REJECTS = Table(
-    name="load_rejects",
-    description=(
-        "Quarantine: every source record that could not be loaded, with where it was and why. "
-        "Re-loading a partition replaces its rejects."
-    ),
-    columns=_load_columns(
-        "Staging asset the record was meant for",
-        Column("line_number", "INTEGER", "1-based line in the file; a song file is line 1"),
-        Column("raw_record", "VARCHAR(65535)", "The record as far as it could be decoded"),
-        Column("reason", "VARCHAR(256)", "Why it was rejected"),
-    ),
-    diststyle="EVEN",
-    sortkey=("asset", "partition_key"),
-)
-
-LOAD_AUDIT = Table(
-    name="load_audit",
-    description=(
-        "Reconciliation: for every source file of the latest load of each staging partition, "
-        "records read, rows loaded and records quarantined (records = loaded + rejected). "
-        "Written in the load's transaction and replaced with the partition, like load_rejects. "
-        "When a partition fails its reject tolerance, loaded is 0: nothing of that load was kept."
-    ),
-    columns=_load_columns(
-        "Staging asset that read the file",
-        Column("records", "INTEGER", "Records read (blank lines are not records)", False),
-        Column("loaded", "INTEGER", "Rows written to the staging table", False),
-        Column("rejected", "INTEGER", "Records written to load_rejects", False),
-        Column(
-            "fingerprint",
-            "VARCHAR(128)",
-            "Song files: the ETag, or mtime and size, it was loaded at (a refresh reloads a file "
-            "whose fingerprint differs)",
-        ),
-    ),
-    diststyle="EVEN",
-    sortkey=("asset", "partition_key"),
 )

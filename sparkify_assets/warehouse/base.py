@@ -29,9 +29,15 @@ from sparkify_assets.ingest.base import Source, SourceFile
 from sparkify_assets.sql import catalog, changes, render
 from sparkify_assets.sql.catalog import TABLES
 from sparkify_assets.sql.dialect import POSTGRES, Dialect
-from sparkify_assets.sql.state import PENDING_CHANGES
+from sparkify_assets.sql.model import Window
 from sparkify_assets.sql.tables import Table
+from sparkify_assets.warehouse import plans
 from sparkify_assets.warehouse.cancel import CancellableCursor
+from sparkify_assets.warehouse.plans import (  # noqa: F401 (the names the targets use)
+    Transaction,
+    build_lock_key,
+    lock_key,
+)
 
 
 class RejectThresholdExceeded(UserError):
@@ -132,33 +138,8 @@ class BuildOutcome:
     seconds: float = 0.0
 
 
-@dataclass(frozen=True)
-class Transaction:
-    """One transaction of a load, as ``sparkify sql`` prints it (its lock, then its statements).
-
-    ``when`` says when it runs if not always (the failure path); ``notes`` annotate statements
-    by index, e.g. where a printed literal stands for a value only known while loading.
-    """
-
-    statements: list
-    lock: str | None = None
-    when: str | None = None
-    notes: dict[int, str] = field(default_factory=dict)
-
-
 def utc_now() -> str:
     return datetime.now(timezone.utc).replace(tzinfo=None).isoformat(sep=" ")
-
-
-def lock_key(*parts: str) -> str:
-    return ":".join(("sparkify", *parts))
-
-
-def rebuild_lock_key(table: Table) -> str:
-    # One lock per table, not per window: a song refresh rebuilds songplays over a range that
-    # overlaps the day a sensor run rebuilds, and overlapping delete-then-insert transactions
-    # would collide on the primary key.
-    return lock_key(table.name, "rebuild")
 
 
 def locked_table(key: str) -> str | None:
@@ -348,82 +329,28 @@ class Warehouse(BaseModel):
             )
 
     # --- star schema (shared SQL) -----------------------------------------------------------
-    @retry_transient("rebuilding {table.name}")
-    def rebuild(self, table: Table, window: tuple[date, date] | None = None) -> tuple[int, float]:
-        """Replace a star table's rows (or one window's) in one transaction.
-
-        Returns the rows now in the table (or window) and the seconds it took.
-        """
-        self.ensure_tables()
-        started = time.monotonic()
-        with self.transaction(lock=rebuild_lock_key(table)) as cursor:
-            for statement in self.rebuild_statements(table, window):
-                cursor.execute(statement)
-            (rows,) = cursor.fetchone()
-        return rows, time.monotonic() - started
-
-    def rebuild_statements(self, table: Table, window: tuple[date, date] | None = None) -> list:
-        """What ``rebuild`` runs: the shared delete + insert, ANALYZE, then a count of the rows."""
-        # Downstream builds and checks read this table next; plan them on real statistics.
-        replace, analyze = render.rebuild(table, self.schema_name, window), render.analyze
-        return [*replace, analyze(table, self.schema_name), self.count_statement(table, window)]
-
     @retry_transient("building {table.name}")
-    def build(
-        self, table: Table, window: tuple[date, date] | None = None, full: bool = False
-    ) -> BuildOutcome:
+    def build(self, table: Table, window: Window | None = None, full: bool = False) -> BuildOutcome:
         """Bring a built table up to date in one transaction (see ``sql.changes``).
 
-        A partitioned table replaces ``window``; a table with a scope then replaces what its
-        pending changes reach. ``full`` (or a pending ``all``) rebuilds the whole table.
+        A daily table replaces ``window``; a table with a scope then replaces what its pending
+        changes reach. ``full`` (or a pending ``all``) rebuilds the whole table. What runs is
+        ``plans.build``'s transaction for the pending changes its head finds.
         """
         self.ensure_tables()
         started = time.monotonic()
-        with self.transaction(lock=rebuild_lock_key(table)) as cursor:
-            told = table.scope or changes.tells_days(table, catalog.ALL_TABLES)
-            pending, everything = self._snapshot_pending(cursor, table) if told else (0, 0)
-            statements, mode = self.build_statements(table, window, full or everything, pending)
-            if self.dialect.day_index(table):  # new pages get a BRIN summary for the next day
-                statements += render.summarize_day_index(table, self.schema_name)
-            for statement in statements:
+        window = Window(*window) if window is not None else None
+        with self.transaction(lock=plans.build_lock_key(table)) as cursor:
+            head = plans.build_head(self, table)
+            for statement in head:
                 cursor.execute(statement)
-        return BuildOutcome(mode, pending, time.monotonic() - started)
+            pending = plans.Pending(*cursor.fetchone()) if head else plans.NOTHING_PENDING
+            plan, mode = plans.build(self, table, window, full, pending, changes.new_batch())
+            for statement in plan.statements[len(head) :]:
+                cursor.execute(statement)
+        return BuildOutcome(mode, pending.rows, time.monotonic() - started)
 
-    def _snapshot_pending(self, cursor, table: Table) -> tuple[int, int]:
-        for statement in changes.snapshot(table, PENDING_CHANGES, self.schema_name):
-            cursor.execute(statement)
-        cursor.execute(changes.snapshot_size())
-        return cursor.fetchone()
-
-    def build_statements(
-        self,
-        table: Table,
-        window: tuple[date, date] | None,
-        full: bool,
-        pending: int,
-        batch: str | None = None,
-    ) -> tuple[list, str]:
-        """What ``build`` runs after the snapshot, and which mode that is."""
-        schema, batch = self.schema_name, batch or changes.new_batch()
-        if full or not (table.window_column or table.scope):  # no scope: rebuilt every run
-            replace = changes.replace_all(table, catalog.ALL_TABLES, schema, batch, self.dialect)
-            return replace, "full"
-        statements, modes = [], []
-        if window is not None and table.window_column:
-            statements += changes.replace_window(table, catalog.ALL_TABLES, schema, batch, window)
-            if (window[1] - window[0]).days > 1:  # a backfill: downstream plans need statistics
-                statements.append(render.analyze(table, schema))
-            else:
-                statements += self.day_statistics_statements(table)
-            modes.append("window")
-        if pending and table.scope:
-            statements += changes.fill_scope(table, schema)
-            statements += changes.replace_scope(table, catalog.ALL_TABLES, schema, batch)
-            statements.append(changes.consumed(table, schema))
-            modes.append("scope")
-        return statements, "+".join(modes) or "unchanged"
-
-    def count_statement(self, table: Table, window: tuple[date, date] | None = None):
+    def count_statement(self, table: Table, window: Window | None = None):
         """Rows in the table, or in the window of a partitioned table."""
         return render.count_rows(table, self.schema_name, window)
 

@@ -3,8 +3,8 @@
 ``copy_expert`` pulls a chunk from its file object, sends it, and pulls the next. Parsing in
 that same thread stops whenever PostgreSQL is behind and the socket is full, and PostgreSQL waits
 whenever Python is parsing. psycopg2 releases the GIL while it sends and waits, so a producer
-thread keeps parsing meanwhile: one core parses, the other is PostgreSQL (README, Performance,
-has the figures).
+thread keeps parsing meanwhile: one core parses, the other is PostgreSQL
+(docs/performance.md).
 
 Memory stays bounded: at most ``depth`` chunks wait in the queue.
 """

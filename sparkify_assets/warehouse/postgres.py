@@ -43,6 +43,7 @@ from sparkify_assets.warehouse.base import (
     warehouse_error,
 )
 from sparkify_assets.warehouse.pipeline import BackgroundReader
+from sparkify_assets.warehouse.plans import PRINTED_BATCH
 from sparkify_assets.warehouse.song_files import (
     copy_keys,
     song_file_changes,
@@ -191,15 +192,15 @@ class PostgresWarehouse(Warehouse):
         """The statements before the staging COPY, the COPY, and those right after it."""
         schema = self.schema_name
         return (
-            render.delete_staging_day_by_index(table, schema, partition),
+            render.delete_staging_day_by_index(table, schema, partition, self.dialect),
             _copy_sql(table, schema, table.column_names),
-            render.summarize_day_index(table, schema),
+            render.summarize_day_index(table, schema, self.dialect),
         )
 
     def staging_statements(self, table: Table, partition: str) -> list[sql.Composed]:
         """What one staging transaction runs after its lock: delete, COPY, then rejects, audit."""
         before, copy, after = self._staging_steps(table, partition)
-        told = _days_told(table, self.schema_name, partition, changes.PRINTED_BATCH)
+        told = _days_told(table, self.schema_name, partition, PRINTED_BATCH)
         return [*before, copy, *after, *told, *self._log_statements(table.name, partition)]
 
     def _log_statements(self, asset: str, partition: str) -> list[sql.Composed]:

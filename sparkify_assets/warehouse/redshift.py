@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import psycopg2
 from psycopg2 import sql
@@ -32,6 +32,7 @@ from pydantic import Field
 
 from sparkify_assets.contract.records import FileTally
 from sparkify_assets.core import settings
+from sparkify_assets.core.login import DatabaseLogin
 from sparkify_assets.core.redact import environment_secrets, redact
 from sparkify_assets.ingest.base import Source, SourceFile
 from sparkify_assets.ingest.s3_uri import copy_source_uri, validate_s3_uri
@@ -77,37 +78,60 @@ class RedshiftWarehouse(Warehouse):
     log_jsonpath: str = Field(description="s3:// URI of the uploaded sql/log_json_path.json")
     load_errors_view: str = errors.DEFAULT_LOAD_ERROR_VIEW
     connect_timeout: int = 15
+    # Where each connection's login comes from when it is not the fixed host/user/password
+    # above: temporary IAM credentials, after resuming a paused cluster (``ops.credentials``).
+    # A ``core.login.LoginSource``; typed loosely because pydantic cannot check a Protocol.
+    login_source: Any = Field(default=None, exclude=True, repr=False)
 
     dialect: ClassVar[Dialect] = REDSHIFT
 
     # --- connection -------------------------------------------------------------------------
-    def _redact(self, text: str) -> str:
+    def _redact(self, text: str, secrets: tuple[str, ...] = ()) -> str:
         # The password may have been handed over without being in the environment.
-        return redact(
-            text, [secret for secret in (self.password,) if secret] + environment_secrets()
-        )
+        known = [secret for secret in (self.password, *secrets) if secret]
+        return redact(text, known + environment_secrets())
 
-    def _error(self, context: str, err: psycopg2.Error, detail: str = "") -> WarehouseError:
+    def _error(
+        self, context: str, err: psycopg2.Error, detail: str = "", secrets: tuple[str, ...] = ()
+    ) -> WarehouseError:
         """The user-facing error (transient or not, see faults), without the password."""
         error = warehouse_error(context, err)
-        return type(error)(self._redact(f"{error}{detail}"))
+        return type(error)(self._redact(f"{error}{detail}", secrets))
+
+    def login(self) -> DatabaseLogin:
+        """This connection's login; a login source renews temporary credentials as they age."""
+        if self.login_source is None:
+            return DatabaseLogin(self.host, self.port, self.user, self.password)
+        return self.login_source.login()
+
+    def prepare_connection(self) -> None:
+        self.login()  # resumes a paused cluster and looks up its endpoint, once
+
+    def reset_connection(self) -> None:
+        forget = getattr(self.login_source, "forget", None)
+        if forget is not None:
+            forget()  # a retry logs in with fresh credentials
 
     def connect(self):
+        login = self.login()
         try:
             return psycopg2.connect(
-                host=self.host,
-                port=self.port,
+                host=login.host,
+                port=login.port,
                 dbname=self.database,
-                user=self.user,
-                password=self.password,
+                user=login.user,
+                password=login.password,
                 sslmode="require",
                 connect_timeout=self.connect_timeout,
                 application_name="sparkify",
             )
         except psycopg2.Error as err:
-            raise self._error(f"cannot connect to {self.target_name()}", err) from None
+            context = f"cannot connect to Redshift at {login.host}:{login.port}"
+            raise self._error(context, err, secrets=(login.password,)) from None
 
     def target_name(self) -> str:
+        if self.login_source is not None and not self.host:
+            return f"Redshift ({self.login_source!r})"
         return f"Redshift at {self.host}:{self.port}"
 
     def lock_statement(self, key: str) -> sql.Composed | None:

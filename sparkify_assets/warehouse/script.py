@@ -16,15 +16,15 @@ from datetime import date, timedelta
 from psycopg2 import sql
 
 from sparkify_assets.core.redact import redact
-from sparkify_assets.sql import changes
-from sparkify_assets.sql.catalog import ALL_TABLES, BUILT_TABLES
-from sparkify_assets.sql.changes import EVERY_DAY
+from sparkify_assets.sql.catalog import BUILT_TABLES
 from sparkify_assets.sql.checks import RULES, count_and_sample
 from sparkify_assets.sql.in_flight import in_flight, watch
+from sparkify_assets.sql.model import EVERY_DAY, Window
 from sparkify_assets.sql.render import to_text
-from sparkify_assets.sql.state import PENDING_CHANGES
 from sparkify_assets.sql.tables import STAGING_EVENTS, STAGING_SONGS
-from sparkify_assets.warehouse.base import Transaction, Warehouse, lock_key, rebuild_lock_key
+from sparkify_assets.warehouse import plans
+from sparkify_assets.warehouse.base import Warehouse
+from sparkify_assets.warehouse.plans import Transaction, lock_key
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,12 @@ def _transaction(
         note = (notes or {}).get(index)
         texts.append((f"-- {note}\n" if note else "") + _text(statement))
     return Section(title, (*texts, "COMMIT;"))
+
+
+def _planned(warehouse: Warehouse, title: str, transaction: Transaction) -> Section:
+    return _transaction(
+        warehouse, title, transaction.lock, transaction.statements, transaction.notes
+    )
 
 
 def _load(warehouse: Warehouse, title: str, transactions: list[Transaction]) -> Section:
@@ -83,42 +89,34 @@ def _staging(warehouse: Warehouse, data_uri: str, keys_by_day: dict[date, list[s
     yield from _statistics(warehouse, STAGING_SONGS)
 
 
-PRINTED_BATCH = changes.PRINTED_BATCH
+PRINTED_BATCH = plans.PRINTED_BATCH
 
 
-def _snapshot(warehouse: Warehouse, table) -> list:
-    """What ``Warehouse.build`` reads first when the table is told of changes."""
-    if not (table.scope or changes.tells_days(table, ALL_TABLES)):
-        return []
-    snapshot = changes.snapshot(table, PENDING_CHANGES, warehouse.schema_name)
-    return [*snapshot, changes.snapshot_size()]
-
-
-def _transforms(warehouse: Warehouse, days: list[date]):
+def _transforms(warehouse: Warehouse):
     # `sparkify load` reloads every day, so it rebuilds every built table whole.
     for table in BUILT_TABLES:
-        statements, _ = warehouse.build_statements(table, None, True, 0, PRINTED_BATCH)
-        yield _transaction(
-            warehouse,
-            f"{table.name} (full rebuild)",
-            rebuild_lock_key(table),
-            [*_snapshot(warehouse, table), *statements],
+        transaction, _ = plans.build(
+            warehouse, table, None, True, plans.NOTHING_PENDING, PRINTED_BATCH
         )
+        yield _planned(warehouse, f"{table.name} (full rebuild)", transaction)
 
 
 def _incremental(warehouse: Warehouse, day: date):
     # A day's run (and a song refresh) instead replaces the day, then what is pending.
-    window = (day, day + timedelta(days=1))
+    window = Window(day, day + timedelta(days=1))
     for table in BUILT_TABLES:
-        snapshot = _snapshot(warehouse, table)
-        statements, _ = warehouse.build_statements(
-            table, window if table.window_column else None, False, 1, PRINTED_BATCH
+        transaction, _ = plans.build(
+            warehouse,
+            table,
+            window if table.window_column else None,
+            False,
+            plans.Pending(1, False),
+            PRINTED_BATCH,
         )
-        yield _transaction(
+        yield _planned(
             warehouse,
             f"{table.name} (incremental run for {day}, with pending changes)",
-            rebuild_lock_key(table),
-            [*snapshot, *statements],
+            transaction,
         )
 
 
@@ -155,7 +153,7 @@ def deployment_sql(
     return [
         ddl,
         *_staging(warehouse, data_uri, keys_by_day),
-        *_transforms(warehouse, list(keys_by_day)),
+        *_transforms(warehouse),
         *_incremental(warehouse, max(keys_by_day)),
         *_checks(warehouse),
     ]

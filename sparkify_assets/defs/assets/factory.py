@@ -1,13 +1,11 @@
 """One asset per built table, made from its ``Table``: a new table is one definition.
 
-The factory reads everything from the definition: the asset's deps are the tables named by the
-``{placeholders}`` of its build and scope SQL, a ``window_column`` makes it daily partitioned,
+The factory reads everything from the definition: the asset's deps are the table's
+``depends_on``, a daily table is daily partitioned,
 and the description, schema and lineage come from ``metadata``. Each step is one
 ``Warehouse.build`` (see ``sql.changes``): a partitioned table replaces the run's days, a table
 with a scope replaces what its pending changes reach, and a full refresh replaces everything.
 """
-
-import string
 
 from dagster import (
     AssetExecutionContext,
@@ -25,7 +23,7 @@ from sparkify_assets.defs.assets.metadata import (
 )
 from sparkify_assets.defs.partitions import DAILY
 from sparkify_assets.sql import catalog
-from sparkify_assets.sql.model import Table
+from sparkify_assets.sql.model import Table, TableKind
 from sparkify_assets.warehouse.base import Warehouse
 
 # Run tag asking for a full rebuild: "derived" rebuilds every built table whole from staging
@@ -37,20 +35,6 @@ FULL_REFRESH_VALUES = ("derived", "all")
 SONG_REFRESH_JOB = "refresh_songs"
 
 
-def upstream_tables(table: Table) -> list[str]:
-    """The tables a table's SQL reads: the ``{placeholders}`` naming a registered table."""
-    texts = [table.build or ""]
-    if table.scope:
-        texts += [table.scope.select, table.scope.rows, *(hook for _, hook in table.scope.hooks)]
-    names = {
-        field
-        for text in texts
-        for _, field, _, _ in string.Formatter().parse(text)
-        if field in catalog.TABLES and field not in (table.name, "pending_changes")
-    }
-    return sorted(names)
-
-
 def full_refresh(context: AssetExecutionContext, songs: bool = False) -> bool:
     """Whether this run rebuilds everything (``songs``: re-reading every song file too)."""
     value = context.run.tags.get(FULL_REFRESH_TAG, "")
@@ -58,10 +42,10 @@ def full_refresh(context: AssetExecutionContext, songs: bool = False) -> bool:
 
 
 def table_asset(table: Table, group: str) -> AssetsDefinition:
-    partitioned = table.window_column is not None
+    partitioned = table.kind is TableKind.DAILY
 
     @asset(
-        deps=[AssetKey(name) for name in upstream_tables(table)],
+        deps=[AssetKey(name) for name in table.depends_on],
         partitions_def=DAILY if partitioned else None,
         **asset_args(table, group, ("sql",)),
     )

@@ -2,7 +2,7 @@
 
 Definition metadata (schema, column lineage, table name) is known at import. Materialization
 metadata is read back from the warehouse after each build, in one transaction: row counts, a
-preview of a few rows and, for tables that declare one, the answer of their summary query.
+preview of a few rows and, for tables that declare one, the answer of their highlights query.
 """
 
 from __future__ import annotations
@@ -173,9 +173,9 @@ def materialization_metadata(
                 f"_First rows of the run's days {run_range(window)}, not of one day:_\n\n{preview}"
             )
         metadata["preview"] = MetadataValue.md(preview)
-        if table.summary:
-            summary = _select(cursor, render.query(table.summary, schema))
-            metadata["summary"] = MetadataValue.md(markdown_table(*summary))
+        if table.highlights:
+            highlights = _select(cursor, render.query(table.highlights, schema))
+            metadata["highlights"] = MetadataValue.md(markdown_table(*highlights))
     return metadata
 
 
