@@ -23,12 +23,13 @@ from psycopg2.extras import LoggingConnection
 
 from sparkify_assets.cli.load import LoadReport, check_outcomes, format_report, run_load
 from sparkify_assets.core.settings import SettingsError, check_workers
-from sparkify_assets.defs.assets import ALL_ASSETS
+from sparkify_assets.defs.assets import all_assets
 from sparkify_assets.defs.checks import TABLE_CHECKS, table_checks
 from sparkify_assets.defs.dagster_internals import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
 )
+from sparkify_assets.defs.partitions import daily_partitions
 from sparkify_assets.sql.analytics import ANALYTICS_TABLES
 from sparkify_assets.sql.catalog import TABLES
 from sparkify_assets.sql.checks import RULES, WARN, Rule, count_and_sample
@@ -284,7 +285,7 @@ def test_checks_run_in_the_load_run_after_the_tables_they_read_and_can_fail(ware
     warehouse.query(f"UPDATE songplays SET user_id = 99 WHERE songplay_id = {PLAY_3} RETURNING 1")
     warehouse.query("UPDATE staging_events SET length = -2 WHERE line_number = 1 RETURNING 1")
     checks_only = Definitions(
-        assets=ALL_ASSETS,
+        assets=all_assets(daily_partitions()),
         asset_checks=TABLE_CHECKS,
         resources=defs.resources,
         jobs=[define_asset_job("check_everything", AssetSelection.all_asset_checks())],

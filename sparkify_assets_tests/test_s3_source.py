@@ -63,6 +63,7 @@ def test_s3_load_equals_folder_load(moto_s3, warehouse, tmp_path):
     assert len(from_s3["load_rejects"]) == 1 + 2 * 3
 
 
+@pytest.mark.slow
 def test_bundled_sample_from_s3_equals_folder(moto_s3, warehouse, bundled_sample):
     uri = upload(moto_s3, "sparkify-bundled", "sample", folder_objects(bundled_sample))
 
@@ -227,6 +228,7 @@ def run_cli(*args: str, env: dict) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_sparkify_load_reads_s3_through_aws_endpoint_url(moto_server, database_url, tmp_path):
     import boto3
 

@@ -33,6 +33,7 @@ from sparkify_assets.defs.resources import plain_warehouse
 from sparkify_assets.ingest.base import SourceError
 from sparkify_assets.ingest.open import open_source
 from sparkify_assets.sql.catalog import TABLES
+from sparkify_assets.warehouse import migration
 from sparkify_assets.warehouse.operations import connect_once
 
 DEFAULT_INSTANCE_YAML = "telemetry:\n  enabled: false\nnux:\n  enabled: false\n"
@@ -121,8 +122,19 @@ def plan_load(defs: Definitions, uri: str | None = None) -> LoadPlan:
     warehouse = plain_warehouse(defs.resources["warehouse"])
     connect_once(warehouse)
     source = open_source(uri)
+    migrate_first(warehouse, source)
     stale = stale_data(warehouse, source, set(source.event_files()))
     return LoadPlan(str(uuid.uuid4()), uri, first, last, stale)
+
+
+def migrate_first(warehouse, source) -> None:
+    """On a laptop, a load after an upgrade just works: it migrates first, saying so."""
+    warehouse.ensure_tables()  # a new warehouse is created as this release's: nothing to do
+    if not migration.plan(warehouse).needed:
+        return
+    print("this warehouse was built by other definitions: migrating it first", flush=True)
+    _, seconds = migration.migrate(warehouse, source, lambda line: print(f"  {line}", flush=True))
+    print(f"migrated in {seconds:.1f} s", flush=True)
 
 
 def _failures(result) -> list[str]:

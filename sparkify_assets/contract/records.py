@@ -27,6 +27,10 @@ NULL = "\\N"  # COPY text format's NULL marker
 INT32 = 2**31
 INT64 = 2**63
 RAW_RECORD_LIMIT = 60_000  # characters kept of a rejected record (Redshift VARCHAR max is 65535)
+# The revision of the rules below that decide which records load and how (conversions, what is
+# quarantined, the day check). Part of the staging tables' fingerprint (sql.fingerprint): raise it
+# with any change of those rules, so an upgrade re-reads the days loaded under the old ones.
+RULES_REVISION = 1
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 _BOM = b"\xef\xbb\xbf"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sparkify_assets.sql.analytics import ANALYTICS_TABLES
 from sparkify_assets.sql.model import check_model, check_told
-from sparkify_assets.sql.state import PENDING_CHANGES, USER_LATEST_BY_DAY
+from sparkify_assets.sql.state import PENDING_CHANGES, TABLE_VERSIONS, USER_LATEST_BY_DAY
 from sparkify_assets.sql.summaries import SUMMARY_TABLES
 from sparkify_assets.sql.tables import (
     ARTISTS,
@@ -35,6 +35,7 @@ ALL_TABLES = (
     LOAD_REJECTS,
     LOAD_AUDIT,
     PENDING_CHANGES,
+    TABLE_VERSIONS,  # which definition built each table's rows (sql.fingerprint)
 )
 TABLES = {table.name: table for table in ALL_TABLES}
 check_model(ALL_TABLES)

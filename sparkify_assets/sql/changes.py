@@ -143,18 +143,25 @@ def mark_days(table: Table, tables, schema: str, batch: str, days: list[date]) -
     return statements
 
 
-def pass_days_on(table: Table, tables, schema: str, batch: str) -> list:
-    """A full rebuild took in every day its snapshot named: it names them in turn downstream."""
+def pass_days_on(table: Table, tables, schema: str, batch: str, snapshotted: bool) -> list:
+    """A full rebuild took in every day it was told of (its snapshot's, when it took one): it
+    names them in turn downstream."""
+    source, mine = (
+        (sql.Identifier(CHANGES), sql.SQL(""))
+        if snapshotted
+        else (_pending(schema), sql.SQL("consumer = {} AND ").format(sql.Literal(table.name)))
+    )
     return [
         sql.SQL(
             "INSERT INTO {} (consumer, batch, kind, day)\n"
-            "SELECT DISTINCT {}, {}, {}, day FROM {} WHERE kind = {}"
+            "SELECT DISTINCT {}, {}, {}, day FROM {} WHERE {}kind = {}"
         ).format(
             _pending(schema),
             sql.Literal(consumer.name),
             sql.Literal(batch),
             sql.Literal(WINDOW),
-            sql.Identifier(CHANGES),
+            source,
+            mine,
             sql.Literal(WINDOW),
         )
         for consumer in window_consumers(table, tables)
@@ -286,8 +293,14 @@ def replace_window(table: Table, tables, schema: str, batch: str, window) -> lis
     ]
 
 
-def replace_all(table: Table, tables, schema: str, batch: str, dialect: Dialect) -> list:
+def replace_all(
+    table: Table, tables, schema: str, batch: str, dialect: Dialect, snapshotted: bool = False
+) -> list:
     """The full rebuild: every row from the build SQL; consumers are told ``all``.
+
+    ``snapshotted``: the transaction took its snapshot of pending rows first (a build does, see
+    ``warehouse.plans.build_head``); it then forgets only the ``window`` rows of the snapshot.
+    A migration, which holds every write off, forgets them all.
 
     Where the dialect has indexes, they are dropped first and built again after the insert, in
     the same transaction: one sort per index instead of a B-tree insert per row. Dropping takes
@@ -297,8 +310,8 @@ def replace_all(table: Table, tables, schema: str, batch: str, dialect: Dialect)
     delete = sql.SQL("DELETE FROM {}").format(render.table_ref(schema, table.name))
     told_days = tells_days(table, tables)
     forgotten = [
-        *(pass_days_on(table, tables, schema, batch) if told_days else []),
-        *([forget(table, schema, told_days)] if table.scope or told_days else []),
+        *(pass_days_on(table, tables, schema, batch, snapshotted) if told_days else []),
+        *([forget(table, schema, told_days and snapshotted)] if table.scope or told_days else []),
     ]
     replace = [delete, insert(table, schema, EVERY_DAY if table.window_column else None, False)]
     if dialect.indexes_after_full_rebuild:

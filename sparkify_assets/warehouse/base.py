@@ -31,7 +31,7 @@ from sparkify_assets.sql.catalog import TABLES
 from sparkify_assets.sql.dialect import POSTGRES, Dialect
 from sparkify_assets.sql.model import Window
 from sparkify_assets.sql.tables import Table
-from sparkify_assets.warehouse import plans
+from sparkify_assets.warehouse import plans, versioned
 from sparkify_assets.warehouse.cancel import CancellableCursor
 from sparkify_assets.warehouse.plans import (  # noqa: F401 (the names the targets use)
     Transaction,
@@ -155,6 +155,8 @@ class Warehouse(BaseModel):
     max_reject_share: float = 0.05
 
     _tables_ready: bool = PrivateAttr(default=False)
+    # Set on the migration's own copy: its writes skip the version guard they are completing.
+    migrating: bool = False
 
     dialect: ClassVar[Dialect] = POSTGRES
 
@@ -205,10 +207,15 @@ class Warehouse(BaseModel):
         return None
 
     def _lock(self, cursor, key: str) -> None:
-        """Serialize writers of the same table/partition. No-op where the engine lacks it."""
-        statement = self.lock_statement(key)
-        if statement is not None:
-            cursor.execute(statement)
+        """Serialize writers of the same table/partition. No-op where the engine lacks it.
+
+        Every writer first waits for a migration under way (warehouse.versioned), before its
+        own lock, so the two never wait for each other.
+        """
+        wait = None if self.migrating else self.migration_wait_statement()
+        for statement in (wait, self.lock_statement(key)):
+            if statement is not None:
+                cursor.execute(statement)
 
     @contextmanager
     def transaction(self, lock: str | None = None) -> Iterator:
@@ -263,13 +270,16 @@ class Warehouse(BaseModel):
 
     @retry_transient("creating the tables")
     def ensure_tables(self) -> None:
+        """A new warehouse's tables, recorded as this release's; else only the ledger."""
         if self._tables_ready:
             return
         with self.transaction(lock=lock_key("ddl")) as cursor:
-            # One round trip for the whole script: with a COMMENT ON per column it is some two
-            # hundred statements, which would cost seconds of latency one by one on Redshift.
-            cursor.execute(sql.SQL(";\n").join(self.ddl()))
+            versioned.ensure(self, cursor, utc_now())
         self._tables_ready = True
+
+    def migration_wait_statement(self) -> sql.Composable | None:
+        """What makes a write wait for a migration under way (see warehouse.versioned)."""
+        return None
 
     # --- staging (target-specific) ----------------------------------------------------------
     def stage_events_day(self, source: Source, day: date, files: list[SourceFile]) -> StagingResult:
@@ -341,6 +351,7 @@ class Warehouse(BaseModel):
         started = time.monotonic()
         window = Window(*window) if window is not None else None
         with self.transaction(lock=plans.build_lock_key(table)) as cursor:
+            versioned.require_current(self, cursor, table)
             head = plans.build_head(self, table)
             for statement in head:
                 cursor.execute(statement)

@@ -81,8 +81,9 @@ def build_body(
     schema, tables = warehouse.schema_name, catalog.ALL_TABLES
     full = full or pending.everything
     if full or not (table.window_column or table.scope):  # no scope: rebuilt every run
+        snapshotted = bool(build_head(warehouse, table))
         statements, modes = (
-            changes.replace_all(table, tables, schema, batch, warehouse.dialect),
+            changes.replace_all(table, tables, schema, batch, warehouse.dialect, snapshotted),
             ["full"],
         )
     else:

@@ -31,7 +31,7 @@ from sparkify_assets.sql.tables import (
     STAGING_SONGS,
     Table,
 )
-from sparkify_assets.warehouse import embedded
+from sparkify_assets.warehouse import embedded, versioned
 from sparkify_assets.warehouse.base import (
     RejectThresholdExceeded,
     StagingResult,
@@ -182,6 +182,13 @@ class PostgresWarehouse(Warehouse):
         if not self.url:
             self._dsn = None
 
+    def migration_wait_statement(self) -> sql.Composed:
+        # Shared against the migration's exclusive session lock: writes run side by side, and
+        # all of them wait while a migration runs (warehouse.versioned).
+        return sql.SQL("SELECT pg_advisory_xact_lock_shared(hashtext({}))").format(
+            sql.Literal(versioned.MIGRATION_LOCK)
+        )
+
     def lock_statement(self, key: str) -> sql.Composed:
         # Transaction-scoped advisory lock: a second writer of the same partition waits, then
         # replaces the same rows again, so concurrent runs of one day never duplicate.
@@ -286,6 +293,7 @@ class PostgresWarehouse(Warehouse):
         after = [*after, *_days_told(table, self.schema_name, log.partition_key)]
         try:
             with self.transaction(lock=lock) as cursor:
+                versioned.require_current(self, cursor, table)
                 for statement in before:
                     cursor.execute(statement)
                 # The producer thread also writes the log's rejects and audit; leaving the block
@@ -361,6 +369,7 @@ class PostgresWarehouse(Warehouse):
         files = song_files_statements(schema)
         try:
             with self.transaction(lock=lock_key(STAGING_SONGS.name, "")) as cursor:
+                versioned.require_current(self, cursor, STAGING_SONGS)
                 cursor.execute(files.create)
                 cursor.copy_expert(files.copy, io.BytesIO(copy_keys(touched)))
                 for statement in files.replace(batch):

@@ -48,6 +48,7 @@ from sparkify_assets.sql.tables import (
     STAGING_SONGS,
     Table,
 )
+from sparkify_assets.warehouse import versioned
 from sparkify_assets.warehouse.base import (
     RejectThresholdExceeded,
     StagingResult,
@@ -262,6 +263,7 @@ class RedshiftWarehouse(Warehouse):
                 marker = load.Marker(*cursor.fetchone())
                 self._run(cursor, load.copy_steps(config, plan.files), result)
             with self.transaction_on(connection, lock=lock_key(name, partition)) as cursor:
+                versioned.require_current(self, cursor, plan.table)
                 self._run(cursor, plan.move(marker), result)
                 result.seconds = time.monotonic() - started
                 self.check_reject_share(result)
