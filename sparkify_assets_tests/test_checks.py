@@ -338,7 +338,7 @@ class RecordingWarehouse(PostgresWarehouse):
         # The step's copy of the resource runs ensure_tables' DDL transaction first: not a check.
         # A worker may find no query left to take, so a check connection's log can be empty.
         return results, [
-            list(log) for log in CONNECTION_LOGS if "sparkify:ddl" not in "".join(log[:1])
+            list(log) for log in CONNECTION_LOGS if "sparkify:ddl" not in "".join(log[:2])
         ]
 
 
