@@ -17,7 +17,8 @@ import pytest
 
 from sparkify_assets.contract.layout import day_file_key
 from sparkify_assets.ingest.base import SourceError, SourceFile
-from sparkify_assets.sql import changes, render
+from sparkify_assets.sql import changes, fingerprint, render
+from sparkify_assets.sql.dialect import REDSHIFT
 from sparkify_assets.sql.model import Window
 from sparkify_assets.sql.tables import SONGPLAYS
 from sparkify_assets.warehouse import plans
@@ -109,8 +110,12 @@ class RecordingCursor:
             self._rows = [(SESSION, SINCE)]
         elif text.startswith("SELECT source, line_number, reason FROM"):
             self._rows = list(script.first_rejects)
-        elif text.startswith("SELECT COUNT(*), COALESCE(SUM(CASE WHEN kind = 'all'"):
+        elif text.startswith("SELECT COALESCE(SUM(CASE WHEN kind <> 'window'"):
             self._rows = [script.pending]  # a build's snapshot of its pending changes
+        elif text.startswith("SELECT table_name, fingerprint FROM"):
+            # A warehouse this release built: every table's recorded fingerprint is current.
+            current = fingerprint.current(REDSHIFT)
+            self._rows = [(name, current[name][0]) for name in re.findall(r"'(\w+)'", text)]
         else:
             self._rows = []
 
@@ -214,12 +219,15 @@ def test_a_day_copies_first_then_replaces_the_partition_under_lock(script: Scrip
     assert kinds[1] == [
         "BEGIN",
         "LOCK",
+        "SELECT table_name",  # the tables it writes and reads are this release's
         "DELETE FROM",
         "DELETE FROM",
         "INSERT INTO",
         "INSERT INTO",
         "INSERT INTO",
         "DELETE FROM",
+        "INSERT INTO",
+        "INSERT INTO",
         "INSERT INTO",
         "DELETE FROM",
         "INSERT INTO",
@@ -227,11 +235,18 @@ def test_a_day_copies_first_then_replaces_the_partition_under_lock(script: Scrip
     ]
     assert kinds[2] == ["BEGIN", "ANALYZE", "DROP TABLE", "COMMIT"]
     copy = copying[4]
-    lock, delete_day, delete_rejects, move, rules, errors, *rest = moving[1:-1]
-    delete_drift, missing_keys, delete_audit, audit = rest
+    lock, current, delete_day, delete_rejects, move, rules, errors, *rest = moving[1:-1]
+    delete_drift, missing_keys, *told, delete_audit, audit = rest
+    assert current.startswith("SELECT table_name, fingerprint FROM")
+    # The daily tables built from the day learn, in the same transaction, that it was rewritten.
+    assert sorted(statement.split("VALUES (")[1].split(",")[0] for statement in told) == [
+        "'songplays'",
+        "'user_latest_by_day'",
+    ]
+    assert all("'window', '2018-11-15')" in statement for statement in told)
     assert lock == (
         'LOCK "public"."load_audit", "public"."load_drift", "public"."load_rejects", '
-        '"public"."staging_events"'
+        '"public"."pending_changes", "public"."staging_events"'
     )
     # What SQL sees of drift: keys that always hold a value, counted where NULL (absent or null).
     assert delete_drift.startswith('DELETE FROM "public"."load_drift" WHERE asset = ')
@@ -405,7 +420,8 @@ def test_a_build_locks_its_table_and_runs_its_printed_plan(script: Script, monke
         "the batch",
     )
     assert transaction[1] == 'LOCK "public"."pending_changes", "public"."songplays"'
-    assert transaction[2:-1] == [render.to_text(s) for s in plan.statements]
+    assert transaction[2].startswith("SELECT table_name, fingerprint FROM")  # current?
+    assert transaction[3:-1] == [render.to_text(s) for s in plan.statements]
     assert transaction[-1] == "COMMIT"
     expected = {(0, 0): "window", (3, 0): "window+scope", (2, 1): "full"}[pending]
     assert outcome.mode == mode == expected

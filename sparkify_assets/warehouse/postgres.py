@@ -51,6 +51,7 @@ from sparkify_assets.warehouse.base import (
     warehouse_error,
 )
 from sparkify_assets.warehouse.pipeline import BackgroundReader
+from sparkify_assets.warehouse.plans import PRINTED_BATCH
 from sparkify_assets.warehouse.song_files import (
     copy_keys,
     song_file_changes,
@@ -163,6 +164,14 @@ def _song_rows(
             yield line.encode()
 
 
+def _days_told(table: Table, schema: str, partition: str, batch: str | None = None) -> list:
+    """A day's staging tells the daily tables built from it that the day was rewritten."""
+    if not table.window_column:
+        return []
+    day = date.fromisoformat(partition)
+    return changes.mark_days(table, catalog.ALL_TABLES, schema, batch or changes.new_batch(), [day])
+
+
 class PostgresWarehouse(Warehouse):
     """PostgreSQL target. An empty ``url`` means the embedded server kept in ``home``."""
 
@@ -220,7 +229,8 @@ class PostgresWarehouse(Warehouse):
     def staging_statements(self, table: Table, partition: str) -> list[sql.Composed]:
         """What one staging transaction runs after its lock: delete, COPY, then rejects, audit."""
         before, copy, after = self._staging_steps(table, partition)
-        return [*before, copy, *after, *self._log_statements(table.name, partition)]
+        told = _days_told(table, self.schema_name, partition, PRINTED_BATCH)
+        return [*before, copy, *after, *told, *self._log_statements(table.name, partition)]
 
     def _log_statements(self, asset: str, partition: str) -> list[sql.Composed]:
         """Replace the partition's load_rejects, load_audit and load_drift rows (COPY FROM
@@ -305,6 +315,7 @@ class PostgresWarehouse(Warehouse):
         started = time.monotonic()
         lock = lock_key(table.name, log.partition_key)
         before, copy, after = self._staging_steps(table, log.partition_key)
+        after = [*after, *_days_told(table, self.schema_name, log.partition_key)]
         try:
             with self.transaction(lock=lock) as cursor:
                 versioned.require_current(self, cursor, table)

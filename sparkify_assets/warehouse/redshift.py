@@ -151,8 +151,7 @@ class RedshiftWarehouse(Warehouse):
         # load_drift; every write may tell its consumers in pending_changes (load.lock takes
         # them in name order, one global order, so two writers cannot deadlock).
         logs = [LOAD_REJECTS.name, LOAD_AUDIT.name, LOAD_DRIFT.name] if table in _STAGING else []
-        told = [] if table == STAGING_EVENTS.name else [PENDING_CHANGES.name]  # it tells no one
-        return load.lock(self.schema_name, [table, *logs, *told])
+        return load.lock(self.schema_name, [table, *logs, PENDING_CHANGES.name])
 
     # --- staging ----------------------------------------------------------------------------
     def copy_config(self, data_uri: str) -> load.CopyConfig:
@@ -182,6 +181,10 @@ class RedshiftWarehouse(Warehouse):
         found = insert_drift(
             config.schema, STAGING_EVENTS.name, partition, sampled or [], config.loaded_at
         )
+        # The daily tables built from staging_events learn that the day was rewritten.
+        told = changes.mark_days(
+            STAGING_EVENTS, catalog.ALL_TABLES, self.schema_name, changes.new_batch(), [day]
+        )
         return _Load(
             STAGING_EVENTS,
             partition,
@@ -189,6 +192,7 @@ class RedshiftWarehouse(Warehouse):
             lambda marker: [
                 *load.events_move_steps(config, day, files, marker),
                 *([load.Step(found)] if found is not None else []),
+                *map(load.Step, told),
             ],
         )
 
