@@ -87,9 +87,9 @@ class Script:
 
 
 # What a run hands ``execute``: for each stream, what opens it (when its COPY starts), and for
-# each checkpoint, what checks it (raising rolls the transaction back).
+# each checkpoint, what checks it, given the cursor (raising rolls the transaction back).
 Streams = dict[str, Callable[[], AbstractContextManager[IO]]]
-Checks = dict[str, Callable[[], None]]
+Checks = dict[str, Callable[[object], None]]
 
 
 def execute(cursor, statements, streams: Streams | None = None, checks: Checks | None = None):
@@ -99,7 +99,7 @@ def execute(cursor, statements, streams: Streams | None = None, checks: Checks |
             with (streams or {})[statement.stream]() as stream:
                 cursor.copy_expert(statement.statement, stream)
         elif isinstance(statement, Checkpoint):
-            (checks or {})[statement.name]()
+            (checks or {})[statement.name](cursor)
         elif isinstance(statement, Script):
             cursor.execute(sql.SQL(";\n").join(statement.statements))
         else:
@@ -144,7 +144,7 @@ def build_lock_key(table: Table) -> str:
 
 def build_head(warehouse: Warehouse, table: Table) -> list:
     """The statements a build starts with: the snapshot of its pending rows and their count."""
-    if not table.scope:
+    if not (table.scope or changes.tells_days(table, catalog.ALL_TABLES)):
         return []
     schema = warehouse.schema_name
     return [*changes.snapshot(table, PENDING_CHANGES, schema), changes.snapshot_size()]
@@ -163,8 +163,9 @@ def build_body(
     schema, tables = warehouse.schema_name, catalog.ALL_TABLES
     full = full or pending.everything
     if full or not (table.window_column or table.scope):  # no scope: rebuilt every run
+        snapshotted = bool(build_head(warehouse, table))
         statements, modes = (
-            changes.replace_all(table, tables, schema, batch, warehouse.dialect),
+            changes.replace_all(table, tables, schema, batch, warehouse.dialect, snapshotted),
             ["full"],
         )
     else:

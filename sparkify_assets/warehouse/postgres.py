@@ -5,7 +5,7 @@ A day's log file flows line by line through ``records.parse_events`` into chunks
 producer thread (``pipeline.BackgroundReader``) parses the next chunks while PostgreSQL ingests
 this one. Rejected records are spooled to a temporary file and copied into ``load_rejects`` in the
 same transaction, with one ``load_audit`` row per file (records read, loaded, rejected) for the
-reconciliation check.
+reconciliation check, and a ``load_drift`` row per key a file's records lacked or added.
 """
 
 from __future__ import annotations
@@ -23,9 +23,17 @@ import psycopg2
 from psycopg2 import sql
 from pydantic import PrivateAttr
 
-from sparkify_assets.contract.records import FileTally, Reject, parse_events, parse_song
+from sparkify_assets.contract.records import (
+    FileTally,
+    KeyChangeRow,
+    Reject,
+    parse_events,
+    parse_song,
+)
 from sparkify_assets.ingest.base import Source, SourceFile
 from sparkify_assets.sql import catalog, changes, render
+from sparkify_assets.sql.drift import delete_drift
+from sparkify_assets.sql.load_log import LOAD_DRIFT
 from sparkify_assets.sql.tables import (
     LOAD_AUDIT,
     LOAD_REJECTS,
@@ -84,10 +92,12 @@ class CopyStream:
 
 
 class Spool:
-    """COPY text for the ``load_rejects`` or ``load_audit`` rows of one load, in a temp file.
+    """COPY text for the ``load_rejects``, ``load_audit`` or ``load_drift`` rows of one load,
+    in a temp file.
 
     A very bad file (or a few hundred thousand song files) cannot exhaust memory this way.
-    ``append`` takes a ``Reject`` or a ``FileTally``: both render their own columns.
+    ``append`` takes a ``Reject``, a ``FileTally`` or a ``KeyChangeRow``: each renders its own
+    columns.
     """
 
     def __init__(self, asset: str, partition_key: str, loaded_at: str):
@@ -96,7 +106,7 @@ class Spool:
         self._file = tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY_BYTES, mode="w+b")
         self.count = 0
 
-    def append(self, record: Reject | FileTally) -> None:
+    def append(self, record: Reject | FileTally | KeyChangeRow) -> None:
         line = self._prefix + record.copy_line()[:-1] + self._loaded_at
         self._file.write(line.encode())
         self.count += 1
@@ -110,7 +120,8 @@ class Spool:
 
 
 class LoadLog:
-    """What one staging load writes besides its rows: rejects and per-file audit tallies."""
+    """What one staging load writes besides its rows: rejects, per-file audit tallies and the
+    keys that drifted."""
 
     def __init__(self, asset: str, partition_key: str):
         self.asset = asset
@@ -118,15 +129,23 @@ class LoadLog:
         loaded_at = utc_now()
         self.rejects = Spool(asset, partition_key, loaded_at)
         self.audit = Spool(asset, partition_key, loaded_at)
+        self.drift = Spool(asset, partition_key, loaded_at)
 
     def audited(self, rows: Iterator[bytes], tally: FileTally) -> Iterator[bytes]:
         """Pass a file's rows through, then log its tally (final once its rows are consumed)."""
         yield from rows
+        self.log_file(tally)
+
+    def log_file(self, tally: FileTally) -> None:
+        """A file's audit row and its drifted keys."""
         self.audit.append(tally)
+        for change in tally.keys.changes() if tally.keys else ():
+            self.drift.append(KeyChangeRow(tally.source, change))
 
     def close(self) -> None:
         self.rejects.close()
         self.audit.close()
+        self.drift.close()
 
 
 def _copy_sql(table: Table, schema_name: str, columns: tuple[str, ...]) -> sql.Composed:
@@ -137,16 +156,27 @@ def _copy_sql(table: Table, schema_name: str, columns: tuple[str, ...]) -> sql.C
 
 
 def _song_rows(
-    source: Source, files: Iterator[SourceFile], log: LoadLog, totals: FileTally
+    source: Source, files: Iterator[SourceFile], log: LoadLog, result: StagingResult
 ) -> Iterator[bytes]:
-    """COPY rows of song files; each file's tally (with its fingerprint) goes to the audit."""
+    """COPY rows of song files; each file's tally (with its fingerprint) goes to the audit,
+    into the result's one running total, and its drift into the result."""
+    (totals,) = result.files
     for file, content in source.read_all(files):
         tally = FileTally(file.key, fingerprint=file.fingerprint)
         line = parse_song(content, file.key, tally, log.rejects)
         totals.add(tally)
-        log.audit.append(tally)
+        log.log_file(tally)
+        result.note_drift(tally)
         if line is not None:
             yield line.encode()
+
+
+def _days_told(table: Table, schema: str, partition: str, batch: str | None = None) -> list:
+    """A day's staging tells the daily tables built from it that the day was rewritten."""
+    if not table.window_column:
+        return []
+    day = date.fromisoformat(partition)
+    return changes.mark_days(table, catalog.ALL_TABLES, schema, batch or changes.new_batch(), [day])
 
 
 class PostgresWarehouse(Warehouse):
@@ -206,12 +236,15 @@ class PostgresWarehouse(Warehouse):
         )
 
     def _log_statements(self, asset: str, partition: str) -> list:
-        """Replace the partition's load_rejects, then its load_audit rows."""
+        """Replace the partition's load_rejects, load_audit and load_drift rows, in that order."""
+        schema = self.schema_name
         return [
-            render.delete_rejects(self.schema_name, asset, partition),
-            CopyIn(_copy_sql(LOAD_REJECTS, self.schema_name, LOAD_REJECTS.column_names), "rejects"),
-            render.delete_audit(self.schema_name, asset, partition),
-            CopyIn(_copy_sql(LOAD_AUDIT, self.schema_name, LOAD_AUDIT.column_names), "audit"),
+            render.delete_rejects(schema, asset, partition),
+            CopyIn(_copy_sql(LOAD_REJECTS, schema, LOAD_REJECTS.column_names), "rejects"),
+            render.delete_audit(schema, asset, partition),
+            CopyIn(_copy_sql(LOAD_AUDIT, schema, LOAD_AUDIT.column_names), "audit"),
+            delete_drift(schema, asset, partition),
+            CopyIn(_copy_sql(LOAD_DRIFT, schema, LOAD_DRIFT.column_names), "drift"),
         ]
 
     def statistics_statements(self, table: Table) -> list[sql.Composed]:
@@ -234,11 +267,12 @@ class PostgresWarehouse(Warehouse):
 
     def _load_plan(self, table: Table, partition: str, batch: str) -> list[Transaction]:
         """Both transactions of a staging load: the load, and the log kept after a rolled-back
-        one. A table loaded whole tells its consumers that all of it changed."""
+        one. A day tells the daily tables built from it; a table loaded whole tells its
+        consumers that all of it changed."""
         lock = lock_key(table.name, partition)
         before, copy, after = self._staging_steps(table, partition)
         told = (
-            []
+            _days_told(table, self.schema_name, partition, batch)
             if table.window_column
             else changes.announce_all(table, catalog.ALL_TABLES, self.schema_name, batch)
         )
@@ -257,7 +291,7 @@ class PostgresWarehouse(Warehouse):
         ]
 
     def _song_files_plan(self, batch: str) -> Transaction:
-        """Replace the rows, rejects and audit of the changed and removed song files only."""
+        """Replace the rows, rejects, audit and drift of the changed and removed song files."""
         schema = self.schema_name
         files = song_files_statements(schema)
         return Transaction(
@@ -266,9 +300,13 @@ class PostgresWarehouse(Warehouse):
                 CopyIn(files.copy, "keys"),
                 *files.replace(batch),
                 CopyIn(_copy_sql(STAGING_SONGS, schema, STAGING_SONGS.column_names), "rows"),
+                # The share is the partition's, as a full load of the same files would count
+                # it: one broken file among thousands unchanged is not a broken partition.
+                files.kept_totals,
                 REJECT_SHARE,
                 CopyIn(_copy_sql(LOAD_REJECTS, schema, LOAD_REJECTS.column_names), "rejects"),
                 CopyIn(_copy_sql(LOAD_AUDIT, schema, LOAD_AUDIT.column_names), "audit"),
+                CopyIn(_copy_sql(LOAD_DRIFT, schema, LOAD_DRIFT.column_names), "drift"),
                 *files.announce(batch),
             ],
             lock_key(STAGING_SONGS.name, ""),
@@ -276,33 +314,35 @@ class PostgresWarehouse(Warehouse):
 
     @staticmethod
     def _streams(rows: Iterator[bytes], log: LoadLog) -> plans.Streams:
+        """The rows' stream is closed (its producer thread joined) before the log's are opened,
+        so the rejects, audit and drift the producer wrote are complete."""
         return {
             "rows": lambda: BackgroundReader(CopyStream(rows)),
             "rejects": lambda: nullcontext(log.rejects.rewind()),
             "audit": lambda: nullcontext(log.audit.rewind()),
+            "drift": lambda: nullcontext(log.drift.rewind()),
         }
-
-    def _checks(self, result: StagingResult, started: float) -> plans.Checks:
-        def reject_share() -> None:
-            result.seconds = time.monotonic() - started
-            self.check_reject_share(result)
-
-        return {REJECT_SHARE.name: reject_share}
 
     def _stage(
         self, table: Table, rows: Iterator[bytes], log: LoadLog, result: StagingResult
     ) -> StagingResult:
-        """Delete-then-COPY one partition, its rejects and its audit in one transaction."""
+        """Delete-then-COPY one partition, its rejects, audit and drift in one transaction."""
         self.ensure_tables()
         started = time.monotonic()
         load, failed = self._load_plan(table, log.partition_key, changes.new_batch())
-        # The producer thread also writes the log's rejects and audit; the rows' stream is
-        # closed (its thread joined) before the log's are opened, so they are complete.
         streams = self._streams(rows, log)
+
+        def reject_share(cursor) -> None:
+            result.seconds = time.monotonic() - started
+            if table is STAGING_EVENTS:  # song files note theirs as they are read
+                for tally in result.files:
+                    result.note_drift(tally)
+            self.check_reject_share(result)
+
         try:
             with self.transaction(lock=load.lock) as cursor:
                 versioned.require_current(self, cursor, table)
-                plans.execute(cursor, load.statements, streams, self._checks(result, started))
+                plans.execute(cursor, load.statements, streams, {REJECT_SHARE.name: reject_share})
             return result
         except psycopg2.Error as err:
             raise warehouse_error(f"loading {table.name} {result.partition}", err) from None
@@ -341,10 +381,9 @@ class PostgresWarehouse(Warehouse):
         log = LoadLog(STAGING_SONGS.name, "")
         # The result keeps one running total; each file's own tally goes to the audit spool,
         # because 385k tallies would not fit the memory budget.
-        totals = FileTally("song_data/")
-        result = StagingResult("all songs", [totals])
+        result = StagingResult("all songs", [FileTally("song_data/")])
 
-        rows = _song_rows(source, source.song_files(), log, totals)
+        rows = _song_rows(source, source.song_files(), log, result)
         return self._stage(STAGING_SONGS, rows, log, result)
 
     def _stage_song_files(
@@ -356,19 +395,20 @@ class PostgresWarehouse(Warehouse):
         if not touched:
             return result
         log = LoadLog(STAGING_SONGS.name, "")
-        totals = result.files[0]
-
-        rows = _song_rows(source, iter(changed), log, totals)
+        rows = _song_rows(source, iter(changed), log, result)
         plan = self._song_files_plan(changes.new_batch())
         streams = {
             **self._streams(rows, log),
             "keys": lambda: nullcontext(io.BytesIO(copy_keys(touched))),
         }
+
+        def reject_share(cursor) -> None:  # after files.kept_totals
+            self.check_reject_share(result.with_unchanged(*cursor.fetchone()))
+
         try:
             with self.transaction(lock=plan.lock) as cursor:
                 versioned.require_current(self, cursor, STAGING_SONGS)
-                checks = self._checks(result, time.monotonic())
-                plans.execute(cursor, plan.statements, streams, checks)
+                plans.execute(cursor, plan.statements, streams, {REJECT_SHARE.name: reject_share})
             return result
         except psycopg2.Error as err:
             raise warehouse_error("loading changed song files", err) from None

@@ -15,10 +15,13 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 
+from psycopg2 import sql
+
 from sparkify_assets.core.redact import redact
 from sparkify_assets.sql.catalog import BUILT_TABLES, built_from, told_by
 from sparkify_assets.sql.checks import RULES, count_and_sample
-from sparkify_assets.sql.model import Window
+from sparkify_assets.sql.in_flight import in_flight, watch
+from sparkify_assets.sql.model import EVERY_DAY, Window
 from sparkify_assets.sql.render import to_text
 from sparkify_assets.sql.tables import STAGING_EVENTS, STAGING_SONGS
 from sparkify_assets.warehouse import plans, versioned
@@ -164,15 +167,25 @@ def _builds(warehouse: Warehouse, plan: Plan, window: Window | None, tables: tup
 
 
 def _checks(warehouse: Warehouse, tables: set[str]):
+    schema, dialect = warehouse.schema_name, warehouse.dialect
     for name, rules in RULES.items():
         for rule in rules if name in tables else ():
-            count, sample = count_and_sample(rule, warehouse.schema_name, dialect=warehouse.dialect)
+            # One snapshot for the whole transaction; then what another run is half-way through
+            # (defs.checks.judge), and the rule over the rest of the days.
+            first = [sql.SQL(statement) for statement in dialect.consistent_reads]
+            days, behind = in_flight(rule, schema, EVERY_DAY)
+            seen = watch(rule)
+            first += [behind] if seen.behind else []
+            first += [days] if seen.days else []
+            count, sample = count_and_sample(rule, schema, dialect=dialect)
+            notes = {len(first) + 1: "only when the count above is not 0"}
+            if seen.behind or seen.days:
+                notes[len(first)] = (
+                    "only when nothing is pending above; once for each range of days between "
+                    "those left out"
+                )
             yield _transaction(
-                warehouse,
-                f"check {rule.table}.{rule.name}",
-                None,
-                [count, sample],
-                notes={1: "only when the count above is not 0"},
+                warehouse, f"check {rule.table}.{rule.name}", None, [*first, count, sample], notes
             )
 
 
