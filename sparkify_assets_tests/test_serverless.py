@@ -243,3 +243,24 @@ def test_the_loading_policy_names_the_workgroup(serverless: Stubber) -> None:
         "redshift-serverless:GetCredentials",
     ]
     assert statement["Resource"] == [WORKGROUP_ARN]
+
+
+def test_cli_serverless_status_and_no_pause(
+    serverless: Stubber, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    from sparkify_assets.cli import main as cli
+
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.delenv("REDSHIFT_WORKGROUP", raising=False)
+    group_id = ClusterSecurityGroup(boto3.client("ec2"), "sparkify").ensure("the test")
+    serverless.add_response(
+        "get_workgroup", workgroup(group=group_id), {"workgroupName": "sparkify"}
+    )
+    serverless.add_response("get_namespace", namespace(), {"namespaceName": "sparkify"})
+
+    assert cli.main(["cluster", "status", "--serverless"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == f"available {HOST}:{REDSHIFT_PORT}"
+    assert cli.main(["cluster", "pause", "--serverless"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("sparkify: cannot pause Redshift Serverless workgroup 'sparkify': ")
+    assert "has no pause" in err and err.count("\n") == 1
