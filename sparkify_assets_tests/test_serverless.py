@@ -17,6 +17,7 @@ import psycopg2
 import pytest
 from botocore.stub import Stubber
 
+from sparkify_assets.core.settings import SettingsError
 from sparkify_assets.defs import redshift as redshift_defs
 from sparkify_assets.defs.redshift import RedshiftResource
 from sparkify_assets.ops.aws_clients import AwsClients
@@ -232,6 +233,10 @@ def test_a_run_connects_with_get_credentials(
     assert (opened["host"], opened["port"], opened["dbname"]) == (HOST, 5439, "sparkify")
     assert (opened["user"], opened["password"]) == ("IAMR:sparkify-loader", "Serverless-Pa55")
     assert warehouse.load_errors_view == "sys_load_error_detail"  # it exists on Serverless
+    with pytest.raises(
+        SettingsError, match="stl_load_errors does not exist on Redshift Serverless"
+    ):
+        make_resource(load_errors_view="stl_load_errors").warehouse()
 
 
 def test_the_loading_policy_names_the_workgroup(serverless: Stubber) -> None:
