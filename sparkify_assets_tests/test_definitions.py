@@ -58,3 +58,28 @@ def test_help_works_whatever_the_deployment_settings():
         )
         assert shown.returncode == 0, shown.stderr
         assert "usage: sparkify" in shown.stdout
+
+
+COUNT_LISTINGS = """
+import importlib, pkgutil
+import sparkify_assets.defs
+from sparkify_assets.ingest.local import LocalSource
+
+listings = []
+event_files = LocalSource.event_files
+LocalSource.event_files = lambda source: listings.append(1) or event_files(source)
+for module in pkgutil.walk_packages(sparkify_assets.defs.__path__, "sparkify_assets.defs."):
+    importlib.import_module(module.name)
+print(len(listings))
+from sparkify_assets.definitions import defs
+defs()
+print(len(listings))
+"""
+
+
+def test_importing_defs_lists_nothing_and_loading_the_location_lists_the_source_once():
+    counted = subprocess.run(
+        [sys.executable, "-c", COUNT_LISTINGS], capture_output=True, text=True, timeout=120
+    )
+    assert counted.returncode == 0, counted.stderr
+    assert counted.stdout.split() == ["0", "1"]  # every defs module imported; then the location

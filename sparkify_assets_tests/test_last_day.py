@@ -7,7 +7,7 @@ from dagster import DagsterInstance, build_schedule_context
 
 from sparkify_assets.cli.load import source_days
 from sparkify_assets.core.settings import SettingsError
-from sparkify_assets.defs.partitions import DAILY, daily_partitions
+from sparkify_assets.defs.partitions import daily_partitions
 from sparkify_assets.ingest.base import SourceError
 from sparkify_assets.synthetic.generate import generate
 
@@ -16,7 +16,7 @@ from .conftest import definitions_for
 
 def test_a_folder_sources_partitions_end_with_its_last_day_file(small_data, bundled_sample):
     # The bundled sample (the default source) holds November 2018: 30 partitions, not 2,952.
-    assert DAILY.get_partition_keys() == [
+    assert daily_partitions().get_partition_keys() == [
         (date(2018, 11, 1) + timedelta(days=n)).isoformat() for n in range(30)
     ]
     assert daily_partitions(str(small_data)).get_partition_keys() == ["2018-11-01", "2018-11-02"]

@@ -11,7 +11,7 @@ from dagster import AssetKey, DagsterInstance, FloatMetadataValue, IntMetadataVa
 from psycopg2 import sql
 
 from sparkify_assets.cli.load import run_load
-from sparkify_assets.defs.assets import ALL_ASSETS
+from sparkify_assets.defs.assets import all_assets
 from sparkify_assets.defs.assets.metadata import (
     PREVIEW_ROWS,
     WIDE_COLUMNS,
@@ -19,6 +19,7 @@ from sparkify_assets.defs.assets.metadata import (
     markdown_table,
     preview_markdown,
 )
+from sparkify_assets.defs.partitions import daily_partitions
 from sparkify_assets.sql import render
 from sparkify_assets.sql.analytics import ANALYTICS_TABLES
 from sparkify_assets.sql.catalog import (
@@ -44,7 +45,11 @@ GROUPS = {
     **{table.name: "state" for table in STATE_TABLES},
     **{table.name: "summary" for table in SUMMARY_TABLES},
 }
-SPECS = {spec.key.to_user_string(): spec for asset in ALL_ASSETS for spec in asset.specs}
+SPECS = {
+    spec.key.to_user_string(): spec
+    for asset in all_assets(daily_partitions())
+    for spec in asset.specs
+}
 
 
 def _placeholders(text: str) -> set[str]:

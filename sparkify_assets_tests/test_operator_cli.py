@@ -85,6 +85,7 @@ def test_a_refused_connection_or_unknown_host_is_one_line_at_once(small_data):
         assert "s3cret" not in line
 
 
+@pytest.mark.slow
 def test_a_wrong_password_is_one_line_at_once(small_data, server_home, database_role):
     url = database_role("sparkify_pw_check", password="right-one")
     wrong = url.replace("right-one", "wrong-one")
@@ -111,6 +112,7 @@ def test_a_server_that_never_answers_fails_the_check_within_its_timeout():
     listener.close()
 
 
+@pytest.mark.slow
 def test_days_the_source_lacks_are_one_line_before_loading_and_reset_empties(
     small_data, tmp_path, database_url, warehouse
 ):

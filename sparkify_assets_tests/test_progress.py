@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 
+import pytest
 from dagster import DagsterInstance, DagsterRunStatus
 
 from sparkify_assets.cli.load import run_load
@@ -42,6 +43,7 @@ def on_terminal(*args: str, **env: str) -> list[str]:
     return [line.rstrip() for line in text.splitlines() if line.strip()]
 
 
+@pytest.mark.slow
 def test_a_terminal_gets_a_line_per_day_and_per_step_after_the_header(small_data, database_url):
     env = {"SPARKIFY_WAREHOUSE_URL": database_url, "SPARKIFY_DATA_URI": str(small_data)}
     lines = on_terminal("load", **env)
@@ -64,6 +66,7 @@ def test_a_terminal_gets_a_line_per_day_and_per_step_after_the_header(small_data
     assert not any(" - DEBUG - " in line for line in verbose)
 
 
+@pytest.mark.slow
 def test_without_dagster_home_a_load_records_into_the_projects_dagster_home(
     monkeypatch, tmp_path, warehouse, bundled_sample
 ):

@@ -21,7 +21,8 @@ from dagster import (
 from psycopg2 import sql
 
 from sparkify_assets.core.faults import is_transient
-from sparkify_assets.defs.assets import staging_songs
+from sparkify_assets.defs.assets import all_assets
+from sparkify_assets.defs.partitions import daily_partitions
 from sparkify_assets.defs.resources import SparkifySource
 from sparkify_assets.ingest.base import SourceError, TransientSourceError
 from sparkify_assets.ingest.local import LocalSource
@@ -32,6 +33,8 @@ from sparkify_assets.warehouse.postgres import PostgresWarehouse
 from .conftest import run_as_admin
 
 WAREHOUSE_LOGGER = "dagster.builtin.sparkify.warehouse"
+
+(staging_songs,) = [a for a in all_assets(daily_partitions()) if a.key.path == ["staging_songs"]]
 
 
 def _retries_logged(caplog) -> list[str]:

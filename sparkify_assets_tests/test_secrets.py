@@ -82,6 +82,7 @@ def aws_keys() -> dict[str, str]:
     }
 
 
+@pytest.mark.slow
 def test_a_load_with_a_password_and_aws_keys_shows_neither(
     password_role, aws_keys, small_data, tmp_path, warehouse
 ):

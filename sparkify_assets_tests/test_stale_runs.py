@@ -7,6 +7,7 @@ import subprocess
 import sys
 import uuid
 
+import pytest
 from dagster import DagsterInstance, DagsterRun, DagsterRunStatus
 
 from sparkify_assets.cli.stale_runs import HOST_TAG, PID_TAG, fail_stale_runs, process_tags
@@ -68,6 +69,7 @@ def test_only_runs_whose_process_is_gone_are_failed_and_their_slots_freed(tmp_pa
         assert fail_stale_runs(instance, JOB) == []  # nothing left to do the second time
 
 
+@pytest.mark.slow
 def test_a_load_is_not_blocked_by_the_pool_slot_a_killed_load_still_holds(
     tmp_path, database_url, small_data
 ):

@@ -33,6 +33,9 @@ from sparkify_assets.warehouse import embedded
 from .conftest import REPO
 from .location_snapshot import reviewed
 
+# A real `dagster dev` and browser take a minute: left out of the quick start's `pytest`.
+pytestmark = pytest.mark.slow
+
 STARTUP_SECONDS = 180  # generous: CI machines are small and the code location imports dagster
 STOP_SECONDS = 60
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

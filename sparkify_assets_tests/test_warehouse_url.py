@@ -4,7 +4,10 @@ import os
 import subprocess
 import sys
 
+import pytest
 
+
+@pytest.mark.slow
 def test_sparkify_load_builds_in_the_server_named_by_the_url(database_url, warehouse, tmp_path):
     env = {
         **os.environ,

@@ -51,8 +51,6 @@ from dagster import (
 )
 
 from sparkify_assets.contract.layout import day_of
-from sparkify_assets.defs.assets import staging_events, staging_songs
-from sparkify_assets.defs.partitions import DAILY
 from sparkify_assets.defs.resources import SparkifySource
 from sparkify_assets.ingest.base import Source
 
@@ -63,6 +61,8 @@ CURSOR_VERSION = "v1:"
 TRIGGER_TAG = "sparkify/trigger"
 TOMBSTONE = "deleted:"  # cursor value of a day file that was deleted
 # A deleted day file's run: the day is emptied instead of failing for want of a file.
+STAGING_EVENTS = AssetKey("staging_events")
+STAGING_SONGS = AssetKey("staging_songs")
 CLEAR_MISSING_DAY = {"ops": {"staging_events": {"config": {"clear_missing_days": True}}}}
 
 # --- jobs and schedule ------------------------------------------------------------------------
@@ -72,14 +72,14 @@ load_day = define_asset_job(
     # Everything but the song files: what a day's events reach, and the dimensions and
     # analytics rebuilt whole from staging, so the run leaves every table consistent.
     # Everything a day's events reach; no event can change a song or an artist.
-    selection=AssetSelection.all() - AssetSelection.assets(staging_songs, "songs", "artists"),
+    selection=AssetSelection.all() - AssetSelection.assets(STAGING_SONGS, "songs", "artists"),
     description="One day's staging, songplays and time, then users and analytics for that day.",
 )
 
 refresh_songs = define_asset_job(
     "refresh_songs",
     # A song changes no play's time, user or level: what only those feed is left out.
-    selection=AssetSelection.assets(staging_songs).downstream()
+    selection=AssetSelection.assets(STAGING_SONGS).downstream()
     - AssetSelection.assets("time", "user_plays_by_hour").downstream()
     | AssetSelection.assets("recent_plays"),
     description="Changed song files reloaded; their songs, artists, plays and analytics.",
@@ -98,7 +98,7 @@ def load_yesterday(context: ScheduleEvaluationContext):
     # (SPARKIFY_LAST_DAY), a tick after that day has nothing to load, rather than the last day
     # again and again.
     yesterday = context.scheduled_execution_time.astimezone(timezone.utc).date() - timedelta(1)
-    bounds = partition_bounds()
+    bounds = partition_bounds(context)
     if bounds is None or not bounds[0] <= yesterday <= bounds[1]:
         return SkipReason(
             f"yesterday ({yesterday}) is not a daily partition "
@@ -216,8 +216,12 @@ def materialized_days(context: SensorEvaluationContext, asset: AssetKey) -> set[
     return context.instance.get_materialized_partitions(asset)
 
 
-def partition_bounds() -> tuple[date, date] | None:
-    first, last = DAILY.get_first_partition_key(), DAILY.get_last_partition_key()
+def partition_bounds(
+    context: ScheduleEvaluationContext | SensorEvaluationContext,
+) -> tuple[date, date] | None:
+    """The first and last daily partition of the code location the tick belongs to, or None."""
+    daily = context.repository_def.get_job(load_day.name).partitions_def
+    first, last = daily.get_first_partition_key(), daily.get_last_partition_key()
     if first is None or last is None:
         return None
     return date.fromisoformat(first), date.fromisoformat(last)
@@ -248,14 +252,14 @@ def log_files_sensor(context: SensorEvaluationContext, source: SparkifySource):
     if seen is None:
         # First tick (or an unreadable cursor): days Dagster already has are the baseline, the
         # rest is new. Run keys make a repeated request for an unchanged file a no-op anyway.
-        loaded = materialized_days(context, staging_events.key)
+        loaded = materialized_days(context, STAGING_EVENTS)
         seen = {
             key: fingerprint
             for day, files in current.items()
             if day.isoformat() in loaded
             for key, fingerprint in files.items()
         }
-    bounds = partition_bounds()
+    bounds = partition_bounds(context)
     if bounds is None:
         return SkipReason("no daily partition exists yet (SPARKIFY_FIRST_DAY is in the future)")
     seen_days = by_day(seen)
@@ -304,7 +308,7 @@ def songs_run_request(listing: str, previous: str | None, days: list[date]) -> R
     run_key = with_previous(f"songs:{listing}", previous)
     tags = {TRIGGER_TAG: "song_data"}
     if not days:
-        keys = [staging_songs.key, AssetKey("songs"), AssetKey("artists")]
+        keys = [STAGING_SONGS, AssetKey("songs"), AssetKey("artists")]
         return RunRequest(run_key=run_key, asset_selection=keys, tags=tags)
     return RunRequest(run_key=run_key, partition_key=max(days).isoformat(), tags=tags)
 
@@ -319,12 +323,10 @@ def song_files_sensor(context: SensorEvaluationContext, source: SparkifySource):
     listing = song_listing(raw)
     if listing == context.cursor:
         return SkipReason(f"song_data unchanged ({listing.split(':')[0]} files)")
-    if context.cursor is None and context.instance.get_latest_materialization_event(
-        staging_songs.key
-    ):
+    if context.cursor is None and context.instance.get_latest_materialization_event(STAGING_SONGS):
         # First tick after songs were loaded some other way: that load is the baseline.
         return SensorResult(skip_reason="song_data taken as the baseline", cursor=listing)
-    bounds = partition_bounds()
+    bounds = partition_bounds(context)
     days = [day for day in raw.event_files() if bounds and bounds[0] <= day <= bounds[1]]
     request = songs_run_request(listing, context.cursor, days)
     return SensorResult(run_requests=[request], cursor=listing)

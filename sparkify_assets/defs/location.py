@@ -2,27 +2,24 @@
 
 from __future__ import annotations
 
-import warnings
+from dagster import AssetSelection, Definitions, define_asset_job
 
-from dagster import AssetSelection, BetaWarning, Definitions, define_asset_job
-
-# backfill_policy is beta in Dagster; the one-run backfills rely on it knowingly.
-warnings.filterwarnings("ignore", category=BetaWarning, message=".*backfill_policy.*")
-
-from sparkify_assets.defs.alerts import FailureAlerts, run_failure_alert  # noqa: E402
-from sparkify_assets.defs.assets import all_assets  # noqa: E402
-from sparkify_assets.defs.assets.factory import FULL_REFRESH_TAG  # noqa: E402
-from sparkify_assets.defs.automation import (  # noqa: E402
+from sparkify_assets.defs.alerts import run_failure_alert
+from sparkify_assets.defs.assets import all_assets
+from sparkify_assets.defs.assets.factory import FULL_REFRESH_TAG
+from sparkify_assets.defs.automation import (
     AUTOMATION_JOBS,
     AUTOMATION_SCHEDULES,
     AUTOMATION_SENSORS,
     load_day,
 )
-from sparkify_assets.defs.checks import TABLE_CHECKS  # noqa: E402
-from sparkify_assets.defs.cluster_jobs import CLUSTER_JOBS, redshift_idle_pause  # noqa: E402
-from sparkify_assets.defs.freshness import with_freshness  # noqa: E402
-from sparkify_assets.defs.redshift import redshift_resource  # noqa: E402
-from sparkify_assets.defs.resources import (  # noqa: E402
+from sparkify_assets.defs.checks import TABLE_CHECKS
+from sparkify_assets.defs.cluster_jobs import CLUSTER_JOBS, redshift_idle_pause
+from sparkify_assets.defs.freshness import with_freshness
+from sparkify_assets.defs.migration_job import MIGRATION_JOBS
+from sparkify_assets.defs.partitions import daily_partitions
+from sparkify_assets.defs.redshift import redshift_resource
+from sparkify_assets.defs.resources import (
     alerts_resource,
     source_resource,
     warehouse_resource,
@@ -47,25 +44,36 @@ full_audit = define_asset_job(
 
 
 def resources_for(deployment: str) -> dict:
-    # One Redshift resource in every deployment (the cluster jobs, so a laptop can bring the
-    # production cluster up); on Redshift the assets' warehouse is its connection.
+    """The deployment's warehouse and source, and its Redshift resource: every deployment has one
+    (the cluster jobs, so a laptop can bring the production cluster up), and on Redshift the
+    warehouse is its connection, one object for both. ``build_definitions`` adds the rest."""
     redshift = redshift_resource()
     return {
         "warehouse": warehouse_resource(deployment, redshift),
         "redshift": redshift,
         "source": source_resource(deployment),
-        "alerts": alerts_resource(),
     }
 
 
 def build_definitions(resources: dict) -> Definitions:
-    """The code location with the given resources (tests pass their own warehouse and source)."""
+    """The code location with the given resources (tests pass their own warehouse and source).
+
+    Everything is made here, when Dagster loads the location, not at import: the daily
+    partitions list a folder source once, and every daily asset shares that one definition.
+    """
     defs = Definitions(
-        assets=all_assets(),
+        assets=all_assets(daily_partitions()),
         asset_checks=TABLE_CHECKS,
-        jobs=[load_everything, full_refresh, full_audit, *CLUSTER_JOBS, *AUTOMATION_JOBS],
+        jobs=[
+            load_everything,
+            full_refresh,
+            full_audit,
+            *CLUSTER_JOBS,
+            *AUTOMATION_JOBS,
+            *MIGRATION_JOBS,
+        ],
         schedules=AUTOMATION_SCHEDULES,
         sensors=[*AUTOMATION_SENSORS, run_failure_alert, redshift_idle_pause],
-        resources={"redshift": redshift_resource(), "alerts": FailureAlerts(), **resources},
+        resources={"redshift": redshift_resource(), "alerts": alerts_resource(), **resources},
     )
     return with_freshness(defs, load_day.selection)

@@ -3,9 +3,12 @@
 The partitions run from SPARKIFY_FIRST_DAY to the last day with data, so the UI's partition
 bars, "missing" counts and the partitions tab describe the data rather than every day since
 2018. That last day is SPARKIFY_LAST_DAY when set; otherwise, for a folder source, the last day
-file in it (the folder is listed once, when the code location loads), and for S3 (a live
-source, where a new day lands every day) no end at all: the partitions grow by one each day,
-up to yesterday, which the daily schedule loads.
+file in it, and for S3 (a live source, where a new day lands every day) no end at all: the
+partitions grow by one each day, up to yesterday, which the daily schedule loads.
+
+Nothing happens at import: ``build_definitions`` calls ``daily_partitions()`` once each time the
+code location loads (Dagster's lazy ``@definitions``), lists the folder then, and hands the one
+definition to every daily asset; the schedule and the sensors read it back from their job.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ def last_day(uri: str | None = None) -> date | None:
 
 
 def daily_partitions(uri: str | None = None) -> DailyPartitionsDefinition:
+    """One partition per UTC day: the date in log_data/YYYY/MM/YYYY-MM-DD-events.json."""
     end, first = last_day(uri), date.fromisoformat(settings.first_day())
     if end and end < first:  # only days before the start: `sparkify load` says what to set
         end = first
@@ -45,7 +49,3 @@ def daily_partitions(uri: str | None = None) -> DailyPartitionsDefinition:
         end_date=(end + timedelta(days=1)).isoformat() if end else None,
         timezone="UTC",
     )
-
-
-# One partition per UTC day: the date in log_data/YYYY/MM/YYYY-MM-DD-events.json.
-DAILY = daily_partitions()

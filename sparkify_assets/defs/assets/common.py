@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -11,7 +10,6 @@ from datetime import date
 from dagster import (
     AssetExecutionContext,
     BackfillPolicy,
-    BetaWarning,
     DagsterInvariantViolationError,
     Failure,
     RetryRequested,
@@ -26,11 +24,9 @@ from sparkify_assets.defs.assets.metadata import (
     definition_metadata,
     describe,
 )
+from sparkify_assets.sql import fingerprint
+from sparkify_assets.sql.dialect import POSTGRES, REDSHIFT
 from sparkify_assets.sql.tables import Table
-
-# backfill_policy is beta in Dagster; the one-run backfills rely on it knowingly. Set here,
-# where every asset gets it, so no import order can show the warning.
-warnings.filterwarnings("ignore", category=BetaWarning, message=".*backfill_policy.*")
 
 OWNERS = ["team:data-platform"]
 # The warehouse retries a dropped connection or a deadlock itself, within seconds. What is still
@@ -108,7 +104,15 @@ def asset_args(table: Table, group: str, extra_kinds: tuple[str, ...] = ()) -> d
         # `dagster asset materialize --select '*' --partition-range A...B` is a single run.
         "backfill_policy": BackfillPolicy.single_run(),
         "metadata": definition_metadata(table),
+        # The table's fingerprint on this target: the UI marks the asset changed after an
+        # upgrade changed what builds it (docs/upgrading.md).
+        "code_version": code_version(table),
     }
+
+
+def code_version(table: Table) -> str:
+    dialect = REDSHIFT if target_kind() == "redshift" else POSTGRES
+    return fingerprint.current(dialect)[table.name][0]
 
 
 def partition_days(context: AssetExecutionContext) -> list[date]:

@@ -11,6 +11,7 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
+    DailyPartitionsDefinition,
     MaterializeResult,
     ResourceParam,
     asset,
@@ -21,7 +22,6 @@ from sparkify_assets.defs.assets.metadata import (
     materialization_metadata,
     record_partition_figures,
 )
-from sparkify_assets.defs.partitions import DAILY
 from sparkify_assets.sql import catalog
 from sparkify_assets.sql.model import Table, TableKind
 from sparkify_assets.warehouse.base import Warehouse
@@ -41,12 +41,12 @@ def full_refresh(context: AssetExecutionContext, songs: bool = False) -> bool:
     return value == "all" if songs else value in FULL_REFRESH_VALUES
 
 
-def table_asset(table: Table, group: str) -> AssetsDefinition:
+def table_asset(table: Table, group: str, daily: DailyPartitionsDefinition) -> AssetsDefinition:
     partitioned = table.kind is TableKind.DAILY
 
     @asset(
         deps=[AssetKey(name) for name in table.depends_on],
-        partitions_def=DAILY if partitioned else None,
+        partitions_def=daily if partitioned else None,
         **asset_args(table, group, ("sql",)),
     )
     def _build(context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]):
@@ -69,6 +69,10 @@ def table_asset(table: Table, group: str) -> AssetsDefinition:
     return _build
 
 
-def built_assets() -> list[AssetsDefinition]:
+def built_assets(daily: DailyPartitionsDefinition) -> list[AssetsDefinition]:
     """Every built table's asset, in run order, read from the registry when called."""
-    return [table_asset(table, group) for group, tables in catalog.BUILT_GROUPS for table in tables]
+    return [
+        table_asset(table, group, daily)
+        for group, tables in catalog.BUILT_GROUPS
+        for table in tables
+    ]

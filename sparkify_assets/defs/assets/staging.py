@@ -1,12 +1,15 @@
 """Staging assets: raw JSON from the source into staging_events (per day) and staging_songs.
 
 How a day is loaded depends on the target (streamed COPY FROM STDIN, or Redshift COPY FROM S3);
-the asset only decides which days to load and reports what happened.
+the asset only decides which days to load and reports what happened. The assets are made by
+``staging_assets`` when the code location loads, with its daily partitions.
 """
 
 from dagster import (
     AssetExecutionContext,
+    AssetsDefinition,
     Config,
+    DailyPartitionsDefinition,
     Failure,
     MaterializeResult,
     MetadataValue,
@@ -29,7 +32,6 @@ from sparkify_assets.defs.assets.metadata import (
     run_range,
     staging_figures,
 )
-from sparkify_assets.defs.partitions import DAILY
 from sparkify_assets.defs.progress import day_done_message
 from sparkify_assets.defs.resources import SparkifySource
 from sparkify_assets.sql.tables import STAGING_EVENTS, STAGING_SONGS
@@ -61,11 +63,16 @@ def _summary(results: list[StagingResult], warehouse: Warehouse) -> dict:
     return staging_figures(results, warehouse.max_reject_share)
 
 
-@asset(
-    partitions_def=DAILY,
-    **asset_args(STAGING_EVENTS, "staging", source_kinds()),
-)
-def staging_events(
+def staging_assets(daily: DailyPartitionsDefinition) -> list[AssetsDefinition]:
+    """staging_events, one partition a day, and staging_songs."""
+    kinds = source_kinds()
+    return [
+        asset(partitions_def=daily, **asset_args(STAGING_EVENTS, "staging", kinds))(load_events),
+        asset(**asset_args(STAGING_SONGS, "staging", kinds))(load_songs),
+    ]
+
+
+def load_events(
     context: AssetExecutionContext,
     config: StagingConfig,
     warehouse: ResourceParam[Warehouse],
@@ -101,6 +108,8 @@ def _load_days(
             continue
         if result.rejected:
             context.log.warning(f"{day}: {result.rejected} record(s) quarantined in load_rejects")
+        for line in result.drift:
+            context.log.warning(f"{day}: source drift: {line}")
         context.log.info(day_done_message(result.partition, result.loaded, result.seconds))
         results.append(result)
     # The days that did load are committed: give downstream builds their statistics either way;
@@ -126,8 +135,7 @@ def _load_days(
     )
 
 
-@asset(**asset_args(STAGING_SONGS, "staging", source_kinds()))
-def staging_songs(
+def load_songs(
     context: AssetExecutionContext,
     config: StagingConfig,
     warehouse: ResourceParam[Warehouse],
