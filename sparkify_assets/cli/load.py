@@ -17,6 +17,7 @@ from datetime import date
 
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, Definitions
 
+from sparkify_assets.cli.drift import DriftReport, drift_report
 from sparkify_assets.cli.progress import RunTracker
 from sparkify_assets.cli.stale_data import StaleData, stale_data
 from sparkify_assets.cli.stale_runs import fail_stale_runs, process_tags
@@ -33,6 +34,7 @@ from sparkify_assets.defs.resources import plain_warehouse
 from sparkify_assets.ingest.base import SourceError
 from sparkify_assets.ingest.open import open_source
 from sparkify_assets.sql.catalog import TABLES
+from sparkify_assets.warehouse import migration
 from sparkify_assets.warehouse.operations import connect_once
 
 DEFAULT_INSTANCE_YAML = "telemetry:\n  enabled: false\nnux:\n  enabled: false\n"
@@ -73,6 +75,7 @@ class LoadReport:
     stale_runs: list[str] = field(default_factory=list)
     interrupted: bool = False
     stale: StaleData | None = None
+    drift: DriftReport = field(default_factory=DriftReport)
 
     @property
     def ok(self) -> bool:
@@ -121,8 +124,19 @@ def plan_load(defs: Definitions, uri: str | None = None) -> LoadPlan:
     warehouse = plain_warehouse(defs.resources["warehouse"])
     connect_once(warehouse)
     source = open_source(uri)
+    migrate_first(warehouse, source)
     stale = stale_data(warehouse, source, set(source.event_files()))
     return LoadPlan(str(uuid.uuid4()), uri, first, last, stale)
+
+
+def migrate_first(warehouse, source) -> None:
+    """On a laptop, a load after an upgrade just works: it migrates first, saying so."""
+    warehouse.ensure_tables()  # a new warehouse is created as this release's: nothing to do
+    if not migration.plan(warehouse).needed:
+        return
+    print("this warehouse was built by other definitions: migrating it first", flush=True)
+    _, seconds = migration.migrate(warehouse, source, lambda line: print(f"  {line}", flush=True))
+    print(f"migrated in {seconds:.1f} s", flush=True)
 
 
 def _failures(result) -> list[str]:
@@ -244,7 +258,9 @@ def _run(
         stale=plan.stale,
     )
     if not report.interrupted:  # an interrupted load stops at once
-        report.row_counts = plain_warehouse(defs.resources["warehouse"]).row_counts()
+        warehouse = plain_warehouse(defs.resources["warehouse"])
+        report.row_counts = warehouse.row_counts()
+        report.drift = drift_report(warehouse)
     return report
 
 
@@ -273,8 +289,10 @@ def format_report(report: LoadReport, header: bool = True) -> str:
             else (f"  ({check.violations:,} violation{'s' if check.violations != 1 else ''})")
         )
         lines.append(f"  {verdict:<4}  {check.asset}.{check.check}{found}")
+    lines += report.drift.file_lines()
     for failure in report.failures:
         lines.append(f"  FAILED {failure}")
+    lines += report.drift.summary_lines()
     if report.stale and not report.ok:
         lines.append(
             "  (the warehouse also holds data this source lacks, see the first lines; "

@@ -1,4 +1,4 @@
-"""The sparkify command: load, warehouse, generate, sql, cluster.
+"""The sparkify command: load, plan, migrate, warehouse, generate, sql, cluster.
 
 Errors the user can act on (bad configuration, unreachable source or warehouse) are printed as
 one line on stderr with exit code 2, never as a traceback.
@@ -14,12 +14,13 @@ import sys
 from datetime import date, timedelta
 from pathlib import Path
 
+from sparkify_assets.cli.migrate import add_commands as add_migration_commands
 from sparkify_assets.contract.layout import days_in
 from sparkify_assets.core import settings
 from sparkify_assets.core.errors import UserError
 from sparkify_assets.core.redact import redact
 
-DESCRIPTION = "The Sparkify warehouse: load, warehouse, generate, sql, cluster."
+DESCRIPTION = "The Sparkify warehouse: load, plan, migrate, warehouse, generate, sql, cluster."
 # A ValueError here is a refused argument value (a bad day, a bad share): its message is the news.
 USER_ERRORS = (UserError, ValueError)
 
@@ -54,6 +55,8 @@ def _load_with_progress(args: argparse.Namespace, tracker):
     from sparkify_assets.definitions import defs
 
     definitions = defs()
+    if settings.deployment() == "redshift":
+        _cluster_progress_to_stderr()  # resuming a paused cluster first takes minutes
     plan = plan_load(definitions)
     print(plan.header(), flush=True)  # first, before anything runs
     if plan.stale:
@@ -175,6 +178,11 @@ def _keys_by_day(args: argparse.Namespace, data_uri: str) -> dict[date, list[str
 
 def cmd_sql(args: argparse.Namespace) -> int:
     from sparkify_assets.warehouse.script import deployment_sql, render_script
+
+    if args.migration:
+        from sparkify_assets.cli.migrate import print_migration_sql
+
+        return print_migration_sql()
 
     target = args.target or ("redshift" if settings.deployment() == "redshift" else "postgres")
     if target == "redshift":
@@ -332,7 +340,14 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument(
         "--days", type=_day_range, metavar="FIRST..LAST", help="stage every day of this range"
     )
+    show.add_argument(
+        "--migration",
+        action="store_true",
+        help="print what `sparkify migrate` would run on the configured warehouse (reads it)",
+    )
     show.set_defaults(run=cmd_sql)
+
+    add_migration_commands(commands)
 
     cluster = commands.add_parser(
         "cluster", help="the Amazon Redshift cluster or Serverless workgroup (boto3)"

@@ -16,6 +16,7 @@ from sparkify_assets.defs.automation import (
 from sparkify_assets.defs.checks import TABLE_CHECKS
 from sparkify_assets.defs.cluster_jobs import CLUSTER_JOBS, redshift_idle_pause
 from sparkify_assets.defs.freshness import with_freshness
+from sparkify_assets.defs.migration_job import MIGRATION_JOBS
 from sparkify_assets.defs.partitions import daily_partitions
 from sparkify_assets.defs.redshift import redshift_resource
 from sparkify_assets.defs.resources import (
@@ -63,7 +64,14 @@ def build_definitions(resources: dict) -> Definitions:
     defs = Definitions(
         assets=all_assets(daily_partitions()),
         asset_checks=TABLE_CHECKS,
-        jobs=[load_everything, full_refresh, full_audit, *CLUSTER_JOBS, *AUTOMATION_JOBS],
+        jobs=[
+            load_everything,
+            full_refresh,
+            full_audit,
+            *CLUSTER_JOBS,
+            *AUTOMATION_JOBS,
+            *MIGRATION_JOBS,
+        ],
         schedules=AUTOMATION_SCHEDULES,
         sensors=[*AUTOMATION_SENSORS, run_failure_alert, redshift_idle_pause],
         resources={"redshift": redshift_resource(), "alerts": alerts_resource(), **resources},

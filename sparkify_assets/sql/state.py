@@ -121,3 +121,26 @@ PENDING_CHANGES = Table(
     diststyle="EVEN",
     sortkey=("consumer",),
 )
+
+# Redshift's VARCHAR maximum; the longest canonical form (songplays) is a few kB.
+DEFINITION_BYTES = 65535
+
+TABLE_VERSIONS = Table(
+    name="table_versions",
+    kind=TableKind.LOG,
+    description=(
+        "State: for every table, the fingerprint of the definition that built its rows, and that "
+        "definition. Written in the same transaction as the rows; a run compares it with its "
+        "own definitions before it touches a table (see docs/upgrading.md)."
+    ),
+    columns=(
+        Column("table_name", "VARCHAR(64)", "The table", False),
+        Column("fingerprint", "VARCHAR(64)", "Fingerprint of the definition", False),
+        Column(
+            "definition", f"VARCHAR({DEFINITION_BYTES})", "The definition's canonical form (JSON)"
+        ),
+        Column("loaded_at", "TIMESTAMP", "When the rows were written (UTC)"),
+    ),
+    diststyle="ALL",
+    sortkey=("table_name",),
+)

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import ClassVar, TypeVar
 
@@ -21,7 +21,6 @@ import psycopg2
 from psycopg2 import sql
 from pydantic import BaseModel, PrivateAttr, field_validator
 
-from sparkify_assets.contract.records import FileTally
 from sparkify_assets.core import faults
 from sparkify_assets.core.errors import UserError
 from sparkify_assets.core.redact import redact
@@ -31,13 +30,14 @@ from sparkify_assets.sql.catalog import TABLES
 from sparkify_assets.sql.dialect import POSTGRES, Dialect
 from sparkify_assets.sql.model import Window
 from sparkify_assets.sql.tables import Table
-from sparkify_assets.warehouse import plans
+from sparkify_assets.warehouse import plans, versioned
 from sparkify_assets.warehouse.cancel import CancellableCursor
 from sparkify_assets.warehouse.plans import (  # noqa: F401 (the names the targets use)
     Transaction,
     build_lock_key,
     lock_key,
 )
+from sparkify_assets.warehouse.staging_result import StagingResult
 
 
 class RejectThresholdExceeded(UserError):
@@ -106,30 +106,6 @@ def retry_transient(what: str) -> Callable[[Callable[..., Result]], Callable[...
 
 
 @dataclass
-class StagingResult:
-    """What one staging load read, loaded and quarantined."""
-
-    partition: str
-    files: list[FileTally] = field(default_factory=list)
-    seconds: float = 0.0
-
-    @property
-    def records(self) -> int:
-        return sum(tally.records for tally in self.files)
-
-    @property
-    def loaded(self) -> int:
-        return sum(tally.loaded for tally in self.files)
-
-    @property
-    def rejected(self) -> int:
-        return sum(tally.rejected for tally in self.files)
-
-    def reject_share(self) -> float:
-        return self.rejected / self.records if self.records else 0.0
-
-
-@dataclass
 class BuildOutcome:
     """What one build did: ``mode`` is full, window, scope, window+scope or unchanged."""
 
@@ -155,6 +131,8 @@ class Warehouse(BaseModel):
     max_reject_share: float = 0.05
 
     _tables_ready: bool = PrivateAttr(default=False)
+    # Set on the migration's own copy: its writes skip the version guard they are completing.
+    migrating: bool = False
 
     dialect: ClassVar[Dialect] = POSTGRES
 
@@ -205,10 +183,15 @@ class Warehouse(BaseModel):
         return None
 
     def _lock(self, cursor, key: str) -> None:
-        """Serialize writers of the same table/partition. No-op where the engine lacks it."""
-        statement = self.lock_statement(key)
-        if statement is not None:
-            cursor.execute(statement)
+        """Serialize writers of the same table/partition. No-op where the engine lacks it.
+
+        Every writer first waits for a migration under way (warehouse.versioned), before its
+        own lock, so the two never wait for each other.
+        """
+        wait = None if self.migrating else self.migration_wait_statement()
+        for statement in (wait, self.lock_statement(key)):
+            if statement is not None:
+                cursor.execute(statement)
 
     @contextmanager
     def transaction(self, lock: str | None = None) -> Iterator:
@@ -263,13 +246,16 @@ class Warehouse(BaseModel):
 
     @retry_transient("creating the tables")
     def ensure_tables(self) -> None:
+        """A new warehouse's tables, recorded as this release's; else only the ledger."""
         if self._tables_ready:
             return
         with self.transaction(lock=lock_key("ddl")) as cursor:
-            # One round trip for the whole script: with a COMMENT ON per column it is some two
-            # hundred statements, which would cost seconds of latency one by one on Redshift.
-            cursor.execute(sql.SQL(";\n").join(self.ddl()))
+            versioned.ensure(self, cursor, utc_now())
         self._tables_ready = True
+
+    def migration_wait_statement(self) -> sql.Composable | None:
+        """What makes a write wait for a migration under way (see warehouse.versioned)."""
+        return None
 
     # --- staging (target-specific) ----------------------------------------------------------
     def stage_events_day(self, source: Source, day: date, files: list[SourceFile]) -> StagingResult:
@@ -321,8 +307,11 @@ class Warehouse(BaseModel):
 
     def check_reject_share(self, result: StagingResult) -> None:
         if result.records and result.reject_share() > self.max_reject_share:
+            # The drifted keys first: a renamed key is the likeliest cause and names the fix.
+            drift = f" {result.drift_summary()};" if result.drift else ""
+            counts = f"{result.rejected} of {result.records} records rejected"
             raise RejectThresholdExceeded(
-                f"{result.partition}: {result.rejected} of {result.records} records rejected "
+                f"{result.partition}:{drift} {counts} "
                 f"({result.reject_share():.1%}), above the {self.max_reject_share:.1%} allowed "
                 "(SPARKIFY_MAX_REJECT_SHARE or run config max_reject_share); this load was rolled "
                 "back and the partition keeps its previous rows. See load_rejects."
@@ -341,6 +330,7 @@ class Warehouse(BaseModel):
         started = time.monotonic()
         window = Window(*window) if window is not None else None
         with self.transaction(lock=plans.build_lock_key(table)) as cursor:
+            versioned.require_current(self, cursor, table)
             head = plans.build_head(self, table)
             for statement in head:
                 cursor.execute(statement)
