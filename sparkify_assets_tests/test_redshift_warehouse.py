@@ -225,6 +225,8 @@ def test_a_day_copies_first_then_replaces_the_partition_under_lock(script: Scrip
         "INSERT INTO",
         "INSERT INTO",
         "INSERT INTO",
+        "DELETE FROM",
+        "INSERT INTO",
         "INSERT INTO",
         "INSERT INTO",
         "DELETE FROM",
@@ -233,9 +235,8 @@ def test_a_day_copies_first_then_replaces_the_partition_under_lock(script: Scrip
     ]
     assert kinds[2] == ["BEGIN", "ANALYZE", "DROP TABLE", "COMMIT"]
     copy = copying[4]
-    lock, current, delete_day, delete_rejects, move, rules, errors, *told, delete_audit, audit = (
-        moving[1:-1]
-    )
+    lock, current, delete_day, delete_rejects, move, rules, errors, *rest = moving[1:-1]
+    delete_drift, missing_keys, *told, delete_audit, audit = rest
     assert current.startswith("SELECT table_name, fingerprint FROM")
     # The daily tables built from the day learn, in the same transaction, that it was rewritten.
     assert sorted(statement.split("VALUES (")[1].split(",")[0] for statement in told) == [
@@ -244,9 +245,13 @@ def test_a_day_copies_first_then_replaces_the_partition_under_lock(script: Scrip
     ]
     assert all("'window', '2018-11-15')" in statement for statement in told)
     assert lock == (
-        'LOCK "public"."load_audit", "public"."load_rejects", "public"."pending_changes", '
-        '"public"."staging_events"'
+        'LOCK "public"."load_audit", "public"."load_drift", "public"."load_rejects", '
+        '"public"."pending_changes", "public"."staging_events"'
     )
+    # What SQL sees of drift: keys that always hold a value, counted where NULL (absent or null).
+    assert delete_drift.startswith('DELETE FROM "public"."load_drift" WHERE asset = ')
+    assert missing_keys.startswith('INSERT INTO "public"."load_drift"')
+    assert "SELECT 'userId' AS key, SUM(CASE WHEN \"user_id\" IS NULL" in missing_keys
     assert delete_day == 'DELETE FROM "public"."staging_events" WHERE "event_date" = \'2018-11-15\''
     assert delete_rejects.endswith("asset = 'staging_events' AND partition_key = '2018-11-15'")
     assert copying[3].startswith('CREATE TEMP TABLE "staging_events_copy_0" (')
@@ -267,6 +272,10 @@ def test_a_day_copies_first_then_replaces_the_partition_under_lock(script: Scrip
     assert f"'2018-11-15', '{KEY}', NULL\nFROM \"staging_events_copy_0\"" in move
     assert move.endswith("END IS NULL") and "ts is outside the file''s day 2018-11-15" in move
     assert "WHEN \"session_id\" IS NULL THEN 'sessionId is missing'" in move
+    assert (
+        'WHEN "auth" = \'Logged In\' AND ("user_id" IS NULL OR "user_id" = \'\') '
+        "THEN 'Logged In event without userId'"
+    ) in move
     assert rules.startswith('INSERT INTO "public"."load_rejects"') and "IS NOT NULL" in rules
     assert errors.endswith(
         f'WHERE "session_id" = {SESSION} AND "start_time" >= \'{SINCE}\' '
@@ -382,8 +391,8 @@ def test_songs_copy_the_song_data_prefix_with_json_auto(script: Script) -> None:
     assert copy.startswith('COPY "staging_songs_copy" ("num_songs", "artist_id"')
     assert f"\nFROM '{DATA}/song_data/'\n" in copy and "\nFORMAT AS JSON 'auto'\n" in copy
     assert transaction[1] == (
-        'LOCK "public"."load_audit", "public"."load_rejects", "public"."pending_changes", '
-        '"public"."staging_songs"'
+        'LOCK "public"."load_audit", "public"."load_drift", "public"."load_rejects", '
+        '"public"."pending_changes", "public"."staging_songs"'
     )
     (move,) = [s for s in transaction if s.startswith('INSERT INTO "public"."staging_songs"')]
     assert "WHEN \"artist_id\" IS NULL THEN 'artist_id is missing'" in move

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sparkify_assets.sql.analytics import ANALYTICS_TABLES
+from sparkify_assets.sql.load_log import LOAD_DRIFT
 from sparkify_assets.sql.model import check_model, check_told
 from sparkify_assets.sql.state import PENDING_CHANGES, TABLE_VERSIONS, USER_LATEST_BY_DAY
 from sparkify_assets.sql.summaries import SUMMARY_TABLES
@@ -34,6 +35,7 @@ ALL_TABLES = (
     *BUILT_TABLES,
     LOAD_REJECTS,
     LOAD_AUDIT,
+    LOAD_DRIFT,
     PENDING_CHANGES,
     TABLE_VERSIONS,  # which definition built each table's rows (sql.fingerprint)
 )
