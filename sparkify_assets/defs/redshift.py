@@ -190,6 +190,11 @@ class RedshiftResource(ConfigurableResource):
                 "(see docs/redshift.md, Deploy to Redshift)"
             )
         settings.check_copy_settings(self.iam_role_arn, self.log_jsonpath)
+        if self.serverless and self.load_errors_view == "stl_load_errors":
+            raise settings.SettingsError(
+                "REDSHIFT_LOAD_ERRORS_VIEW=stl_load_errors does not exist on Redshift Serverless: "
+                "leave it unset (sys_load_error_detail)"
+            )
 
     def credentials(self, aws: AwsClients) -> TemporaryCredentials:
         seconds = self.credential_minutes * 60

@@ -12,10 +12,11 @@ Built alongside dagster-aws's ``RedshiftClientResource``, not on top of it, beca
   out a cursor.
 
 It keeps dagster-aws's vocabulary (host, port, database, user, password; psycopg2 with
-``sslmode=require``) so the configuration reads the same. The password arrives from
-``EnvVar("REDSHIFT_PASSWORD")`` (``defs.resources``): Dagster resolves it at run time and never
-shows it; it is excluded
-from ``repr`` and masked out of every error message.
+``sslmode=require``) so the configuration reads the same. Each connection asks ``login()`` who to
+be: with a ``login_source`` (the ``redshift`` resource's, in ``defs.redshift``) temporary IAM
+credentials, renewed as they age, after resuming a paused cluster; without one the fixed
+host/user/password (``EnvVar("REDSHIFT_PASSWORD")``, resolved by Dagster at run time). Passwords
+are excluded from ``repr`` and masked out of every error message.
 """
 
 from __future__ import annotations
