@@ -17,7 +17,8 @@ import pytest
 
 from sparkify_assets.contract.layout import day_file_key
 from sparkify_assets.ingest.base import SourceError, SourceFile
-from sparkify_assets.sql import changes, render
+from sparkify_assets.sql import changes, fingerprint, render
+from sparkify_assets.sql.dialect import REDSHIFT
 from sparkify_assets.sql.model import Window
 from sparkify_assets.sql.tables import SONGPLAYS
 from sparkify_assets.warehouse import plans
@@ -94,7 +95,10 @@ class RecordingCursor:
     def execute(self, statement, params=None):
         assert params is None, "Redshift statements carry their values as sql.Literal"
         text = render.to_text(statement) if not isinstance(statement, str) else statement
-        self.connection.record(text)
+        # The version check every write makes after its lock (warehouse.versioned) is a read
+        # the printed plans do not show; these tests compare the writes with them.
+        if not text.startswith("SELECT table_name, fingerprint FROM"):
+            self.connection.record(text)
         script = self.connection.script
         if script.fail_on and re.search(script.fail_on, text) and script.failures_left != 0:
             script.failures_left -= 1
@@ -109,6 +113,10 @@ class RecordingCursor:
             self._rows = [(SESSION, SINCE)]
         elif text.startswith("SELECT source, line_number, reason FROM"):
             self._rows = list(script.first_rejects)
+        elif text.startswith("SELECT table_name, fingerprint FROM"):
+            # A warehouse built by this release: every write's version check finds it current.
+            current = fingerprint.current(REDSHIFT)
+            self._rows = [(name, fp) for name, (fp, _) in current.items()]
         elif text.startswith("SELECT COUNT(*), COALESCE(SUM(CASE WHEN kind = 'all'"):
             self._rows = [script.pending]  # a build's snapshot of its pending changes
         else:
