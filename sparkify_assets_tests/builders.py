@@ -391,6 +391,7 @@ def write_dataset(root: Path, seed: int = 7) -> Path:
         events.append(
             dict(
                 events[0],
+                auth="Logged Out",
                 userId="",
                 firstName=None,
                 lastName=None,

@@ -28,6 +28,7 @@ from .builders import (
     SONGS,
     day_key,
     day_lines,
+    json_line,
     sample_objects,
     song_key,
     song_record,
@@ -403,3 +404,33 @@ def test_schedule_run_for_a_day_whose_file_has_not_landed_fails_and_says_so(
     assert failure.step_failure_data.error.message.strip().endswith(
         f"no log file for 2018-11-10 under {landing.uri}/log_data"
     )
+
+
+# --- the sensors see a changed shape as a changed file -------------------------------------------
+
+
+def test_the_log_sensor_reloads_a_day_whose_key_was_renamed_in_place(landing, instance):
+    """userId -> userID keeps the file's size: the ETag (S3) or mtime (folder) still changes."""
+    first = tick(log_files_sensor, landing, instance)
+    before = landing.day_file(DAYS[1])
+    landing.put(day_key(DAYS[1]), day_lines(DAYS[1]).replace(b'"userId":', b'"userID":'))
+
+    second = tick(log_files_sensor, landing, instance, first.cursor)
+
+    assert landing.day_file(DAYS[1]).size == before.size
+    assert requested_days(second) == [DAYS[1].isoformat()]
+    assert second.run_requests[0].run_key.startswith(f"{DAYS[1].isoformat()}:")
+
+
+def test_the_song_sensor_refreshes_when_a_song_file_renames_a_key(landing, instance):
+    first = tick(song_files_sensor, landing, instance)
+    key = song_key(SONGS[0][0])
+    renamed = {
+        ("artist_nam" if k == "artist_name" else k): v for k, v in song_record(*SONGS[0]).items()
+    }
+    landing.put(key, json_line(renamed))
+
+    second = tick(song_files_sensor, landing, instance, first.cursor)
+
+    assert len(second.run_requests) == 1
+    assert second.cursor != first.cursor

@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from dagster import AssetKey, DagsterInstance, DagsterRunStatus
 
 from sparkify_assets.cli.load import run_load
@@ -81,6 +82,7 @@ def test_a_range_backfill_is_one_run_that_builds_every_table(warehouse, database
     assert snapshot(warehouse) == backfilled
 
 
+@pytest.mark.slow  # drives Dagster's backfill daemon end to end
 def test_a_dagster_asset_backfill_never_splits_the_range_into_days(
     warehouse, database_url, tmp_path
 ):

@@ -17,6 +17,9 @@ import pytest
 
 from sparkify_assets.warehouse import embedded
 
+# Fault injection: killed servers, stale lock files, an initdb killed half way.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory):

@@ -79,6 +79,7 @@ def test_a_home_without_write_permission_is_a_clear_error(tmp_path):
     assert "Traceback" not in completed.stderr
 
 
+@pytest.mark.slow  # fault injection: a load of 100,000 events onto a disk that fills
 @needs_mount
 def test_a_disk_that_fills_up_during_a_load_is_a_clear_error(tmp_path, generated_data):
     mount_point = tmp_path / "disk"

@@ -188,6 +188,7 @@ def crashing_after(monkeypatch, statements: int) -> None:
     monkeypatch.setattr(PostgresWarehouse, "connect", connect)
 
 
+@pytest.mark.slow  # fault injection
 def test_a_crash_part_way_then_the_same_run_gives_the_clean_result(
     warehouse, server_home, tmp_path, monkeypatch
 ):
@@ -225,6 +226,8 @@ def _random_change(rng: random.Random, pipeline: Pipeline, folder: Folder):
 SEEDS = [int(s) for s in os.environ.get("SPARKIFY_PROPERTY_SEEDS", "11,23").split(",")]
 
 
+# Minutes of random sequences: slow (CI runs them); the fixed cases above stay in the quick run.
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", SEEDS)
 def test_any_sequence_of_changes_equals_a_full_load(
     seed, warehouse, server_home, tmp_path, monkeypatch
@@ -285,6 +288,7 @@ defs.resolve_job_def("load_day").execute_in_process(
 """
 
 
+@pytest.mark.slow  # fault injection
 def test_kill_9_part_way_through_a_days_run_then_the_same_run(warehouse, server_home, tmp_path):
     """A real process killed with SIGKILL once some of the day's tables are committed and others
     still have pending changes; the same run again gives the clean result."""

@@ -8,6 +8,7 @@ the login each connection used (there is no Redshift here).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -264,3 +265,24 @@ def test_up_in_iam_mode_needs_no_password_and_the_policy_is_least_privilege() ->
     ]
     every = [resource for s in policy["Statement"] for resource in s["Resource"]]
     assert all("*" not in arn for arn in every), "no wildcard resource"
+
+
+def test_cli_cluster_up_in_iam_mode_prints_the_loading_policy(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    from sparkify_assets.cli import main as cli
+
+    for name in ("REDSHIFT_PASSWORD", "REDSHIFT_AUTH", "REDSHIFT_USER", "SPARKIFY_CLUSTER_ID"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("SPARKIFY_DATA_URI", DATA)
+
+    assert cli.main(["cluster", "up"]) == 0
+    out = capsys.readouterr().out
+    state, endpoint = out.splitlines()[0].split()
+    assert state == "available" and endpoint.endswith(":5439")
+    assert "SPARKIFY_CLUSTER_ID=sparkify" in out
+    policy = json.loads(out[out.index("{") :])
+    actions = [action for statement in policy["Statement"] for action in statement["Action"]]
+    assert "redshift:GetClusterCredentialsWithIAM" in actions  # no REDSHIFT_USER: as itself
+    assert "redshift:GetClusterCredentials" not in actions

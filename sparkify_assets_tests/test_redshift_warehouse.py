@@ -95,10 +95,7 @@ class RecordingCursor:
     def execute(self, statement, params=None):
         assert params is None, "Redshift statements carry their values as sql.Literal"
         text = render.to_text(statement) if not isinstance(statement, str) else statement
-        # The version check every write makes after its lock (warehouse.versioned) is a read
-        # the printed plans do not show; these tests compare the writes with them.
-        if not text.startswith("SELECT table_name, fingerprint FROM"):
-            self.connection.record(text)
+        self.connection.record(text)
         script = self.connection.script
         if script.fail_on and re.search(script.fail_on, text) and script.failures_left != 0:
             script.failures_left -= 1
@@ -113,12 +110,12 @@ class RecordingCursor:
             self._rows = [(SESSION, SINCE)]
         elif text.startswith("SELECT source, line_number, reason FROM"):
             self._rows = list(script.first_rejects)
-        elif text.startswith("SELECT table_name, fingerprint FROM"):
-            # A warehouse built by this release: every write's version check finds it current.
-            current = fingerprint.current(REDSHIFT)
-            self._rows = [(name, fp) for name, (fp, _) in current.items()]
-        elif text.startswith("SELECT COUNT(*), COALESCE(SUM(CASE WHEN kind = 'all'"):
+        elif text.startswith("SELECT COALESCE(SUM(CASE WHEN kind <> 'window'"):
             self._rows = [script.pending]  # a build's snapshot of its pending changes
+        elif text.startswith("SELECT table_name, fingerprint FROM"):
+            # A warehouse this release built: every table's recorded fingerprint is current.
+            current = fingerprint.current(REDSHIFT)
+            self._rows = [(name, current[name][0]) for name in re.findall(r"'(\w+)'", text)]
         else:
             self._rows = []
 
@@ -222,7 +219,12 @@ def test_a_day_copies_first_then_replaces_the_partition_under_lock(script: Scrip
     assert kinds[1] == [
         "BEGIN",
         "LOCK",
+        "SELECT table_name",  # the tables it writes and reads are this release's
         "DELETE FROM",
+        "DELETE FROM",
+        "INSERT INTO",
+        "INSERT INTO",
+        "INSERT INTO",
         "DELETE FROM",
         "INSERT INTO",
         "INSERT INTO",
@@ -233,8 +235,23 @@ def test_a_day_copies_first_then_replaces_the_partition_under_lock(script: Scrip
     ]
     assert kinds[2] == ["BEGIN", "ANALYZE", "DROP TABLE", "COMMIT"]
     copy = copying[4]
-    lock, delete_day, delete_rejects, move, rules, errors, delete_audit, audit = moving[1:-1]
-    assert lock == 'LOCK "public"."load_audit", "public"."load_rejects", "public"."staging_events"'
+    lock, current, delete_day, delete_rejects, move, rules, errors, *rest = moving[1:-1]
+    delete_drift, missing_keys, *told, delete_audit, audit = rest
+    assert current.startswith("SELECT table_name, fingerprint FROM")
+    # The daily tables built from the day learn, in the same transaction, that it was rewritten.
+    assert sorted(statement.split("VALUES (")[1].split(",")[0] for statement in told) == [
+        "'songplays'",
+        "'user_latest_by_day'",
+    ]
+    assert all("'window', '2018-11-15')" in statement for statement in told)
+    assert lock == (
+        'LOCK "public"."load_audit", "public"."load_drift", "public"."load_rejects", '
+        '"public"."pending_changes", "public"."staging_events"'
+    )
+    # What SQL sees of drift: keys that always hold a value, counted where NULL (absent or null).
+    assert delete_drift.startswith('DELETE FROM "public"."load_drift" WHERE asset = ')
+    assert missing_keys.startswith('INSERT INTO "public"."load_drift"')
+    assert "SELECT 'userId' AS key, SUM(CASE WHEN \"user_id\" IS NULL" in missing_keys
     assert delete_day == 'DELETE FROM "public"."staging_events" WHERE "event_date" = \'2018-11-15\''
     assert delete_rejects.endswith("asset = 'staging_events' AND partition_key = '2018-11-15'")
     assert copying[3].startswith('CREATE TEMP TABLE "staging_events_copy_0" (')
@@ -255,6 +272,10 @@ def test_a_day_copies_first_then_replaces_the_partition_under_lock(script: Scrip
     assert f"'2018-11-15', '{KEY}', NULL\nFROM \"staging_events_copy_0\"" in move
     assert move.endswith("END IS NULL") and "ts is outside the file''s day 2018-11-15" in move
     assert "WHEN \"session_id\" IS NULL THEN 'sessionId is missing'" in move
+    assert (
+        'WHEN "auth" = \'Logged In\' AND ("user_id" IS NULL OR "user_id" = \'\') '
+        "THEN 'Logged In event without userId'"
+    ) in move
     assert rules.startswith('INSERT INTO "public"."load_rejects"') and "IS NOT NULL" in rules
     assert errors.endswith(
         f'WHERE "session_id" = {SESSION} AND "start_time" >= \'{SINCE}\' '
@@ -370,8 +391,8 @@ def test_songs_copy_the_song_data_prefix_with_json_auto(script: Script) -> None:
     assert copy.startswith('COPY "staging_songs_copy" ("num_songs", "artist_id"')
     assert f"\nFROM '{DATA}/song_data/'\n" in copy and "\nFORMAT AS JSON 'auto'\n" in copy
     assert transaction[1] == (
-        'LOCK "public"."load_audit", "public"."load_rejects", "public"."pending_changes", '
-        '"public"."staging_songs"'
+        'LOCK "public"."load_audit", "public"."load_drift", "public"."load_rejects", '
+        '"public"."pending_changes", "public"."staging_songs"'
     )
     (move,) = [s for s in transaction if s.startswith('INSERT INTO "public"."staging_songs"')]
     assert "WHEN \"artist_id\" IS NULL THEN 'artist_id is missing'" in move
@@ -399,7 +420,8 @@ def test_a_build_locks_its_table_and_runs_its_printed_plan(script: Script, monke
         "the batch",
     )
     assert transaction[1] == 'LOCK "public"."pending_changes", "public"."songplays"'
-    assert transaction[2:-1] == [render.to_text(s) for s in plan.statements]
+    assert transaction[2].startswith("SELECT table_name, fingerprint FROM")  # current?
+    assert transaction[3:-1] == [render.to_text(s) for s in plan.statements]
     assert transaction[-1] == "COMMIT"
     expected = {(0, 0): "window", (3, 0): "window+scope", (2, 1): "full"}[pending]
     assert outcome.mode == mode == expected

@@ -67,6 +67,7 @@ def _terminate_first_copy(dsn: str, table: str, terminated: list[int], give_up: 
         connection.close()
 
 
+@pytest.mark.slow  # fault injection, on 100,000 generated events
 def test_a_copy_whose_connection_is_terminated_is_loaded_again_exactly_once(
     warehouse, database_url, generated_data, caplog
 ):
@@ -160,6 +161,7 @@ def _lift_after_first_step_retry(instance, database_url, role: str, give_up: flo
     )
 
 
+@pytest.mark.slow  # fault injection
 def test_a_failure_outlasting_the_warehouse_retries_gets_the_step_retried(
     database_role, database_url, bundled_sample, tmp_path
 ):

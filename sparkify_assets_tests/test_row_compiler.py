@@ -19,7 +19,9 @@ from sparkify_assets.contract.records import (
     _SONG_CONVERTERS,
     _SONG_ROW,
     EVENT_FIELDS,
+    EVENT_RULES,
     SONG_FIELDS,
+    SONG_RULES,
     BadRecord,
     _decode_object,
     _values,
@@ -128,9 +130,13 @@ def _lines(record: dict) -> list[bytes]:
     return lines
 
 
+RULES = {id(_EVENT_CONVERTERS): EVENT_RULES, id(_SONG_CONVERTERS): SONG_RULES}
+
+
 def _exact_row(line: bytes, converters) -> str | None:
+    """The field-by-field row, types and rules of meaning both applied; None for a reject."""
     try:
-        return "\t".join(_values(_decode_object(line), converters))
+        return "\t".join(_values(_decode_object(line), converters, RULES[id(converters)]))
     except BadRecord:
         return None
 
@@ -210,8 +216,24 @@ def test_fast_row_defers_on_every_escape_and_nul():
         assert _EVENT_ROW(orjson.dumps({**GOOD_EVENT, "song": value})) is None
     # not to be mistaken for NULL
     assert _EVENT_ROW(orjson.dumps({**GOOD_EVENT, "song": "\\N"})) is None
-    values, _ = _EVENT_ROW(orjson.dumps({**GOOD_EVENT, "song": None}))
+    values, _ = _EVENT_ROW(orjson.dumps({**GOOD_EVENT, "page": "Home", "song": None}))
     assert values.split("\t")[13] == "\\N"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"page": "Home", "song": None, "mood": "calm"},  # a key the contract does not know
+        {"page": "Home", "song": MISSING},  # a key absent, though null would be fine
+        {"song": None},  # a play without a song
+        {"auth": "Logged In", "userId": ""},  # a logged-in event without a user
+        {"level": ""},  # every event has a level
+    ],
+)
+def test_fast_row_leaves_drifted_keys_and_broken_meaning_to_the_exact_path(change):
+    record = {**GOOD_EVENT, **change}
+    record = {key: value for key, value in record.items() if value is not MISSING}
+    assert _EVENT_ROW(orjson.dumps(record)) is None
 
 
 def test_compile_row_refuses_kinds_it_does_not_know():

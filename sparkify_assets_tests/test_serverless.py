@@ -17,6 +17,7 @@ import psycopg2
 import pytest
 from botocore.stub import Stubber
 
+from sparkify_assets.core.settings import SettingsError
 from sparkify_assets.defs import redshift as redshift_defs
 from sparkify_assets.defs.redshift import RedshiftResource
 from sparkify_assets.ops.aws_clients import AwsClients
@@ -232,6 +233,10 @@ def test_a_run_connects_with_get_credentials(
     assert (opened["host"], opened["port"], opened["dbname"]) == (HOST, 5439, "sparkify")
     assert (opened["user"], opened["password"]) == ("IAMR:sparkify-loader", "Serverless-Pa55")
     assert warehouse.load_errors_view == "sys_load_error_detail"  # it exists on Serverless
+    with pytest.raises(
+        SettingsError, match="stl_load_errors does not exist on Redshift Serverless"
+    ):
+        make_resource(load_errors_view="stl_load_errors").warehouse()
 
 
 def test_the_loading_policy_names_the_workgroup(serverless: Stubber) -> None:
@@ -243,3 +248,24 @@ def test_the_loading_policy_names_the_workgroup(serverless: Stubber) -> None:
         "redshift-serverless:GetCredentials",
     ]
     assert statement["Resource"] == [WORKGROUP_ARN]
+
+
+def test_cli_serverless_status_and_no_pause(
+    serverless: Stubber, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    from sparkify_assets.cli import main as cli
+
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.delenv("REDSHIFT_WORKGROUP", raising=False)
+    group_id = ClusterSecurityGroup(boto3.client("ec2"), "sparkify").ensure("the test")
+    serverless.add_response(
+        "get_workgroup", workgroup(group=group_id), {"workgroupName": "sparkify"}
+    )
+    serverless.add_response("get_namespace", namespace(), {"namespaceName": "sparkify"})
+
+    assert cli.main(["cluster", "status", "--serverless"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == f"available {HOST}:{REDSHIFT_PORT}"
+    assert cli.main(["cluster", "pause", "--serverless"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("sparkify: cannot pause Redshift Serverless workgroup 'sparkify': ")
+    assert "has no pause" in err and err.count("\n") == 1

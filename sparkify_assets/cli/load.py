@@ -17,6 +17,7 @@ from datetime import date
 
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, Definitions
 
+from sparkify_assets.cli.drift import DriftReport, drift_report
 from sparkify_assets.cli.progress import RunTracker
 from sparkify_assets.cli.stale_data import StaleData, stale_data
 from sparkify_assets.cli.stale_runs import fail_stale_runs, process_tags
@@ -74,6 +75,7 @@ class LoadReport:
     stale_runs: list[str] = field(default_factory=list)
     interrupted: bool = False
     stale: StaleData | None = None
+    drift: DriftReport = field(default_factory=DriftReport)
 
     @property
     def ok(self) -> bool:
@@ -256,7 +258,9 @@ def _run(
         stale=plan.stale,
     )
     if not report.interrupted:  # an interrupted load stops at once
-        report.row_counts = plain_warehouse(defs.resources["warehouse"]).row_counts()
+        warehouse = plain_warehouse(defs.resources["warehouse"])
+        report.row_counts = warehouse.row_counts()
+        report.drift = drift_report(warehouse)
     return report
 
 
@@ -285,8 +289,10 @@ def format_report(report: LoadReport, header: bool = True) -> str:
             else (f"  ({check.violations:,} violation{'s' if check.violations != 1 else ''})")
         )
         lines.append(f"  {verdict:<4}  {check.asset}.{check.check}{found}")
+    lines += report.drift.file_lines()
     for failure in report.failures:
         lines.append(f"  FAILED {failure}")
+    lines += report.drift.summary_lines()
     if report.stale and not report.ok:
         lines.append(
             "  (the warehouse also holds data this source lacks, see the first lines; "

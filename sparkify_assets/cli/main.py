@@ -55,6 +55,8 @@ def _load_with_progress(args: argparse.Namespace, tracker):
     from sparkify_assets.definitions import defs
 
     definitions = defs()
+    if settings.deployment() == "redshift":
+        _cluster_progress_to_stderr()  # resuming a paused cluster first takes minutes
     plan = plan_load(definitions)
     print(plan.header(), flush=True)  # first, before anything runs
     if plan.stale:

@@ -21,7 +21,9 @@ from typing import Protocol
 import orjson
 
 from sparkify_assets.contract.layout import day_bounds_ms
+from sparkify_assets.contract.meaning import EVENT_RULES, SONG_RULES, Meaning, broken_meaning
 from sparkify_assets.contract.row_compiler import compile_row
+from sparkify_assets.contract.shape import KeyChange, KeyDrift
 
 NULL = "\\N"  # COPY text format's NULL marker
 INT32 = 2**31
@@ -147,6 +149,10 @@ SONG_FIELDS: tuple[Field, ...] = (
 )
 
 
+EVENT_KEYS = frozenset(f.key for f in EVENT_FIELDS)
+SONG_KEYS = frozenset(f.key for f in SONG_FIELDS)
+
+
 class BadRecord(ValueError):
     """A record that must be quarantined; the message is the human-readable reason."""
 
@@ -187,6 +193,14 @@ class FileTally:
     loaded: int = 0
     rejected: int = 0
     fingerprint: str | None = None  # a song file's ETag or mtime-size; what a refresh compares
+    keys: KeyDrift | None = None  # keys records lacked or had beyond the contract, if any
+
+    def see_keys(self, keys, expected: frozenset[str], line_number: int) -> None:
+        """Count a decoded record's keys against the contract's (``shape.KeyDrift.see``)."""
+        if keys != expected:
+            if self.keys is None:
+                self.keys = KeyDrift()
+            self.keys.see(keys, expected, line_number)
 
     def copy_line(self) -> str:
         """source, records, loaded, rejected, fingerprint as COPY text (load_audit's columns)."""
@@ -200,6 +214,22 @@ class FileTally:
         self.records += other.records
         self.loaded += other.loaded
         self.rejected += other.rejected
+
+
+@dataclass(frozen=True)
+class KeyChangeRow:
+    """A drifted key of one file as a load_drift row (``shape.KeyChange`` and its source)."""
+
+    source: str
+    change: KeyChange
+
+    def copy_line(self) -> str:
+        """source, key, change, records, first_line as COPY text (load_drift's columns)."""
+        change = self.change
+        return (
+            f"{_escape(self.source)}\t{_escape(change.key)}\t{change.change}\t{change.records}"
+            f"\t{change.first_line}\n"
+        )
 
 
 def _escape(text: str) -> str:
@@ -278,9 +308,11 @@ _SONG_CONVERTERS = tuple((f.key, _converter(f)) for f in SONG_FIELDS)
 # lines. It only accepts; anything it does not accept goes field by field (see row_compiler).
 _BOUNDS = {"int": INT32, "bigint": INT64}
 _EVENT_ROW = compile_row(
-    "Event", EVENT_FIELDS, null=NULL, int_bounds=_BOUNDS, over_bytes=_over_bytes
+    "Event", EVENT_FIELDS, EVENT_RULES, null=NULL, int_bounds=_BOUNDS, over_bytes=_over_bytes
 )
-_SONG_ROW = compile_row("Song", SONG_FIELDS, null=NULL, int_bounds=_BOUNDS, over_bytes=_over_bytes)
+_SONG_ROW = compile_row(
+    "Song", SONG_FIELDS, SONG_RULES, null=NULL, int_bounds=_BOUNDS, over_bytes=_over_bytes
+)
 
 
 def _decode_object(raw: bytes) -> dict:
@@ -297,9 +329,14 @@ def _decode_object(raw: bytes) -> dict:
     return value
 
 
-def _values(record: dict, converters: tuple) -> list[str]:
+def _values(record: dict, converters: tuple, rules: tuple[Meaning, ...] = ()) -> list[str]:
+    """The record's COPY values; BadRecord for the first rule it breaks (types, then meaning)."""
     get = record.get
-    return [convert(get(key)) for key, convert in converters]
+    values = [convert(get(key)) for key, convert in converters]
+    reason = broken_meaning(rules, record)
+    if reason is not None:
+        raise BadRecord(reason)
+    return values
 
 
 def raw_text(raw: bytes) -> str:
@@ -308,18 +345,22 @@ def raw_text(raw: bytes) -> str:
     return text[:RAW_RECORD_LIMIT]
 
 
-def _exact_event_row(raw: bytes) -> tuple[str, int]:
+def _exact_event_row(raw: bytes, tally: FileTally, line: int) -> tuple[str, int]:
     """COPY values and ts of an event line, decoded and converted field by field: slower than
-    the fast path, but it names the reason when the line is bad."""
+    the fast path, but it names the reason when the line is bad. ``tally`` counts the record's
+    keys first, whether it is good or bad."""
     record = _decode_object(raw)
-    return "\t".join(_values(record, _EVENT_CONVERTERS)), record["ts"]
+    tally.see_keys(record.keys(), EVENT_KEYS, line)
+    return "\t".join(_values(record, _EVENT_CONVERTERS, EVENT_RULES)), record["ts"]
 
 
-def _song_row(raw: bytes) -> str:
+def _song_row(raw: bytes, tally: FileTally) -> str:
     fast = _SONG_ROW(raw)
     if fast is not None:
         return fast[0]
-    return "\t".join(_values(_decode_object(raw), _SONG_CONVERTERS))
+    record = _decode_object(raw)
+    tally.see_keys(record.keys(), SONG_KEYS, 1)
+    return "\t".join(_values(record, _SONG_CONVERTERS, SONG_RULES))
 
 
 # Rows per chunk parse_events yields: large enough that the per-chunk work (a join, a tally, a
@@ -381,7 +422,7 @@ def _checked_event(
         return fast[0]
     raw = raw.rstrip(b"\r\n")
     try:
-        values, ts = _exact_event_row(raw)
+        values, ts = _exact_event_row(raw, tally, line_number)
         if not day_start <= ts < day_end:
             raise BadRecord(f"ts is outside the file's day {day.isoformat()}")
     except BadRecord as bad:
@@ -400,7 +441,7 @@ def parse_song(content: bytes, source: str, tally: FileTally, rejects: RejectSin
         return None
     tally.records += 1
     try:
-        values = _song_row(content)
+        values = _song_row(content, tally)
     except BadRecord as bad:
         tally.rejected += 1
         rejects.append(Reject(source, 1, raw_text(content), str(bad)))

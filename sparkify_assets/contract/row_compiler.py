@@ -29,6 +29,15 @@ class FieldSpec(Protocol):
     required: bool
 
 
+class RuleSpec(Protocol):
+    """A rule of meaning (``shape.Meaning``): in the records ``when`` selects, ``keys`` hold a
+    value (not null; not '' either unless ``empty_ok``)."""
+
+    keys: tuple[str, ...]
+    when: tuple[str, str] | None
+    empty_ok: bool
+
+
 # userId strings shorter than this are digits-only numbers below 2**31 once they pass isdigit().
 _SHORT_USER_ID = 10
 
@@ -56,19 +65,35 @@ def _decoded_type(spec: FieldSpec, int_bounds: dict[str, int]) -> Any:
 
 
 def record_type(name: str, fields: Iterable[FieldSpec], int_bounds: dict[str, int]) -> type:
-    """A msgspec Struct with one attribute per field, named after its column, read from its key."""
-    attributes = []
-    for spec in fields:
-        kind = _decoded_type(spec, int_bounds)
-        default = msgspec.NODEFAULT if spec.required else None
-        attributes.append((spec.column, kind, msgspec.field(name=spec.key, default=default)))
-    # Required attributes first: a Struct cannot put one without a default after defaults.
-    attributes.sort(key=lambda attribute: attribute[2].default is not msgspec.NODEFAULT)
-    return msgspec.defstruct(name, attributes, gc=False)
+    """A msgspec Struct with one attribute per field, named after its column, read from its key.
+
+    Every key must be there (a missing key is not a null) and no other key may be: a record of
+    another shape is left to the field-by-field path, which counts the keys that drifted.
+    """
+    attributes = [
+        (spec.column, _decoded_type(spec, int_bounds), msgspec.field(name=spec.key))
+        for spec in fields
+    ]
+    return msgspec.defstruct(name, attributes, gc=False, forbid_unknown_fields=True)
+
+
+def _rule_code(rule: RuleSpec, variable: dict[str, str], kind: dict[str, str]) -> list[str]:
+    """``return None`` when a record breaks the rule; read before NULL markers replace None."""
+
+    def no_value(key: str) -> str:
+        name = variable[key]
+        text = kind[key] in ("text", "user_id") and not rule.empty_ok
+        return f"not {name}" if text else f"{name} is None"
+
+    broken = " or ".join(no_value(key) for key in rule.keys)
+    if rule.when is not None:
+        key, value = rule.when
+        broken = f"{variable[key]} == {value!r} and ({broken})"
+    return [f"    if {broken}:", "        return None"]
 
 
 def _field_code(name: str, spec: FieldSpec) -> list[str]:
-    lines = [f"    {name} = record.{spec.column}"]
+    lines = []
     if not spec.required:
         lines.append(f"    if {name} is None:\n        {name} = NULL\n        nulls += 1")
         other = "    elif "
@@ -98,13 +123,15 @@ def _bytes_code(names_and_specs: list[tuple[str, FieldSpec]]) -> list[str]:
 def compile_row(
     name: str,
     fields: Iterable[FieldSpec],
+    rules: Iterable[RuleSpec] = (),
     *,
     null: str,
     int_bounds: dict[str, int],
     over_bytes: Callable[[str, int], bool],
 ) -> Callable[[bytes], tuple[str, Any] | None]:
     """``row(line)``: the tab-separated COPY values of a JSON line and its decoded record, or
-    None. The record's attributes are the field's columns (``record.ts``)."""
+    None. The record's attributes are the field's columns (``record.ts``). A record breaking
+    one of ``rules`` gives None (the field-by-field path names the reason)."""
     fields = tuple(fields)
     decoder = msgspec.json.Decoder(record_type(name, fields, int_bounds))
     names = [f"v{index}" for index in range(len(fields))]
@@ -118,8 +145,13 @@ def compile_row(
         "        return None",
         "    nulls = 0",
     ]
-    for variable, spec in zip(names, fields, strict=True):
-        body += _field_code(variable, spec)
+    body += [f"    {v} = record.{spec.column}" for v, spec in zip(names, fields, strict=True)]
+    variable = {spec.key: v for v, spec in zip(names, fields, strict=True)}
+    kind = {spec.key: spec.kind for spec in fields}
+    for rule in rules:
+        body += _rule_code(rule, variable, kind)
+    for v, spec in zip(names, fields, strict=True):
+        body += _field_code(v, spec)
     body.append("    row = f'" + "\\t".join(f"{{{variable}}}" for variable in names) + "'")
     text = [
         (variable, spec)

@@ -96,6 +96,12 @@ def max_reject_share() -> float:
     return _number("SPARKIFY_MAX_REJECT_SHARE", DEFAULT_MAX_REJECT_SHARE, float, "a number", 0, 1)
 
 
+def drift_sample_lines() -> int:
+    """Redshift: the first lines of each day file read from S3 for the key check (0: none)."""
+    return _number("SPARKIFY_DRIFT_SAMPLE_LINES", 0, int, "a whole number", 0, MAX_SAMPLE_LINES)
+
+
+MAX_SAMPLE_LINES = 10_000
 DEFAULT_CHECK_WORKERS = 2
 MAX_CHECK_WORKERS = 8
 

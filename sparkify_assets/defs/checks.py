@@ -12,6 +12,7 @@ import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import date, timedelta
 
 from dagster import (
@@ -36,6 +37,7 @@ from sparkify_assets.sql import render
 from sparkify_assets.sql.catalog import TABLES
 from sparkify_assets.sql.checks import RULES, WARN, Rule, count_and_sample
 from sparkify_assets.sql.dialect import REDSHIFT, Dialect
+from sparkify_assets.sql.in_flight import in_flight, settled_windows, watch
 from sparkify_assets.sql.model import EVERY_DAY
 from sparkify_assets.warehouse.base import Warehouse
 from sparkify_assets.warehouse.cancel import cancel_in_flight
@@ -68,7 +70,44 @@ def find_violations(
     return violations, sample
 
 
-def check_result(rule: Rule, violations: int, sample: list[str], rows: int) -> AssetCheckResult:
+def judge(
+    rule: Rule,
+    cursor,
+    schema: str,
+    window: tuple[date, date] = EVERY_DAY,
+    dialect: Dialect = REDSHIFT,
+) -> tuple[int, list[str], str]:
+    """``find_violations`` over what no other run is half-way through, and what was left out.
+
+    Called in a transaction that reads one snapshot (``consistent_reads``), so the days in flight
+    and the rule see the same committed state.
+    """
+    days_query, behind_query = in_flight(rule, schema, window)
+    seen = watch(rule)
+    if seen.behind:
+        cursor.execute(behind_query)
+        (behind,) = cursor.fetchone()
+        if behind:
+            tables = ", ".join(seen.behind)
+            return 0, [], f"not judged: {tables} still have {behind} pending change(s) to apply"
+    days: list[date] = []
+    if seen.days:
+        cursor.execute(days_query)
+        days = [row[0] for row in cursor.fetchall()]
+    violations, sample = 0, []
+    for settled in settled_windows(window, days):
+        count, rows = find_violations(rule, cursor, schema, settled, dialect)
+        violations, sample = violations + count, (sample + rows)[:SAMPLE_ROWS]
+    left_out = ", ".join(day.isoformat() for day in days)
+    return violations, sample, f"days left to the run rebuilding them: {left_out}" if days else ""
+
+
+SAMPLE_ROWS = 5
+
+
+def check_result(
+    rule: Rule, violations: int, sample: list[str], rows: int, in_flight_note: str = ""
+) -> AssetCheckResult:
     return AssetCheckResult(
         asset_key=rule.table,
         check_name=rule.name,
@@ -79,11 +118,28 @@ def check_result(rule: Rule, violations: int, sample: list[str], rows: int) -> A
             "violations": violations,
             "rows_checked": rows,
             "sample": MetadataValue.md("\n".join(f"- `{row}`" for row in sample) or "none"),
+            # What another run was half-way through when this check read (docs/concurrency.md).
+            "in_flight": in_flight_note or "none",
         },
     )
 
 
 Task = Callable[[object], object]  # cursor -> value
+
+
+@contextmanager
+def consistent_reads(warehouse: Warehouse):
+    """A read-only transaction whose every statement sees the same committed state.
+
+    PostgreSQL's default (READ COMMITTED) gives each statement its own snapshot, so a rule and
+    the in-flight days read before it could see different states; REPEATABLE READ takes one at
+    the first query. Redshift's transactions read one snapshot anyway (its serializable and
+    snapshot isolation both take it at the first statement).
+    """
+    with warehouse.transaction() as cursor:
+        for statement in warehouse.dialect.consistent_reads:
+            cursor.execute(statement)
+        yield cursor
 
 
 def run_tasks(warehouse: Warehouse, tasks: list[Task], workers: int) -> list:
@@ -98,7 +154,7 @@ def run_tasks(warehouse: Warehouse, tasks: list[Task], workers: int) -> list:
     """
     workers = min(workers, len(tasks))
     if workers <= 1:
-        with warehouse.transaction() as cursor:
+        with consistent_reads(warehouse) as cursor:
             return [task(cursor) for task in tasks]
     pending: queue.SimpleQueue = queue.SimpleQueue()
     for index, task in enumerate(tasks):
@@ -107,7 +163,7 @@ def run_tasks(warehouse: Warehouse, tasks: list[Task], workers: int) -> list:
     failed = threading.Event()
 
     def work() -> None:
-        with warehouse.transaction() as cursor:
+        with consistent_reads(warehouse) as cursor:
             while not failed.is_set():
                 try:
                     index, task = pending.get_nowait()
@@ -148,16 +204,13 @@ def evaluate_all(
             lambda cursor, table=table: count_rows(cursor, schema, table, window)
             for table in tables
         ),
-        *(
-            lambda cursor, rule=rule: find_violations(rule, cursor, schema, window, dialect)
-            for rule in rules
-        ),
+        *(lambda cursor, rule=rule: judge(rule, cursor, schema, window, dialect) for rule in rules),
     ]
     values = run_tasks(warehouse, tasks, workers)
     rows = dict(zip(tables, values[: len(tables)], strict=True))
     return [
-        check_result(rule, violations, sample, rows[rule.table])
-        for rule, (violations, sample) in zip(rules, values[len(tables) :], strict=True)
+        check_result(rule, violations, sample, rows[rule.table], note)
+        for rule, (violations, sample, note) in zip(rules, values[len(tables) :], strict=True)
     ]
 
 

@@ -106,6 +106,11 @@ class RedshiftResource(ConfigurableResource):
     )
     load_errors_view: str = Field(default="", description="REDSHIFT_LOAD_ERRORS_VIEW")
     max_reject_share: float = settings.DEFAULT_MAX_REJECT_SHARE
+    drift_sample_lines: int = Field(
+        default=0,
+        description="SPARKIFY_DRIFT_SAMPLE_LINES: first lines of each day file read "
+        "from S3 for unknown keys (docs/source-drift.md); 0 reads none",
+    )
     data_uri: str = Field(default="", description="s3:// data the S3 role may read (`up`).")
     role_name: str = Field(default=DEFAULT_ROLE_NAME, description="S3 role `up` creates.")
     node_type: str = Field(default="ra3.large", description="Node type `up` creates.")
@@ -185,6 +190,11 @@ class RedshiftResource(ConfigurableResource):
                 "(see docs/redshift.md, Deploy to Redshift)"
             )
         settings.check_copy_settings(self.iam_role_arn, self.log_jsonpath)
+        if self.serverless and self.load_errors_view == "stl_load_errors":
+            raise settings.SettingsError(
+                "REDSHIFT_LOAD_ERRORS_VIEW=stl_load_errors does not exist on Redshift Serverless: "
+                "leave it unset (sys_load_error_detail)"
+            )
 
     def credentials(self, aws: AwsClients) -> TemporaryCredentials:
         seconds = self.credential_minutes * 60
@@ -257,6 +267,7 @@ class RedshiftResource(ConfigurableResource):
             log_jsonpath=self.log_jsonpath,
             load_errors_view=load_errors_view(self.load_errors_view),
             max_reject_share=self.max_reject_share,
+            drift_sample_lines=self.drift_sample_lines,
             login_source=self.login(progress, instance, clock),
         )
 
@@ -267,6 +278,7 @@ def redshift_resource() -> RedshiftResource:
         **settings.redshift_resource(),
         password=secret_from_env("REDSHIFT_PASSWORD"),
         max_reject_share=settings.max_reject_share(),
+        drift_sample_lines=settings.drift_sample_lines(),
         data_uri=settings.data_uri(),
         **{
             field: value

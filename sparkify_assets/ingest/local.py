@@ -42,6 +42,10 @@ class LocalSource:
         with open(self._path(file), "rb") as handle:
             yield from handle
 
+    def head(self, file: SourceFile, size: int) -> bytes:
+        with open(self._path(file), "rb") as handle:
+            return handle.read(size)
+
     def read_all(self, files: Iterator[SourceFile]) -> Iterator[tuple[SourceFile, bytes]]:
         for file in files:
             with open(self._path(file), "rb") as handle:

@@ -174,6 +174,14 @@ class S3Source:
             finally:
                 body.close()
 
+    def head(self, file: SourceFile, size: int) -> bytes:
+        """The first ``size`` bytes in one ranged GET (the whole object when it is smaller)."""
+        with self._errors(file.key):
+            response = self._client.get_object(
+                Bucket=self.bucket, Key=self._key(file.key), Range=f"bytes=0-{size - 1}"
+            )
+            return response["Body"].read()
+
     def _read(self, file: SourceFile) -> bytes:
         with self._errors(file.key):
             response = self._client.get_object(Bucket=self.bucket, Key=self._key(file.key))

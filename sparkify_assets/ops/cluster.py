@@ -1,8 +1,8 @@
 """Lifecycle of the Amazon Redshift cluster that hosts the Sparkify warehouse (plain boto3).
 
-``RedshiftCluster.from_env().up(...)`` is what ``sparkify cluster up`` runs; the Dagster jobs in
-``defs.cluster_jobs`` hand the same object to their ops. The role is in ``iam``, the network in
-``network``, and what a failure means in ``aws_errors``.
+The ``redshift`` resource (``defs.redshift``) builds one for ``sparkify cluster``, the cluster
+jobs and each run's connection; Serverless is ``serverless``. What both share is in ``target``,
+the role in ``iam``, the network in ``network``, and what a failure means in ``aws_errors``.
 
 Security posture:
 * the cluster's IAM role can only *read* S3, and only the Sparkify data bucket/prefix when one

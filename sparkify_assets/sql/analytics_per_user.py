@@ -160,10 +160,11 @@ RECENT_PLAYS = Table(
     kind=TableKind.SCOPED,
     primary_key=("user_id", "recency_rank"),
     depends_on=("user_plays_by_hour", "songplays", "songs", "artists"),
-    # A user's plays, or the details of a song or artist among them, changed.
+    # A user's plays or hours, or the details of a song or artist among them, changed.
     scope=Scope(
         consumes=(
             Consumes("songplays", ChangeKind.USER),
+            Consumes("user_plays_by_hour", ChangeKind.USER),
             Consumes("songs", ChangeKind.SONG),
             Consumes("artists", ChangeKind.ARTIST),
         ),

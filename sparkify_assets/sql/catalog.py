@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from sparkify_assets.sql.analytics import ANALYTICS_TABLES
-from sparkify_assets.sql.model import check_model
+from sparkify_assets.sql.load_log import LOAD_DRIFT
+from sparkify_assets.sql.model import check_model, check_told
 from sparkify_assets.sql.state import PENDING_CHANGES, TABLE_VERSIONS, USER_LATEST_BY_DAY
 from sparkify_assets.sql.summaries import SUMMARY_TABLES
 from sparkify_assets.sql.tables import (
@@ -34,8 +35,10 @@ ALL_TABLES = (
     *BUILT_TABLES,
     LOAD_REJECTS,
     LOAD_AUDIT,
+    LOAD_DRIFT,
     PENDING_CHANGES,
     TABLE_VERSIONS,  # which definition built each table's rows (sql.fingerprint)
 )
 TABLES = {table.name: table for table in ALL_TABLES}
 check_model(ALL_TABLES)
+check_told(ALL_TABLES)

@@ -13,20 +13,30 @@ anywhere leaves the pending rows of the work not yet done, and running again fin
 
 A full rebuild (``sparkify load``, ``--full-refresh``, or a pending ``all``) replaces the whole
 table, forgets its pending rows and tells its consumers ``all``.
+
+Daily tables follow their input's days instead (Dagster hands a run its days), but they are told
+too, with ``window`` rows: a write of a day of ``staging_events`` or ``songplays`` names that day
+for each daily table built from it (``window_consumers``), and the daily table's own rebuild of
+the day deletes the row. So the warehouse itself says which days of which daily table another run
+has rewritten the input of but not yet the table: what a check must not judge yet (see
+``docs/concurrency.md``). Scope rebuilds neither count nor delete ``window`` rows.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import uuid
+from datetime import date
 
 from psycopg2 import sql
 
+from sparkify_assets.contract.layout import days_in
 from sparkify_assets.sql import render
 from sparkify_assets.sql.dialect import Dialect
 from sparkify_assets.sql.model import EVERY_DAY, ChangeKind, Table, TableKind, Window
 
 CHANGES = "sparkify_changes"  # this transaction's snapshot of its pending rows (a temp table)
+WINDOW = ChangeKind.WINDOW.value
 
 
 def new_batch() -> str:
@@ -56,6 +66,18 @@ def consumers_of(table: Table, tables) -> list[tuple[Table, ChangeKind]]:
         for consumed in consumer.scope.consumes
         if consumed.producer == table.name
     ]
+
+
+def window_consumers(table: Table, tables) -> list[Table]:
+    """The daily tables built from a daily table's days (staging_events -> songplays, ...)."""
+    if not table.window_column:
+        return []
+    return [t for t in tables if t.window_column and t is not table and table.name in t.depends_on]
+
+
+def tells_days(table: Table, tables) -> bool:
+    """Whether ``table`` is told ``window`` rows, and its builds snapshot and delete them."""
+    return any(table in window_consumers(producer, tables) for producer in tables)
 
 
 def _pending(schema: str) -> sql.Identifier:
@@ -99,6 +121,71 @@ def announce_all(table: Table, tables, schema: str, batch: str) -> list:
     ]
 
 
+def mark_days(table: Table, tables, schema: str, batch: str, days: list[date]) -> list:
+    """Tell each daily table built from ``table`` that these days of its input were rewritten."""
+    statements = []
+    for consumer in window_consumers(table, tables):
+        rows = sql.SQL(", ").join(
+            sql.SQL("({}, {}, {}, {})").format(
+                sql.Literal(consumer.name),
+                sql.Literal(batch),
+                sql.Literal(WINDOW),
+                sql.Literal(day.isoformat()),
+            )
+            for day in days
+        )
+        if days:
+            statements.append(
+                sql.SQL("INSERT INTO {} (consumer, batch, kind, day) VALUES {}").format(
+                    _pending(schema), rows
+                )
+            )
+    return statements
+
+
+def pass_days_on(table: Table, tables, schema: str, batch: str, snapshotted: bool) -> list:
+    """A full rebuild took in every day it was told of (its snapshot's, when it took one): it
+    names them in turn downstream."""
+    source, mine = (
+        (sql.Identifier(CHANGES), sql.SQL(""))
+        if snapshotted
+        else (_pending(schema), sql.SQL("consumer = {} AND ").format(sql.Literal(table.name)))
+    )
+    return [
+        sql.SQL(
+            "INSERT INTO {} (consumer, batch, kind, day)\n"
+            "SELECT DISTINCT {}, {}, {}, day FROM {} WHERE {}kind = {}"
+        ).format(
+            _pending(schema),
+            sql.Literal(consumer.name),
+            sql.Literal(batch),
+            sql.Literal(WINDOW),
+            source,
+            mine,
+            sql.Literal(WINDOW),
+        )
+        for consumer in window_consumers(table, tables)
+    ]
+
+
+def days_caught_up(table: Table, schema: str, window: Window) -> sql.Composed:
+    """Delete the snapshot's ``window`` rows of the days a window rebuild read again (and no
+    row committed after the snapshot, whose input this transaction may not have seen)."""
+    start, end = window
+    return sql.SQL(
+        "DELETE FROM {} WHERE consumer = {} AND kind = {} AND day >= {} AND day < {}\n"
+        "  AND batch IN (SELECT DISTINCT batch FROM {} WHERE kind = {})"
+    ).format(
+        _pending(schema),
+        sql.Literal(table.name),
+        sql.Literal(WINDOW),
+        sql.Literal(start.isoformat()),
+        sql.Literal(end.isoformat()),
+        sql.Identifier(CHANGES),
+        sql.Literal(WINDOW),
+    )
+
+
 def snapshot(table: Table, pending: Table, schema: str) -> list:
     """Copy the table's pending rows into the transaction's own temp table."""
     return [
@@ -112,24 +199,34 @@ def snapshot(table: Table, pending: Table, schema: str) -> list:
 
 
 def snapshot_size() -> sql.Composed:
-    """(pending rows, of which 'all') in the snapshot."""
+    """(pending rows for the scope, of which 'all') in the snapshot; ``window`` rows apart."""
     return sql.SQL(
-        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN kind = {} THEN 1 ELSE 0 END), 0) FROM {}"
-    ).format(sql.Literal(ChangeKind.ALL.value), sql.Identifier(CHANGES))
+        "SELECT COALESCE(SUM(CASE WHEN kind <> {} THEN 1 ELSE 0 END), 0),"
+        " COALESCE(SUM(CASE WHEN kind = {} THEN 1 ELSE 0 END), 0) FROM {}"
+    ).format(sql.Literal(WINDOW), sql.Literal(ChangeKind.ALL.value), sql.Identifier(CHANGES))
 
 
 def consumed(table: Table, schema: str) -> sql.Composed:
-    """Delete the pending rows the snapshot holds, and no row committed after it."""
+    """Delete the scope's pending rows the snapshot holds, and no row committed after it."""
     return sql.SQL(
-        "DELETE FROM {} WHERE consumer = {} AND batch IN (SELECT DISTINCT batch FROM {})"
-    ).format(_pending(schema), sql.Literal(table.name), sql.Identifier(CHANGES))
+        "DELETE FROM {} WHERE consumer = {} AND kind <> {}\n"
+        "  AND batch IN (SELECT DISTINCT batch FROM {})"
+    ).format(
+        _pending(schema), sql.Literal(table.name), sql.Literal(WINDOW), sql.Identifier(CHANGES)
+    )
 
 
-def forget(table: Table, schema: str) -> sql.Composed:
-    """A full rebuild answers every pending change of the table."""
-    return sql.SQL("DELETE FROM {} WHERE consumer = {}").format(
+def forget(table: Table, schema: str, snapshotted: bool) -> sql.Composed:
+    """A full rebuild answers every pending change of the table; of its ``window`` rows, those
+    of the snapshot (which it passes on), not one committed after it."""
+    statement = sql.SQL("DELETE FROM {} WHERE consumer = {}").format(
         _pending(schema), sql.Literal(table.name)
     )
+    if not snapshotted:
+        return statement
+    return statement + sql.SQL(
+        " AND (kind <> {} OR batch IN (SELECT DISTINCT batch FROM {}))"
+    ).format(sql.Literal(WINDOW), sql.Identifier(CHANGES))
 
 
 def _hooks(table: Table, schema: str, scoped: bool) -> dict[str, sql.Composable]:
@@ -181,19 +278,29 @@ def replace_scope(table: Table, tables, schema: str, batch: str) -> list:
 
 
 def replace_window(table: Table, tables, schema: str, batch: str, window) -> list:
-    """Replace a partitioned table's window, telling consumers its keys before and after."""
+    """Replace a partitioned table's window, telling consumers its keys before and after, and
+    the daily tables built from it its days; the days it was told of are caught up."""
     where = render.in_window(table, window)
     delete = sql.SQL("DELETE FROM {}").format(render.table_ref(schema, table.name)) + where
+    caught_up = [days_caught_up(table, schema, window)] if tells_days(table, tables) else []
     return [
+        *caught_up,
         *announce(table, tables, schema, batch, where),
         delete,
         insert(table, schema, window, scoped=False),
         *announce(table, tables, schema, batch, where),
+        *mark_days(table, tables, schema, batch, days_in(*window)),
     ]
 
 
-def replace_all(table: Table, tables, schema: str, batch: str, dialect: Dialect) -> list:
+def replace_all(
+    table: Table, tables, schema: str, batch: str, dialect: Dialect, snapshotted: bool = False
+) -> list:
     """The full rebuild: every row from the build SQL; consumers are told ``all``.
+
+    ``snapshotted``: the transaction took its snapshot of pending rows first (a build does, see
+    ``warehouse.plans.build_head``); it then forgets only the ``window`` rows of the snapshot.
+    A migration, which holds every write off, forgets them all.
 
     Where the dialect has indexes, they are dropped first and built again after the insert, in
     the same transaction: one sort per index instead of a B-tree insert per row. Dropping takes
@@ -201,7 +308,11 @@ def replace_all(table: Table, tables, schema: str, batch: str, dialect: Dialect)
     reading the old rows meanwhile.
     """
     delete = sql.SQL("DELETE FROM {}").format(render.table_ref(schema, table.name))
-    forgotten = [forget(table, schema)] if table.scope else []
+    told_days = tells_days(table, tables)
+    forgotten = [
+        *(pass_days_on(table, tables, schema, batch, snapshotted) if told_days else []),
+        *([forget(table, schema, told_days and snapshotted)] if table.scope or told_days else []),
+    ]
     replace = [delete, insert(table, schema, EVERY_DAY if table.window_column else None, False)]
     if dialect.indexes_after_full_rebuild:
         drop, create = render.drop_indexes, render.create_indexes_after

@@ -28,6 +28,7 @@ from sparkify_assets.sql import render
 from sparkify_assets.sql.analytics import ANALYTICS_TABLES
 from sparkify_assets.sql.catalog import ALL_TABLES, STAGING_TABLES
 from sparkify_assets.sql.dialect import REDSHIFT, Dialect
+from sparkify_assets.sql.drift import DRIFT_RULES
 from sparkify_assets.sql.model import EVERY_DAY
 from sparkify_assets.sql.render import statement, table_ref
 from sparkify_assets.sql.tables import STAGING_EVENTS, STAGING_SONGS, Table, songplay_id
@@ -391,6 +392,10 @@ _SPECIFIC_RULES = [
         "event_date >= {window_start} AND event_date < {window_end}",
     ),
     _rejects(STAGING_SONGS),
+    *(
+        Rule(r.table, r.name, r.description, _template(r.query), blocking=False, severity=WARN)
+        for r in DRIFT_RULES
+    ),
     # Song rows are matched to the audit in total: Redshift's one COPY of song_data/ cannot say
     # which file a row came from (its staging_songs.source is the prefix).
     _reconciles_with_audit(STAGING_SONGS, None, per_file=False),

@@ -42,6 +42,9 @@ class Dialect:
     indexes_after_full_rebuild: ClassVar[bool] = False
     # A primary key the engine enforces needs no scan to check (Redshift only plans with it).
     enforces_primary_keys: ClassVar[bool] = False
+    # What a read-only transaction runs first so that all its statements read one snapshot
+    # (the checks, see docs/concurrency.md). Redshift's transactions always do.
+    consistent_reads: ClassVar[tuple[str, ...]] = ()
 
     def layout(self, table: Table) -> str:
         """Text after a CREATE TABLE's column list ("" when the engine takes none)."""
@@ -74,6 +77,7 @@ class Postgres(Dialect):
     index_methods = {IndexKind.DAY_RANGE: "brin"}
     indexes_after_full_rebuild = True
     enforces_primary_keys = True
+    consistent_reads = ("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ",)
 
 
 class Redshift(Dialect):

@@ -35,6 +35,8 @@ _TOKENS = re.compile(
 _COMMENT = re.compile(r"--[^\n]*")
 # The contract of each staging table: the fields the record parser maps to its columns.
 _CONTRACTS = {"staging_events": records.EVENT_FIELDS, "staging_songs": records.SONG_FIELDS}
+# Its rules of meaning (``contract.meaning``): declared data, so they need no revision number.
+_MEANINGS = {"staging_events": records.EVENT_RULES, "staging_songs": records.SONG_RULES}
 PENDING = "pending_changes"
 
 
@@ -68,6 +70,10 @@ def _contract(table: Table) -> dict | None:
     return {
         "fields": [[f.key, f.column, str(f.kind), f.max_bytes, f.required] for f in fields],
         "rules": records.RULES_REVISION,
+        "meaning": [
+            [list(rule.keys), list(rule.when) if rule.when else None, rule.empty_ok]
+            for rule in _MEANINGS[table.name]
+        ],
         "raw_record_limit": records.RAW_RECORD_LIMIT,
     }
 

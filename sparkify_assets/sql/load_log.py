@@ -1,6 +1,7 @@
-"""The load log tables: what each staging load quarantined, and what it read from each file.
+"""The load log tables: what each staging load quarantined, what it read from each file, and
+which keys of each file drifted from the record contract.
 
-Both are written in the load's own transaction and replaced with its partition.
+All three are written in the load's own transaction and replaced with its partition.
 """
 
 from __future__ import annotations
@@ -55,6 +56,27 @@ LOAD_AUDIT = Table(
             "Song files: the ETag, or mtime and size, it was loaded at (a refresh reloads a file "
             "whose fingerprint differs)",
         ),
+    ),
+    kind=TableKind.LOG,
+    diststyle="EVEN",
+    sortkey=("asset", "partition_key"),
+)
+
+LOAD_DRIFT = Table(
+    name="load_drift",
+    description=(
+        "Source drift: for every file of the latest load of each staging partition, each key "
+        "its records lacked though the contract expects it (change 'missing') or had though the "
+        "contract does not know it (change 'unknown'), with how many records and the first "
+        "line. Replaced with the partition, like load_audit; a file that kept its shape has no "
+        "row. On Redshift, COPY cannot see keys it does not map: see docs/source-drift.md."
+    ),
+    columns=_load_columns(
+        "Staging asset that read the file",
+        Column("key", "VARCHAR(256)", "The JSON key as written in the file", False),
+        Column("change", "VARCHAR(16)", "'missing' or 'unknown'", False),
+        Column("records", "INTEGER", "Records that lacked (or had) the key", False),
+        Column("first_line", "INTEGER", "1-based line of the first such record"),
     ),
     kind=TableKind.LOG,
     diststyle="EVEN",

@@ -50,6 +50,9 @@ class ChangeKind(StrEnum):
     ARTIST = "artist"
     PAIR = "pair"  # a title and artist name: the plays to match again
     ALL = "all"  # every row changed: the consumer rebuilds whole
+    # A day of a daily table whose input day was rewritten and which is not rebuilt yet: what
+    # a check must not judge while another run is half-way (sql.changes.window_consumers).
+    WINDOW = "window"
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -64,6 +67,7 @@ _CHANGE_COLUMNS = {
     ChangeKind.ARTIST: ("artist_id",),
     ChangeKind.PAIR: ("title", "artist_name"),
     ChangeKind.ALL: (),
+    ChangeKind.WINDOW: ("day",),
 }
 
 
@@ -310,3 +314,21 @@ def check_model(tables: Iterable[Table]) -> None:
                 raise ValueError(
                     f"{table.name} consumes changes of {consumed.producer} but does not read it"
                 )
+
+
+def check_told(tables: Iterable[Table]) -> None:
+    """Refuse an incremental table that reads a table which does not tell it when it changes.
+
+    A daily or scoped table must consume changes of every table its SQL reads (a daily table
+    may read another daily table instead, whose days it follows). Otherwise another run can use up
+    its pending rows while an input is not caught up yet, and nothing tells the table again
+    (issue 23: recent_plays read user_plays_by_hour without being told of it).
+    """
+    by_name = {table.name: table for table in tables}
+    for table in by_name.values():
+        if table.kind not in (TableKind.DAILY, TableKind.SCOPED):
+            continue  # built whole every run, or not built
+        told = {consumed.producer for consumed in table.scope.consumes} if table.scope else set()
+        for name in sorted(set(table.depends_on) - told):
+            if not (table.window_column and by_name[name].window_column):
+                raise ValueError(f"{table.name} reads {name} but is not told when it changes")

@@ -59,10 +59,18 @@ from datetime import date
 from psycopg2 import sql
 
 from sparkify_assets.contract.layout import day_bounds_ms
-from sparkify_assets.contract.records import EVENT_FIELDS, SONG_FIELDS, Field, FieldKind
+from sparkify_assets.contract.records import (
+    EVENT_FIELDS,
+    EVENT_RULES,
+    SONG_FIELDS,
+    SONG_RULES,
+    Field,
+    FieldKind,
+)
 from sparkify_assets.sql import render
 from sparkify_assets.sql.dialect import REDSHIFT
 from sparkify_assets.sql.model import TableKind
+from sparkify_assets.sql.redshift_drift import drift_statements, meaning
 from sparkify_assets.sql.redshift_errors import (
     LOAD_ERROR_VIEWS,
     LoadErrorView,
@@ -220,6 +228,7 @@ def _event_problem(day: date) -> sql.Composed:
                 "             AND LTRIM(user_id, '0') >= '2147483648')\n"
                 "             THEN 'userId is out of range'"
             ),
+            *meaning(EVENT_FIELDS, EVENT_RULES),
         ]
     )
 
@@ -240,7 +249,7 @@ def _identity(fields: tuple[Field, ...], keys: tuple[str, ...]) -> sql.Composed:
 
 _EVENT_IDENTITY = _identity(EVENT_FIELDS, ("ts", "sessionId", "itemInSession", "userId"))
 _SONG_IDENTITY = _identity(SONG_FIELDS, ("song_id", "artist_id", "title"))
-_SONG_PROBLEM = _problem(_missing(SONG_FIELDS))
+_SONG_PROBLEM = _problem([*_missing(SONG_FIELDS), *meaning(SONG_FIELDS, SONG_RULES)])
 
 
 def _move(
@@ -352,6 +361,12 @@ def _replace_partition(config: CopyConfig, target: Table, partition: str) -> lis
     ]
 
 
+def drift_steps(config: CopyConfig, asset: str, partition: str, files: list[CopiedFile]):
+    """Replace the partition's load_drift with what SQL sees in the copied rows."""
+    copied = [(source.table.name, source.tally) for source in files]
+    return [Step(s) for s in drift_statements(config.schema, asset, partition, copied, config)]
+
+
 def events_move_steps(
     config: CopyConfig, day: date, files: list[CopiedFile], marker: Marker
 ) -> list[Step]:
@@ -365,7 +380,7 @@ def events_move_steps(
             Step(reject_events(config, day, source), source.tally, "rejected"),
             Step(errors, source.tally, "rejected"),
         ]
-    return steps
+    return steps + drift_steps(config, STAGING_EVENTS.name, partition, files)
 
 
 def songs_move_steps(config: CopyConfig, files: list[CopiedFile], marker: Marker) -> list[Step]:
@@ -378,6 +393,7 @@ def songs_move_steps(config: CopyConfig, files: list[CopiedFile], marker: Marker
         Step(insert_songs(config, source), source.tally, "loaded"),
         Step(reject_songs(config, source), source.tally, "rejected"),
         Step(errors, source.tally, "rejected"),
+        *drift_steps(config, STAGING_SONGS.name, "", files),
     ]
 
 
@@ -405,12 +421,17 @@ def tidy_steps(config: CopyConfig, target: Table, files: list[CopiedFile]) -> li
 
 
 def failed_load_steps(
-    config: CopyConfig, asset: str, partition: str, marker: Marker, read: list | None
+    config: CopyConfig,
+    asset: str,
+    partition: str,
+    marker: Marker,
+    read: list | None,
+    files: list[CopiedFile] = (),
 ) -> list[Step]:
     """After a rolled-back load: COPY's refused lines into load_rejects, then the first ones.
 
     ``read`` holds the tallies when the load failed its reject share (what was read is known);
-    the audit then says that none of it was kept.
+    the audit then says that none of it was kept, and the copied ``files`` give the drift.
     """
     steps = [
         Step(render.delete_rejects(config.schema, asset, partition)),
@@ -418,4 +439,5 @@ def failed_load_steps(
     ]
     if read is not None:
         steps += audit_steps(config, asset, partition, read, kept=False)
+        steps += drift_steps(config, asset, partition, list(files))
     return [*steps, Step(first_rejects(config, asset, partition))]

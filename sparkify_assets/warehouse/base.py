@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import ClassVar, TypeVar
 
@@ -21,7 +21,6 @@ import psycopg2
 from psycopg2 import sql
 from pydantic import BaseModel, PrivateAttr, field_validator
 
-from sparkify_assets.contract.records import FileTally
 from sparkify_assets.core import faults
 from sparkify_assets.core.errors import UserError
 from sparkify_assets.core.redact import redact
@@ -38,6 +37,7 @@ from sparkify_assets.warehouse.plans import (  # noqa: F401 (the names the targe
     build_lock_key,
     lock_key,
 )
+from sparkify_assets.warehouse.staging_result import StagingResult
 
 
 class RejectThresholdExceeded(UserError):
@@ -103,30 +103,6 @@ def retry_transient(what: str) -> Callable[[Callable[..., Result]], Callable[...
         return wrapper
 
     return decorate
-
-
-@dataclass
-class StagingResult:
-    """What one staging load read, loaded and quarantined."""
-
-    partition: str
-    files: list[FileTally] = field(default_factory=list)
-    seconds: float = 0.0
-
-    @property
-    def records(self) -> int:
-        return sum(tally.records for tally in self.files)
-
-    @property
-    def loaded(self) -> int:
-        return sum(tally.loaded for tally in self.files)
-
-    @property
-    def rejected(self) -> int:
-        return sum(tally.rejected for tally in self.files)
-
-    def reject_share(self) -> float:
-        return self.rejected / self.records if self.records else 0.0
 
 
 @dataclass
@@ -331,8 +307,11 @@ class Warehouse(BaseModel):
 
     def check_reject_share(self, result: StagingResult) -> None:
         if result.records and result.reject_share() > self.max_reject_share:
+            # The drifted keys first: a renamed key is the likeliest cause and names the fix.
+            drift = f" {result.drift_summary()};" if result.drift else ""
+            counts = f"{result.rejected} of {result.records} records rejected"
             raise RejectThresholdExceeded(
-                f"{result.partition}: {result.rejected} of {result.records} records rejected "
+                f"{result.partition}:{drift} {counts} "
                 f"({result.reject_share():.1%}), above the {self.max_reject_share:.1%} allowed "
                 "(SPARKIFY_MAX_REJECT_SHARE or run config max_reject_share); this load was rolled "
                 "back and the partition keeps its previous rows. See load_rejects."

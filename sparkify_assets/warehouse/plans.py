@@ -45,6 +45,8 @@ class Pending(NamedTuple):
 
 
 NOTHING_PENDING = Pending(0, False)
+# Each transaction names the pending rows it writes with a fresh id; printed, a placeholder.
+PRINTED_BATCH = "<batch id of the transaction>"
 
 
 def lock_key(*parts: str) -> str:
@@ -60,7 +62,7 @@ def build_lock_key(table: Table) -> str:
 
 def build_head(warehouse: Warehouse, table: Table) -> list:
     """The statements a build starts with: the snapshot of its pending rows and their count."""
-    if not table.scope:
+    if not (table.scope or changes.tells_days(table, catalog.ALL_TABLES)):
         return []
     schema = warehouse.schema_name
     return [*changes.snapshot(table, PENDING_CHANGES, schema), changes.snapshot_size()]
@@ -79,8 +81,9 @@ def build_body(
     schema, tables = warehouse.schema_name, catalog.ALL_TABLES
     full = full or pending.everything
     if full or not (table.window_column or table.scope):  # no scope: rebuilt every run
+        snapshotted = bool(build_head(warehouse, table))
         statements, modes = (
-            changes.replace_all(table, tables, schema, batch, warehouse.dialect),
+            changes.replace_all(table, tables, schema, batch, warehouse.dialect, snapshotted),
             ["full"],
         )
     else:

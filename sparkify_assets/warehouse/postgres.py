@@ -5,7 +5,7 @@ A day's log file flows line by line through ``records.parse_events`` into chunks
 producer thread (``pipeline.BackgroundReader``) parses the next chunks while PostgreSQL ingests
 this one. Rejected records are spooled to a temporary file and copied into ``load_rejects`` in the
 same transaction, with one ``load_audit`` row per file (records read, loaded, rejected) for the
-reconciliation check.
+reconciliation check, and a ``load_drift`` row per key a file's records lacked or added.
 """
 
 from __future__ import annotations
@@ -21,9 +21,17 @@ import psycopg2
 from psycopg2 import sql
 from pydantic import PrivateAttr
 
-from sparkify_assets.contract.records import FileTally, Reject, parse_events, parse_song
+from sparkify_assets.contract.records import (
+    FileTally,
+    KeyChangeRow,
+    Reject,
+    parse_events,
+    parse_song,
+)
 from sparkify_assets.ingest.base import Source, SourceFile
 from sparkify_assets.sql import catalog, changes, render
+from sparkify_assets.sql.drift import delete_drift
+from sparkify_assets.sql.load_log import LOAD_DRIFT
 from sparkify_assets.sql.tables import (
     LOAD_AUDIT,
     LOAD_REJECTS,
@@ -43,6 +51,7 @@ from sparkify_assets.warehouse.base import (
     warehouse_error,
 )
 from sparkify_assets.warehouse.pipeline import BackgroundReader
+from sparkify_assets.warehouse.plans import PRINTED_BATCH
 from sparkify_assets.warehouse.song_files import (
     copy_keys,
     song_file_changes,
@@ -76,10 +85,12 @@ class CopyStream:
 
 
 class Spool:
-    """COPY text for the ``load_rejects`` or ``load_audit`` rows of one load, in a temp file.
+    """COPY text for the ``load_rejects``, ``load_audit`` or ``load_drift`` rows of one load,
+    in a temp file.
 
     A very bad file (or a few hundred thousand song files) cannot exhaust memory this way.
-    ``append`` takes a ``Reject`` or a ``FileTally``: both render their own columns.
+    ``append`` takes a ``Reject``, a ``FileTally`` or a ``KeyChangeRow``: each renders its own
+    columns.
     """
 
     def __init__(self, asset: str, partition_key: str, loaded_at: str):
@@ -88,7 +99,7 @@ class Spool:
         self._file = tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY_BYTES, mode="w+b")
         self.count = 0
 
-    def append(self, record: Reject | FileTally) -> None:
+    def append(self, record: Reject | FileTally | KeyChangeRow) -> None:
         line = self._prefix + record.copy_line()[:-1] + self._loaded_at
         self._file.write(line.encode())
         self.count += 1
@@ -102,7 +113,8 @@ class Spool:
 
 
 class LoadLog:
-    """What one staging load writes besides its rows: rejects and per-file audit tallies."""
+    """What one staging load writes besides its rows: rejects, per-file audit tallies and the
+    keys that drifted."""
 
     def __init__(self, asset: str, partition_key: str):
         self.asset = asset
@@ -110,15 +122,23 @@ class LoadLog:
         loaded_at = utc_now()
         self.rejects = Spool(asset, partition_key, loaded_at)
         self.audit = Spool(asset, partition_key, loaded_at)
+        self.drift = Spool(asset, partition_key, loaded_at)
 
     def audited(self, rows: Iterator[bytes], tally: FileTally) -> Iterator[bytes]:
         """Pass a file's rows through, then log its tally (final once its rows are consumed)."""
         yield from rows
+        self.log_file(tally)
+
+    def log_file(self, tally: FileTally) -> None:
+        """A file's audit row and its drifted keys."""
         self.audit.append(tally)
+        for change in tally.keys.changes() if tally.keys else ():
+            self.drift.append(KeyChangeRow(tally.source, change))
 
     def close(self) -> None:
         self.rejects.close()
         self.audit.close()
+        self.drift.close()
 
 
 def _copy_sql(table: Table, schema_name: str, columns: tuple[str, ...]) -> sql.Composed:
@@ -129,16 +149,27 @@ def _copy_sql(table: Table, schema_name: str, columns: tuple[str, ...]) -> sql.C
 
 
 def _song_rows(
-    source: Source, files: Iterator[SourceFile], log: LoadLog, totals: FileTally
+    source: Source, files: Iterator[SourceFile], log: LoadLog, result: StagingResult
 ) -> Iterator[bytes]:
-    """COPY rows of song files; each file's tally (with its fingerprint) goes to the audit."""
+    """COPY rows of song files; each file's tally (with its fingerprint) goes to the audit,
+    into the result's one running total, and its drift into the result."""
+    (totals,) = result.files
     for file, content in source.read_all(files):
         tally = FileTally(file.key, fingerprint=file.fingerprint)
         line = parse_song(content, file.key, tally, log.rejects)
         totals.add(tally)
-        log.audit.append(tally)
+        log.log_file(tally)
+        result.note_drift(tally)
         if line is not None:
             yield line.encode()
+
+
+def _days_told(table: Table, schema: str, partition: str, batch: str | None = None) -> list:
+    """A day's staging tells the daily tables built from it that the day was rewritten."""
+    if not table.window_column:
+        return []
+    day = date.fromisoformat(partition)
+    return changes.mark_days(table, catalog.ALL_TABLES, schema, batch or changes.new_batch(), [day])
 
 
 class PostgresWarehouse(Warehouse):
@@ -198,15 +229,19 @@ class PostgresWarehouse(Warehouse):
     def staging_statements(self, table: Table, partition: str) -> list[sql.Composed]:
         """What one staging transaction runs after its lock: delete, COPY, then rejects, audit."""
         before, copy, after = self._staging_steps(table, partition)
-        return [*before, copy, *after, *self._log_statements(table.name, partition)]
+        told = _days_told(table, self.schema_name, partition, PRINTED_BATCH)
+        return [*before, copy, *after, *told, *self._log_statements(table.name, partition)]
 
     def _log_statements(self, asset: str, partition: str) -> list[sql.Composed]:
-        """Replace the partition's load_rejects, then its load_audit rows (COPY FROM STDIN)."""
+        """Replace the partition's load_rejects, load_audit and load_drift rows (COPY FROM
+        STDIN), in that order."""
         return [
             render.delete_rejects(self.schema_name, asset, partition),
             _copy_sql(LOAD_REJECTS, self.schema_name, LOAD_REJECTS.column_names),
             render.delete_audit(self.schema_name, asset, partition),
             _copy_sql(LOAD_AUDIT, self.schema_name, LOAD_AUDIT.column_names),
+            delete_drift(self.schema_name, asset, partition),
+            _copy_sql(LOAD_DRIFT, self.schema_name, LOAD_DRIFT.column_names),
         ]
 
     def statistics_statements(self, table: Table) -> list[sql.Composed]:
@@ -256,11 +291,11 @@ class PostgresWarehouse(Warehouse):
             if not kept
             else self._log_statements(log.asset, log.partition_key)
         )
-        delete_rejects, copy_rejects, delete_audit, copy_audit, *nothing_loaded = statements
-        cursor.execute(delete_rejects)
-        cursor.copy_expert(copy_rejects, log.rejects.rewind())
-        cursor.execute(delete_audit)
-        cursor.copy_expert(copy_audit, log.audit.rewind())
+        logs, nothing_loaded = statements[:6], statements[6:]
+        spools = (log.rejects, log.audit, log.drift)
+        for delete, copy, spool in zip(logs[::2], logs[1::2], spools, strict=True):
+            cursor.execute(delete)
+            cursor.copy_expert(copy, spool.rewind())
         for statement in nothing_loaded:
             cursor.execute(statement)
 
@@ -280,6 +315,7 @@ class PostgresWarehouse(Warehouse):
         started = time.monotonic()
         lock = lock_key(table.name, log.partition_key)
         before, copy, after = self._staging_steps(table, log.partition_key)
+        after = [*after, *_days_told(table, self.schema_name, log.partition_key)]
         try:
             with self.transaction(lock=lock) as cursor:
                 versioned.require_current(self, cursor, table)
@@ -292,6 +328,9 @@ class PostgresWarehouse(Warehouse):
                 for statement in [*after, *(announce or [])]:
                     cursor.execute(statement)
                 result.seconds = time.monotonic() - started
+                if table is STAGING_EVENTS:  # song files note theirs as they are read
+                    for tally in result.files:
+                        result.note_drift(tally)
                 self.check_reject_share(result)
                 self._write_log(cursor, log, kept=True)
             return result
@@ -332,10 +371,9 @@ class PostgresWarehouse(Warehouse):
         log = LoadLog(STAGING_SONGS.name, "")
         # The result keeps one running total; each file's own tally goes to the audit spool,
         # because 385k tallies would not fit the memory budget.
-        totals = FileTally("song_data/")
-        result = StagingResult("all songs", [totals])
+        result = StagingResult("all songs", [FileTally("song_data/")])
 
-        rows = _song_rows(source, source.song_files(), log, totals)
+        rows = _song_rows(source, source.song_files(), log, result)
         batch = changes.new_batch()
         everything = changes.announce_all(
             STAGING_SONGS, catalog.ALL_TABLES, self.schema_name, batch
@@ -351,9 +389,7 @@ class PostgresWarehouse(Warehouse):
         if not touched:
             return result
         log = LoadLog(STAGING_SONGS.name, "")
-        totals = result.files[0]
-
-        rows = _song_rows(source, iter(changed), log, totals)
+        rows = _song_rows(source, iter(changed), log, result)
         schema, batch = self.schema_name, changes.new_batch()
         files = song_files_statements(schema)
         try:
@@ -367,12 +403,18 @@ class PostgresWarehouse(Warehouse):
                     cursor.copy_expert(
                         _copy_sql(STAGING_SONGS, schema, STAGING_SONGS.column_names), stream
                     )
-                self.check_reject_share(result)
+                # The share is the partition's, as a full load of the same files would count
+                # it: one broken file among thousands unchanged is not a broken partition.
+                cursor.execute(files.kept_totals)
+                self.check_reject_share(result.with_unchanged(*cursor.fetchone()))
                 cursor.copy_expert(
                     _copy_sql(LOAD_REJECTS, schema, LOAD_REJECTS.column_names), log.rejects.rewind()
                 )
                 cursor.copy_expert(
                     _copy_sql(LOAD_AUDIT, schema, LOAD_AUDIT.column_names), log.audit.rewind()
+                )
+                cursor.copy_expert(
+                    _copy_sql(LOAD_DRIFT, schema, LOAD_DRIFT.column_names), log.drift.rewind()
                 )
                 for statement in files.announce(batch):
                     cursor.execute(statement)

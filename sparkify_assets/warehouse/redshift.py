@@ -12,10 +12,11 @@ Built alongside dagster-aws's ``RedshiftClientResource``, not on top of it, beca
   out a cursor.
 
 It keeps dagster-aws's vocabulary (host, port, database, user, password; psycopg2 with
-``sslmode=require``) so the configuration reads the same. The password arrives from
-``EnvVar("REDSHIFT_PASSWORD")`` (``defs.resources``): Dagster resolves it at run time and never
-shows it; it is excluded
-from ``repr`` and masked out of every error message.
+``sslmode=require``) so the configuration reads the same. Each connection asks ``login()`` who to
+be: with a ``login_source`` (the ``redshift`` resource's, in ``defs.redshift``) temporary IAM
+credentials, renewed as they age, after resuming a paused cluster; without one the fixed
+host/user/password (``EnvVar("REDSHIFT_PASSWORD")``, resolved by Dagster at run time). Passwords
+are excluded from ``repr`` and masked out of every error message.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ import psycopg2
 from psycopg2 import sql
 from pydantic import Field
 
-from sparkify_assets.contract.records import FileTally
+from sparkify_assets.contract.records import EVENT_KEYS, FileTally, KeyChangeRow
+from sparkify_assets.contract.shape import SAMPLE_BYTES_PER_LINE, KeyChange, sample_drift
 from sparkify_assets.core import settings
 from sparkify_assets.core.login import DatabaseLogin
 from sparkify_assets.core.redact import environment_secrets, redact
@@ -40,6 +42,9 @@ from sparkify_assets.sql import catalog, changes
 from sparkify_assets.sql import redshift_errors as errors
 from sparkify_assets.sql import redshift_load as load
 from sparkify_assets.sql.dialect import REDSHIFT, Dialect
+from sparkify_assets.sql.drift import insert_drift
+from sparkify_assets.sql.load_log import LOAD_DRIFT
+from sparkify_assets.sql.redshift_drift import COUNTED_BY_SQL
 from sparkify_assets.sql.state import PENDING_CHANGES
 from sparkify_assets.sql.tables import (
     LOAD_AUDIT,
@@ -64,6 +69,7 @@ from sparkify_assets.warehouse.base import (
 )
 
 _STAGING = (STAGING_EVENTS.name, STAGING_SONGS.name)
+_SQL_SEES = {f.key for f in COUNTED_BY_SQL[STAGING_EVENTS.name]}
 
 
 class RedshiftWarehouse(Warehouse):
@@ -79,6 +85,9 @@ class RedshiftWarehouse(Warehouse):
     log_jsonpath: str = Field(description="s3:// URI of the uploaded sql/log_json_path.json")
     load_errors_view: str = errors.DEFAULT_LOAD_ERROR_VIEW
     connect_timeout: int = 15
+    drift_sample_lines: int = Field(
+        default=0, description="SPARKIFY_DRIFT_SAMPLE_LINES: lines of each day file read for keys"
+    )
     # Where each connection's login comes from when it is not the fixed host/user/password
     # above: temporary IAM credentials, after resuming a paused cluster (``ops.credentials``).
     # A ``core.login.LoginSource``; typed loosely because pydantic cannot check a Protocol.
@@ -139,12 +148,11 @@ class RedshiftWarehouse(Warehouse):
         table = locked_table(key)
         if table is None:
             return None  # e.g. the DDL: CREATE ... IF NOT EXISTS needs no lock
-        # A staging load also replaces its partition's rows in load_rejects and load_audit;
-        # every write may tell its consumers in pending_changes (load.lock takes them in name
-        # order, one global order, so two writers cannot deadlock).
-        logs = [LOAD_REJECTS.name, LOAD_AUDIT.name] if table in _STAGING else []
-        told = [] if table == STAGING_EVENTS.name else [PENDING_CHANGES.name]  # it tells no one
-        return load.lock(self.schema_name, [table, *logs, *told])
+        # A staging load also replaces its partition's rows in load_rejects, load_audit and
+        # load_drift; every write may tell its consumers in pending_changes (load.lock takes
+        # them in name order, one global order, so two writers cannot deadlock).
+        logs = [LOAD_REJECTS.name, LOAD_AUDIT.name, LOAD_DRIFT.name] if table in _STAGING else []
+        return load.lock(self.schema_name, [table, *logs, PENDING_CHANGES.name])
 
     # --- staging ----------------------------------------------------------------------------
     def copy_config(self, data_uri: str) -> load.CopyConfig:
@@ -164,14 +172,45 @@ class RedshiftWarehouse(Warehouse):
 
     # A load is one session and three transactions (see sql/redshift_load): copy, no lock;
     # move, locked; tidy, no lock; and after a failure a fourth that keeps COPY's rejects.
-    def _events_load(self, config: load.CopyConfig, day: date, keys: list[str]) -> _Load:
+    def _events_load(
+        self, config: load.CopyConfig, day: date, keys: list[str], sampled: list | None = None
+    ) -> _Load:
+        """``sampled``: the load_drift rows the first lines of the day's files show (read from
+        S3 before the load, see ``_sample``)."""
         files = load.event_files(config, keys)
+        partition = day.isoformat()
+        found = insert_drift(
+            config.schema, STAGING_EVENTS.name, partition, sampled or [], config.loaded_at
+        )
+        # The daily tables built from staging_events learn that the day was rewritten.
+        told = changes.mark_days(
+            STAGING_EVENTS, catalog.ALL_TABLES, self.schema_name, changes.new_batch(), [day]
+        )
         return _Load(
             STAGING_EVENTS,
-            day.isoformat(),
+            partition,
             files,
-            lambda marker: load.events_move_steps(config, day, files, marker),
+            lambda marker: [
+                *load.events_move_steps(config, day, files, marker),
+                *([load.Step(found)] if found is not None else []),
+                *map(load.Step, told),
+            ],
         )
+
+    def _sample(self, source: Source, files: list[SourceFile], result: StagingResult) -> list:
+        """What the first ``drift_sample_lines`` lines of each file show that SQL cannot: keys
+        the contract does not know, and absent keys SQL would take for nulls. One ranged GET
+        per file; the drift goes into ``result`` too, described per sampled lines."""
+        lines, rows = self.drift_sample_lines, []
+        size = lines * SAMPLE_BYTES_PER_LINE
+        for file in files:
+            head = source.head(file, size)
+            records, drift = sample_drift(head, lines, EVENT_KEYS, len(head) < size)
+            drift.missing = {k: v for k, v in drift.missing.items() if k not in _SQL_SEES}
+            tally = FileTally(f"{file.key} (first {records} lines)", records, keys=drift or None)
+            result.note_drift(tally)
+            rows += [KeyChangeRow(file.key, change) for change in drift.changes()]
+        return rows
 
     def _songs_load(self, config: load.CopyConfig) -> _Load:
         files = load.song_files(config)
@@ -189,14 +228,17 @@ class RedshiftWarehouse(Warehouse):
 
     def events_day_sql(self, data_uri: str, day: date, keys: list[str]) -> list[Transaction]:
         config = self.copy_config(data_uri)
-        return self._printed(config, self._events_load(config, day, keys))
+        # With SPARKIFY_DRIFT_SAMPLE_LINES, the move ends with the rows the sample showed: one
+        # stand-in row per file here.
+        stand_in = [KeyChangeRow(key, KeyChange("(a key)", "unknown", 0, 0)) for key in keys]
+        sampled = stand_in if self.drift_sample_lines else None
+        return self._printed(config, self._events_load(config, day, keys, sampled))
 
     def songs_sql(self, data_uri: str) -> list[Transaction]:
         config = self.copy_config(data_uri)
         return self._printed(config, self._songs_load(config))
 
-    @staticmethod
-    def _printed(config: load.CopyConfig, plan: _Load) -> list[Transaction]:
+    def _printed(self, config: load.CopyConfig, plan: _Load) -> list[Transaction]:
         """Every transaction of a load, both paths, from the functions ``_stage`` runs."""
         marker = config.printed_marker
         lock = lock_key(plan.table.name, plan.partition)
@@ -208,13 +250,17 @@ class RedshiftWarehouse(Warehouse):
             "values this returns at run time"
         )
         counts = "one row per file, with the row counts of the statements above (printed as 0)"
-        failed = load.failed_load_steps(config, plan.table.name, plan.partition, marker, read)
+        failed = load.failed_load_steps(
+            config, plan.table.name, plan.partition, marker, read, plan.files
+        )
         return [
             Transaction(
                 [errors.SET_UTC, errors.MARKER, *_statements(load.copy_steps(config, plan.files))],
                 notes={1: stand_in},
             ),
-            Transaction(_statements(move + audit), lock, notes={len(move) + 1: counts}),
+            Transaction(
+                _statements(move + audit), lock, notes=self._move_notes(plan, move, counts)
+            ),
             Transaction(_statements(load.tidy_steps(config, plan.table, plan.files))),
             Transaction(
                 _statements(failed),
@@ -228,12 +274,22 @@ class RedshiftWarehouse(Warehouse):
             ),
         ]
 
+    def _move_notes(self, plan: _Load, move: list, counts: str) -> dict[int, str]:
+        notes = {len(move) + 1: counts}
+        if self.drift_sample_lines and plan.table is STAGING_EVENTS:
+            notes[len(move) - 1] = (
+                "one row per key the first SPARKIFY_DRIFT_SAMPLE_LINES lines of each file show "
+                "drifted, read from S3 before the load; printed as a stand-in row per file"
+            )
+        return notes
+
     @retry_transient("loading staging_events {day}")
     def stage_events_day(self, source: Source, day: date, files: list[SourceFile]) -> StagingResult:
         config = self.copy_config(source.uri)
         keys = [file.key for file in files]
         result = StagingResult(day.isoformat(), [FileTally(key) for key in keys])
-        return self._stage(config, self._events_load(config, day, keys), result)
+        sampled = self._sample(source, files, result) if self.drift_sample_lines else None
+        return self._stage(config, self._events_load(config, day, keys, sampled), result)
 
     @retry_transient("loading staging_songs")
     def stage_songs(self, source: Source, full: bool = False) -> StagingResult:
@@ -306,7 +362,7 @@ class RedshiftWarehouse(Warehouse):
             return ""  # failed before COPY ran: there are no load errors to read
         name, partition = plan.table.name, plan.partition
         tallies = read.files if read is not None else None
-        steps = load.failed_load_steps(config, name, partition, marker, tallies)
+        steps = load.failed_load_steps(config, name, partition, marker, tallies, plan.files)
         try:
             with self.transaction(lock=lock_key(name, partition)) as cursor:
                 for step in steps:
@@ -367,4 +423,5 @@ def redshift_warehouse_from_env(
         log_jsonpath=config.log_jsonpath,
         load_errors_view=load_errors_view(config.load_errors_view),
         max_reject_share=settings.max_reject_share(),
+        drift_sample_lines=settings.drift_sample_lines(),
     )

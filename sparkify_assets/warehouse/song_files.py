@@ -16,6 +16,7 @@ from psycopg2 import sql
 
 from sparkify_assets.ingest.base import SourceFile
 from sparkify_assets.sql import catalog, changes, render
+from sparkify_assets.sql.load_log import LOAD_DRIFT
 from sparkify_assets.sql.tables import LOAD_AUDIT, LOAD_REJECTS, STAGING_SONGS
 
 TOUCHED = "sparkify_song_files"  # temp table: the keys of the files this load replaces
@@ -65,20 +66,29 @@ class SongFileStatements:
     def _touched(self) -> sql.Composed:
         return sql.SQL("source IN (SELECT source FROM {})").format(sql.Identifier(TOUCHED))
 
+    @property
+    def kept_totals(self) -> sql.Composed:
+        """Records and rejects of the song files this load keeps (run after ``replace``)."""
+        return sql.SQL(
+            "SELECT COALESCE(SUM(records), 0), COALESCE(SUM(rejected), 0) FROM {} "
+            "WHERE asset = {} AND partition_key = ''"
+        ).format(render.table_ref(self.schema, LOAD_AUDIT.name), sql.Literal(STAGING_SONGS.name))
+
     def announce(self, batch: str) -> list[sql.Composed]:
         """The keys of the touched files' rows, to the tables built from staging_songs."""
         where = sql.SQL(" WHERE ") + self._touched()
         return changes.announce(STAGING_SONGS, catalog.ALL_TABLES, self.schema, batch, where)
 
     def replace(self, batch: str) -> list[sql.Composed]:
-        """Before the COPY: announce the old rows, then drop the files' rows, rejects, audit."""
+        """Before the COPY: announce the old rows, then drop the files' rows, rejects, audit and
+        drift."""
         logs = [
             sql.SQL("DELETE FROM {} WHERE asset = {} AND partition_key = '' AND {}").format(
                 render.table_ref(self.schema, table.name),
                 sql.Literal(STAGING_SONGS.name),
                 self._touched(),
             )
-            for table in (LOAD_REJECTS, LOAD_AUDIT)
+            for table in (LOAD_REJECTS, LOAD_AUDIT, LOAD_DRIFT)
         ]
         rows = sql.SQL("DELETE FROM {} WHERE {}").format(
             render.table_ref(self.schema, STAGING_SONGS.name), self._touched()

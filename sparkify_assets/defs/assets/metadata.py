@@ -116,7 +116,18 @@ def staging_figures(results: Sequence[StagingResult], max_reject_share: float) -
         "reject_share": number(round(rejected / read, SHARE_DIGITS) if read else 0.0),
         "max_reject_share": number(float(max_reject_share)),
         "load_seconds": number(round(sum(result.seconds for result in results), 3)),
-    }
+        "drifted_files": number(sum(result.drifted_files for result in results)),
+    } | _key_drift(results)
+
+
+def _key_drift(results: Sequence[StagingResult]) -> dict:
+    """The drifted files' lines (keys lacked or unknown, see load_drift), when there are any."""
+    lines = [line for result in results for line in result.drift]
+    more = sum(result.drifted_files - len(result.drift) for result in results)
+    lines += [f"{more} more drifted file(s): see load_drift"] if more else []
+    if not lines:
+        return {}
+    return {"key_drift": MetadataValue.md("\n".join(f"- `{line}`" for line in lines))}
 
 
 def build_figures(seconds: float) -> dict:

@@ -108,6 +108,8 @@ def _load_days(
             continue
         if result.rejected:
             context.log.warning(f"{day}: {result.rejected} record(s) quarantined in load_rejects")
+        for line in result.drift:
+            context.log.warning(f"{day}: source drift: {line}")
         context.log.info(day_done_message(result.partition, result.loaded, result.seconds))
         results.append(result)
     # The days that did load are committed: give downstream builds their statistics either way;
