@@ -378,8 +378,9 @@ class RecordingWarehouse(PostgresWarehouse):
         """One check step invoked directly: its results as plain values, and what it executed."""
         CONNECTION_LOGS.clear()
         results = [outcome(result) for result in check(build_op_context(), warehouse=self)]
-        # The step's copy of the resource runs ensure_tables' DDL transaction first: not a check.
-        # A worker may find no query left to take, so a check connection's log can be empty.
+        # The step's copy of the resource runs ensure_tables' DDL transaction first (its lock
+        # after the wait for a migration): not a check. A worker may find no query left to
+        # take, so a check connection's log can be empty.
         return results, [
             list(log) for log in CONNECTION_LOGS if "sparkify:ddl" not in "".join(log[:2])
         ]

@@ -4,7 +4,7 @@
 ``statements`` says how, on one target, inside one transaction:
 
 * **PostgreSQL** alters every column in place: ADD, DROP, ALTER TYPE ... USING CAST, SET/DROP
-  NOT NULL; a day index it lacks is created.
+  NOT NULL (its indexes are created IF NOT EXISTS by the migration step).
 * **Redshift** allows ADD COLUMN (one per statement) and DROP COLUMN inside a transaction block,
   but not ALTER COLUMN TYPE (even widening a VARCHAR), nor a change of NOT NULL, DISTKEY,
   DISTSTYLE or SORTKEY (r_ALTER_TABLE.html). Those changes *swap*: a new table is created with
@@ -182,7 +182,7 @@ def statements(change: Alteration, schema: str, dialect: Dialect) -> list[sql.Co
                 ref, sql.Identifier(name), sql.SQL(verb)
             )
         )
-    return out + render.create_indexes(table, schema, dialect)
+    return out
 
 
 def swap(change: Alteration, schema: str, dialect: Dialect) -> list[sql.Composed]:

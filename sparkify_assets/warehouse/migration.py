@@ -120,6 +120,7 @@ def transactions(
             ]
         elif step.alteration is not None:
             statements += alter.statements(step.alteration, schema, dialect)
+            statements += render.create_indexes(table, schema, dialect)
         lock = lock_key(table.name, "migrate")
     record = _record(warehouse, step.name)
     if step.reread:

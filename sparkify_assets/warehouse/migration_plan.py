@@ -145,7 +145,7 @@ def _reread(step: Step, facts: Facts) -> None:
 def _kept(step: Step, table: Table, facts: Facts, live: list[LiveColumn], record, form) -> None:
     """A staging, log or pending table: altered in place; staging re-read when its contract
     changed (or, without a record, when its columns do not match)."""
-    layout = record is not None and record[1].get("layout") != form["layout"]
+    layout = record is not None and _target_layout(record[1]) != _target_layout(form)
     step.alteration = diff(table, live, layout)
     if not step.alteration.empty:
         step.action = f"alter ({step.alteration.describe()})"
@@ -211,10 +211,16 @@ def decide(facts: Facts, dialect: Dialect, tables=None) -> Plan:
     return Plan(list(steps.values()))
 
 
+def _target_layout(form: dict):
+    """The layout a table is created with (Redshift's DISTSTYLE, DISTKEY, SORTKEY); indexes
+    (PostgreSQL) are made by every step with IF NOT EXISTS, so they need no new table."""
+    return (form.get("layout") or {}).get("target")
+
+
 def _reshaped(table: Table, live, record, form) -> bool:
     """Whether a built table is dropped and created before its rebuild: when it is missing, its
     columns (names, order, types) or layout differ, or nothing says what its layout is."""
-    if live is None or record is None or record[1].get("layout") != form["layout"]:
+    if live is None or record is None or _target_layout(record[1]) != _target_layout(form):
         return True
     return [c.name for c in live] != list(table.column_names) or not diff(table, live).empty
 
