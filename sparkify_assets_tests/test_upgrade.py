@@ -243,6 +243,7 @@ def test_a_warehouse_without_fingerprints_is_kept_where_it_can_be(warehouse, ser
         "staging_songs",
         "load_rejects",
         "load_audit",
+        "load_drift",
         "pending_changes",
     }
     assert {s.name for s in plan.needed if s.rebuild} == {t.name for t in catalog.BUILT_TABLES}
