@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -383,7 +383,7 @@ def write_dataset(root: Path, seed: int = 7) -> Path:
                         registration=1540000000000.0,
                         sessionId=session,
                         song=track["title"],
-                        ts=int(moment.replace(tzinfo=timezone.utc).timestamp() * 1000),
+                        ts=int(moment.replace(tzinfo=UTC).timestamp() * 1000),
                         userId=str(user),
                     )
                 )

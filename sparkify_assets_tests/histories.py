@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import random
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 FIRST_DAY = date(2018, 11, 2)  # a Friday: the days span an ISO week boundary
@@ -59,9 +59,7 @@ def song_content(slot: int, variant: int) -> bytes:
 
 
 def _event(day: date, seconds: int, user: int, session: int, item: int, rng) -> dict:
-    moment = datetime(day.year, day.month, day.day, tzinfo=timezone.utc) + timedelta(
-        seconds=seconds
-    )
+    moment = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(seconds=seconds)
     title, artist, length = rng.choice(PLAYED)
     page = rng.choice(["NextSong"] * 5 + ["Home"])
     logged_in = rng.random() > 0.1

@@ -4,7 +4,7 @@ PostgreSQL wherever a requested run is executed."""
 import json
 import os
 import time as clock
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -355,7 +355,7 @@ def test_schedule_loads_yesterday_and_refreshes_the_dimensions(warehouse, tmp_pa
     context = build_schedule_context(
         instance=instance,
         repository_def=defs.get_repository_def(),
-        scheduled_execution_time=datetime(2018, 11, 3, 1, 0, tzinfo=timezone.utc),
+        scheduled_execution_time=datetime(2018, 11, 3, 1, 0, tzinfo=UTC),
     )
     (request,) = schedule.evaluate_tick(context).run_requests
     result = defs.resolve_job_def(schedule.job_name).execute_in_process(
@@ -386,7 +386,7 @@ def test_schedule_run_for_a_day_whose_file_has_not_landed_fails_and_says_so(
     context = build_schedule_context(
         instance=instance,
         repository_def=defs.get_repository_def(),
-        scheduled_execution_time=datetime(2018, 11, 11, 1, 0, tzinfo=timezone.utc),
+        scheduled_execution_time=datetime(2018, 11, 11, 1, 0, tzinfo=UTC),
     )
     (request,) = schedule.evaluate_tick(context).run_requests
 

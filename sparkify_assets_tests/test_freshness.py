@@ -7,7 +7,7 @@ deadline" needs no waiting.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from dagster import AssetKey, AssetMaterialization
@@ -28,7 +28,7 @@ DAILY = ("staging_events", "user_latest_by_day", "songplays", "users", "time", "
 
 
 def utc(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ primary key rule then asks the catalog for that constraint, and scans only witho
 from __future__ import annotations
 
 import random
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from psycopg2 import sql
@@ -77,7 +77,7 @@ def _tied_data(seed: int) -> tuple[list[tuple], list[tuple]]:
     always with the same artist_id (a tie on duration and song_id then gives the same row).
     """
     rng = random.Random(seed)
-    base = int(datetime(2018, 11, 5, 9, tzinfo=timezone.utc).timestamp() * 1000)
+    base = int(datetime(2018, 11, 5, 9, tzinfo=UTC).timestamp() * 1000)
     titles, artists = ("Alpha", "Beta", "Gamma"), ("Band A", "Band B")
     songs = []
     for number in range(24):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter, defaultdict
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -252,7 +252,7 @@ def test_format_claims_hold_for_the_real_sample():
 def test_timestamps_fall_inside_their_day_in_ascending_order(small):
     for path in day_files(small):
         day = date.fromisoformat(path.name[:10])
-        midnight = int(datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp())
+        midnight = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
         stamps = [json.loads(line)["ts"] for line in path.read_text().split("\n")]
         assert all(type(ts) is int for ts in stamps)
         assert midnight * 1000 <= min(stamps) and max(stamps) <= midnight * 1000 + 86_399_999

@@ -1,6 +1,6 @@
 """The daily partitions end where the data does, and the schedule still loads yesterday."""
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from dagster import DagsterInstance, build_schedule_context
@@ -24,7 +24,7 @@ def test_a_folder_sources_partitions_end_with_its_last_day_file(small_data, bund
 
 def test_an_s3_source_has_partitions_up_to_yesterday():
     partitions = daily_partitions("s3://bucket/prefix")
-    yesterday = datetime.now(timezone.utc).date() - timedelta(days=1)
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
     assert partitions.get_last_partition_key() == yesterday.isoformat()
 
 
@@ -55,11 +55,11 @@ def test_the_schedule_loads_yesterday_and_skips_days_after_the_data(warehouse, b
             )
             return schedule.evaluate_tick(context)
 
-        (request,) = tick(datetime(2018, 11, 30, 1, tzinfo=timezone.utc)).run_requests
+        (request,) = tick(datetime(2018, 11, 30, 1, tzinfo=UTC)).run_requests
         assert request.partition_key == "2018-11-29"
-        (request,) = tick(datetime(2018, 12, 1, 1, tzinfo=timezone.utc)).run_requests
+        (request,) = tick(datetime(2018, 12, 1, 1, tzinfo=UTC)).run_requests
         assert request.partition_key == "2018-11-30"  # the last day, once
-        after = tick(datetime(2018, 12, 2, 1, tzinfo=timezone.utc))
+        after = tick(datetime(2018, 12, 2, 1, tzinfo=UTC))
         assert not after.run_requests
         assert after.skip_message.startswith(
             "yesterday (2018-12-01) is not a daily partition (2018-11-01 .. 2018-11-30"

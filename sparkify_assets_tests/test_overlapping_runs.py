@@ -20,7 +20,7 @@ import os
 import random
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from dagster import AssetCheckSeverity
@@ -100,7 +100,7 @@ def failed_checks(result) -> list[str]:
 
 def busy_day(day: date, every: int) -> bytes:
     """A day file in which user 1 plays a song at the start of every ``every``-th hour."""
-    midnight = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
     events = []
     for hour in range(0, 24, every):
         title, artist, length = PLAYED[hour % len(PLAYED)]

@@ -9,7 +9,7 @@ carries the ISO week's own year.
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from psycopg2 import sql
 
@@ -25,7 +25,7 @@ DAY = date(2018, 11, 5)
 
 
 def _copy(level: str, location: str) -> dict:
-    ts = int(datetime(2018, 11, 5, 9, tzinfo=timezone.utc).timestamp() * 1000)
+    ts = int(datetime(2018, 11, 5, 9, tzinfo=UTC).timestamp() * 1000)
     return {
         "artist": "Band A", "auth": "Logged In", "firstName": "Ann", "gender": "F",
         "itemInSession": 3, "lastName": "Lee", "length": 200.0, "level": level,

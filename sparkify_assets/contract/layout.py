@@ -8,7 +8,7 @@ time bounds asks here.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 DAY_FILE = re.compile(r"(\d{4})-(\d{2})-(\d{2})-events\.json$")
 
@@ -29,7 +29,7 @@ def day_file_key(day: date) -> str:
 
 
 def day_bounds_ms(day: date) -> tuple[int, int]:
-    start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     end = start + timedelta(days=1)
     return int(start.timestamp() * 1000), int(end.timestamp() * 1000)
 

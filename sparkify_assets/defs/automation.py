@@ -35,7 +35,7 @@ import hashlib
 import json
 import zlib
 from dataclasses import dataclass, field
-from datetime import date, timedelta, timezone
+from datetime import UTC, date, timedelta
 
 from dagster import (
     AssetKey,
@@ -97,7 +97,7 @@ def load_yesterday(context: ScheduleEvaluationContext):
     # Yesterday, not "the last partition": when the partitions end with a folder's data
     # (SPARKIFY_LAST_DAY), a tick after that day has nothing to load, rather than the last day
     # again and again.
-    yesterday = context.scheduled_execution_time.astimezone(timezone.utc).date() - timedelta(1)
+    yesterday = context.scheduled_execution_time.astimezone(UTC).date() - timedelta(1)
     bounds = partition_bounds(context)
     if bounds is None or not bounds[0] <= yesterday <= bounds[1]:
         return SkipReason(
