@@ -254,11 +254,11 @@ def run_floor(server: Server, rows: Path, window: tuple[date, date]) -> Measurem
     def replay(dsn: str, timed) -> None:
         warehouse = PostgresWarehouse(url=dsn)
         warehouse.ensure_tables()  # the same tables, indexes included
-        connection = psycopg2.connect(dsn)
 
         def run(statements):
+            # A session per step, as each step of a load has: a build's snapshot is a temp table.
             def step() -> None:
-                with connection.cursor() as cursor:
+                with psycopg2.connect(dsn) as connection, connection.cursor() as cursor:
                     for statement in statements:
                         if isinstance(statement, Path):
                             with open(statement, "rb") as source:
@@ -268,7 +268,7 @@ def run_floor(server: Server, rows: Path, window: tuple[date, date]) -> Measurem
                                 cursor.copy_expert(copy, source, COPY_BUFFER)
                         else:
                             cursor.execute(statement)
-                connection.commit()
+                connection.close()
 
             return step
 
@@ -277,12 +277,11 @@ def run_floor(server: Server, rows: Path, window: tuple[date, date]) -> Measurem
             timed(f"COPY {table.name}", run([rows / f"{table.name}.tsv"]))
         timed("ANALYZE staging", run([render.analyze(table, "public") for table in staging]))
         for table in BUILT_TABLES:  # the star schema, then the analytics tables, in run order
-            # What a first load's build runs after its snapshot (which finds nothing pending).
-            statements, _ = plans.build_body(
-                warehouse, table, None, True, plans.NOTHING_PENDING, "floor"
-            )
-            timed(table.name, run(statements))
-        connection.close()
+            # What a first load's build runs: its head (the snapshot of its pending rows, which
+            # the full rebuild's statements read) and the body that finds nothing pending.
+            head = plans.build_head(warehouse, table)
+            body, _ = plans.build_body(warehouse, table, None, True, plans.NOTHING_PENDING, "floor")
+            timed(table.name, run([*head, *body]))
 
     return measured_on_server(server, "floor", replay)
 
