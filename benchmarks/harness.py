@@ -12,6 +12,7 @@ import psutil
 import psycopg2
 from psycopg2 import sql
 
+from sparkify_assets.sql import catalog
 from sparkify_assets.warehouse import embedded
 
 MIB = 1 << 20
@@ -124,3 +125,15 @@ def print_table(title: str, rows: list[tuple[str, list[float]]]) -> None:
     print(f"  {'':<{width}}  {'median':>8}  runs")
     for name, values in rows:
         print(f"  {name:<{width}}  {median(values):8.2f}  {spread(values)}")
+
+
+def table_contents(warehouse) -> dict[str, list[tuple]]:
+    """Every table's rows, sorted, without their load time: what two warehouses are compared on."""
+    tables = {}
+    for table in catalog.ALL_TABLES:
+        columns = [c for c in table.column_names if c != "loaded_at"]
+        query = sql.SQL("SELECT {} FROM {}").format(
+            sql.SQL(", ").join(map(sql.Identifier, columns)), warehouse.table(table.name)
+        )
+        tables[table.name] = sorted(warehouse.query(query), key=repr)
+    return tables

@@ -237,20 +237,10 @@ def run_at_once(work: Path, url: str, root: Path) -> list[dict]:
 
 
 def contents(url: str) -> dict[str, list[tuple]]:
-    from psycopg2 import sql
-
-    from sparkify_assets.sql import catalog
+    from benchmarks.harness import table_contents
     from sparkify_assets.warehouse.postgres import PostgresWarehouse
 
-    warehouse = PostgresWarehouse(url=url)
-    tables = {}
-    for table in catalog.ALL_TABLES:
-        columns = [c for c in table.column_names if c != "loaded_at"]
-        query = sql.SQL("SELECT {} FROM {}").format(
-            sql.SQL(", ").join(map(sql.Identifier, columns)), warehouse.table(table.name)
-        )
-        tables[table.name] = sorted(warehouse.query(query), key=repr)
-    return tables
+    return table_contents(PostgresWarehouse(url=url))
 
 
 def differences(actual: dict, expected: dict) -> list[str]:

@@ -33,13 +33,13 @@ from psycopg2 import sql
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.harness import Server  # noqa: E402
+from benchmarks.harness import Server, table_contents  # noqa: E402
 from sparkify_assets.cli.load import run_load  # noqa: E402
 from sparkify_assets.defs.automation import songs_run_request  # noqa: E402
 from sparkify_assets.defs.location import build_definitions  # noqa: E402
 from sparkify_assets.defs.resources import SparkifySource  # noqa: E402
 from sparkify_assets.ingest.open import open_source  # noqa: E402
-from sparkify_assets.sql import catalog, versions  # noqa: E402
+from sparkify_assets.sql import versions  # noqa: E402
 from sparkify_assets.synthetic.generate import generate  # noqa: E402
 from sparkify_assets.warehouse import migration  # noqa: E402
 from sparkify_assets.warehouse.postgres import PostgresWarehouse  # noqa: E402
@@ -61,19 +61,8 @@ def data_sets(work: Path, events: int, songs: int, days: int) -> tuple[Path, Pat
     return full, before, last.isoformat()
 
 
-def contents(warehouse: PostgresWarehouse) -> dict[str, list]:
-    tables = {}
-    for table in catalog.ALL_TABLES:
-        columns = [c for c in table.column_names if c != "loaded_at"]
-        query = sql.SQL("SELECT {} FROM {}").format(
-            sql.SQL(", ").join(map(sql.Identifier, columns)), warehouse.table(table.name)
-        )
-        tables[table.name] = sorted(warehouse.query(query), key=repr)
-    return tables
-
-
 def compare(upgraded: PostgresWarehouse, clean: PostgresWarehouse) -> int:
-    ours, theirs = contents(upgraded), contents(clean)
+    ours, theirs = table_contents(upgraded), table_contents(clean)
     print(f"\n{'table':<22} {'upgraded':>10} {'clean load':>10}  same rows")
     differing = 0
     for name in theirs:
