@@ -14,14 +14,12 @@ from typing import NamedTuple
 from psycopg2 import sql
 
 from sparkify_assets.sql.load_log import LOAD_AUDIT, LOAD_DRIFT
-from sparkify_assets.sql.render import table_ref
+from sparkify_assets.sql.render import delete_partition_log, insert_values, table_ref
 
 
 def delete_drift(schema: str, asset: str, partition: str) -> sql.Composed:
     """Forget a partition's drift before it is loaded again."""
-    return sql.SQL("DELETE FROM {} WHERE asset = {} AND partition_key = {}").format(
-        table_ref(schema, LOAD_DRIFT.name), sql.Literal(asset), sql.Literal(partition)
-    )
+    return delete_partition_log(schema, LOAD_DRIFT.name, asset, partition)
 
 
 def insert_drift(schema: str, asset: str, partition: str, rows: list, loaded_at: str):
@@ -29,30 +27,23 @@ def insert_drift(schema: str, asset: str, partition: str, rows: list, loaded_at:
     STDIN; None when there are none."""
     if not rows:
         return None
-    values = [
-        sql.SQL("({})").format(
-            sql.SQL(", ").join(
-                map(
-                    sql.Literal,
-                    (
-                        asset,
-                        partition,
-                        row.source,
-                        row.change.key,
-                        row.change.change,
-                        row.change.records,
-                        row.change.first_line,
-                        loaded_at,
-                    ),
-                )
+    return insert_values(
+        schema,
+        LOAD_DRIFT.name,
+        LOAD_DRIFT.column_names,
+        [
+            (
+                asset,
+                partition,
+                row.source,
+                row.change.key,
+                row.change.change,
+                row.change.records,
+                row.change.first_line,
+                loaded_at,
             )
-        )
-        for row in rows
-    ]
-    return sql.SQL("INSERT INTO {} ({}) VALUES {}").format(
-        table_ref(schema, LOAD_DRIFT.name),
-        sql.SQL(", ").join(map(sql.Identifier, LOAD_DRIFT.column_names)),
-        sql.SQL(", ").join(values),
+            for row in rows
+        ],
     )
 
 

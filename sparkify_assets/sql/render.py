@@ -211,50 +211,42 @@ def delete_staging(table: Table, schema: str, partition: str) -> sql.Composed:
     return sql.SQL("DELETE FROM {}").format(table_ref(schema, table.name))
 
 
-def delete_rejects(schema: str, asset: str, partition: str) -> sql.Composed:
-    """Forget a partition's quarantined records before it is loaded again."""
+def delete_partition_log(schema: str, log: str, asset: str, partition: str) -> sql.Composed:
+    """Forget what a load log table (rejects, audit, drift) holds of one partition before the
+    partition is loaded again."""
     return sql.SQL("DELETE FROM {} WHERE asset = {} AND partition_key = {}").format(
-        table_ref(schema, "load_rejects"), sql.Literal(asset), sql.Literal(partition)
+        table_ref(schema, log), sql.Literal(asset), sql.Literal(partition)
     )
 
 
+def delete_rejects(schema: str, asset: str, partition: str) -> sql.Composed:
+    return delete_partition_log(schema, "load_rejects", asset, partition)
+
+
 def delete_audit(schema: str, asset: str, partition: str) -> sql.Composed:
-    """Forget a partition's per-file tallies before it is loaded again."""
-    return sql.SQL("DELETE FROM {} WHERE asset = {} AND partition_key = {}").format(
-        table_ref(schema, "load_audit"), sql.Literal(asset), sql.Literal(partition)
+    return delete_partition_log(schema, "load_audit", asset, partition)
+
+
+def insert_values(schema: str, name: str, columns, rows) -> sql.Composed:
+    """One INSERT of literal rows (for targets that cannot COPY FROM STDIN)."""
+    values = [sql.SQL("({})").format(sql.SQL(", ").join(map(sql.Literal, row))) for row in rows]
+    return sql.SQL("INSERT INTO {} ({}) VALUES {}").format(
+        table_ref(schema, name),
+        sql.SQL(", ").join(map(sql.Identifier, columns)),
+        sql.SQL(", ").join(values),
     )
 
 
 def insert_audit(schema: str, asset: str, partition: str, tallies: list, loaded_at: str):
-    """One load_audit row per file tally (for targets that cannot COPY FROM STDIN)."""
-    rows = [
-        sql.SQL("({})").format(
-            sql.SQL(", ").join(
-                map(
-                    sql.Literal,
-                    (
-                        asset,
-                        partition,
-                        tally.source,
-                        tally.records,
-                        tally.loaded,
-                        tally.rejected,
-                        loaded_at,
-                    ),
-                )
-            )
-        )
-        for tally in tallies
-    ]
-    return sql.SQL("INSERT INTO {} ({}) VALUES {}").format(
-        table_ref(schema, "load_audit"),
-        sql.SQL(", ").join(
-            map(
-                sql.Identifier,
-                ("asset", "partition_key", "source", "records", "loaded", "rejected", "loaded_at"),
-            )
-        ),
-        sql.SQL(", ").join(rows),
+    """One load_audit row per file tally."""
+    return insert_values(
+        schema,
+        "load_audit",
+        ("asset", "partition_key", "source", "records", "loaded", "rejected", "loaded_at"),
+        [
+            (asset, partition, tally.source, tally.records, tally.loaded, tally.rejected, loaded_at)
+            for tally in tallies
+        ],
     )
 
 
